@@ -1,0 +1,336 @@
+//! The generic binding engine: an owner entity (a lead) bound to many entities of another
+//! type (contacts), each binding with a SORT, a ROLE_ID and a primary flag.
+//!
+//! Every change is planned here as a pure function from the current set to the new set;
+//! the store loads the set, calls the plan inside one transaction, writes the difference
+//! and mirrors the primary binding into the owner's column. New families
+//! (`crm.deal.contact.*`, …) are new [`BindingKind`] constants, not new code.
+
+use crate::entity::EntityType;
+use crate::field::php_int;
+use serde_json::{Map, Value};
+
+/// One owner → bound relation family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BindingKind {
+    /// Stable storage code (`lead_contact`).
+    pub code: &'static str,
+    /// The entity that owns the set (the lead).
+    pub owner: EntityType,
+    /// The entity that is bound (the contact).
+    pub bound: EntityType,
+    /// Name of the bound id in `fields`/`items` (`CONTACT_ID`).
+    pub bound_key: &'static str,
+    /// The owner's column that mirrors the primary binding (`CONTACT_ID` on the lead).
+    pub owner_column: &'static str,
+}
+
+/// Leads ↔ contacts (`crm.lead.contact.*`).
+pub const LEAD_CONTACT: BindingKind = BindingKind {
+    code: "lead_contact",
+    owner: EntityType::Lead,
+    bound: EntityType::Contact,
+    bound_key: "CONTACT_ID",
+    owner_column: "CONTACT_ID",
+};
+
+/// Every binding family, for cascades (deleting a contact unbinds it everywhere).
+pub const ALL_KINDS: &[BindingKind] = &[LEAD_CONTACT];
+
+/// One stored binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    /// Id of the bound entity.
+    pub bound_id: i64,
+    /// Position; lists are ordered by SORT, then bound id.
+    pub sort: i64,
+    /// Reserved by the portal, always 0.
+    pub role_id: i64,
+    /// Whether this is the owner's primary binding.
+    pub is_primary: bool,
+}
+
+/// A request to add one binding, after field filtering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewBinding {
+    /// Id of the entity to bind.
+    pub bound_id: i64,
+    /// Explicit SORT, if the caller gave one.
+    pub sort: Option<i64>,
+    /// Whether the caller asked for `IS_PRIMARY: "Y"`.
+    pub primary: bool,
+}
+
+/// Why a binding's `fields` were rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("The parameter 'fields' is not valid.")]
+pub struct InvalidBindingFields;
+
+/// `IS_PRIMARY` as the engine reads it: the string `Y`, case-insensitively. (The reference
+/// server compares case-sensitively but stores a lower-case `y` as primary, which can
+/// leave two primaries; we keep one.) A JSON `true` is not `Y`, as on a portal.
+pub fn is_yes(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::String(s)) if s.eq_ignore_ascii_case("y"))
+}
+
+impl NewBinding {
+    /// Reads `fields` of `add`/`delete`: unknown keys are ignored; the bound id must be a
+    /// positive integer.
+    pub fn from_fields(
+        kind: BindingKind,
+        fields: &Map<String, Value>,
+    ) -> Result<Self, InvalidBindingFields> {
+        let bound_id = fields.get(kind.bound_key).map(php_int).unwrap_or(0);
+        if bound_id <= 0 {
+            return Err(InvalidBindingFields);
+        }
+        Ok(Self {
+            bound_id,
+            sort: fields.get("SORT").map(php_int),
+            primary: is_yes(fields.get("IS_PRIMARY")),
+        })
+    }
+}
+
+/// Orders a set the way every read returns it: SORT, then bound id.
+pub fn sort_bindings(set: &mut [Binding]) {
+    set.sort_by_key(|b| (b.sort, b.bound_id));
+}
+
+/// The bound id of the primary binding, if any.
+pub fn primary_of(set: &[Binding]) -> Option<i64> {
+    set.iter().find(|b| b.is_primary).map(|b| b.bound_id)
+}
+
+/// Sorts the set and makes sure a non-empty set has exactly one primary: the first one
+/// flagged, else the first in order.
+fn finish(mut set: Vec<Binding>) -> Vec<Binding> {
+    sort_bindings(&mut set);
+    let chosen = set.iter().position(|b| b.is_primary).unwrap_or(0);
+    for (i, b) in set.iter_mut().enumerate() {
+        b.is_primary = i == chosen;
+    }
+    set
+}
+
+/// `add`: `None` when the entity is already bound (nothing changes, result `false`).
+///
+/// The new binding becomes primary when asked to or when the set has no primary; its
+/// SORT is the given one, else the current maximum + 10 (10 when there is none above 0).
+pub fn plan_add(existing: &[Binding], new: NewBinding) -> Option<Vec<Binding>> {
+    if existing.iter().any(|b| b.bound_id == new.bound_id) {
+        return None;
+    }
+    let primary = new.primary || !existing.iter().any(|b| b.is_primary);
+    let sort = new.sort.unwrap_or_else(|| {
+        let max = existing.iter().map(|b| b.sort).max().unwrap_or(0);
+        if max > 0 { max + 10 } else { 10 }
+    });
+    let mut set: Vec<Binding> = existing
+        .iter()
+        .map(|b| Binding {
+            is_primary: b.is_primary && !primary,
+            ..*b
+        })
+        .collect();
+    set.push(Binding {
+        bound_id: new.bound_id,
+        sort,
+        role_id: 0,
+        is_primary: primary,
+    });
+    Some(finish(set))
+}
+
+/// `delete`: `None` when the entity is not bound. A removed primary is replaced by the
+/// first remaining binding in SORT order.
+pub fn plan_remove(existing: &[Binding], bound_id: i64) -> Option<Vec<Binding>> {
+    if !existing.iter().any(|b| b.bound_id == bound_id) {
+        return None;
+    }
+    let mut set: Vec<Binding> = existing
+        .iter()
+        .filter(|b| b.bound_id != bound_id)
+        .copied()
+        .collect();
+    sort_bindings(&mut set);
+    Some(finish(set))
+}
+
+/// `items.set`: normalises a submitted list. Positions count every submitted entry, even
+/// dropped ones; entries that are not objects or lack a positive bound id are dropped;
+/// SORT missing or ≤ 0 becomes `(position + 1) * 10`; the first `IS_PRIMARY: "Y"` wins,
+/// else the first kept entry is primary; a repeated id keeps its first occurrence.
+pub fn normalize_items<'a>(
+    kind: BindingKind,
+    items: impl IntoIterator<Item = &'a Value>,
+) -> Vec<Binding> {
+    let mut set: Vec<Binding> = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let Some(obj) = item.as_object() else {
+            continue;
+        };
+        let bound_id = obj.get(kind.bound_key).map(php_int).unwrap_or(0);
+        if bound_id <= 0 || set.iter().any(|b| b.bound_id == bound_id) {
+            continue;
+        }
+        let sort = obj.get("SORT").map(php_int).filter(|s| *s > 0);
+        let position = i64::try_from(i).unwrap_or(i64::MAX - 1);
+        set.push(Binding {
+            bound_id,
+            sort: sort.unwrap_or_else(|| position.saturating_add(1).saturating_mul(10)),
+            role_id: 0,
+            is_primary: is_yes(obj.get("IS_PRIMARY")) && !set.iter().any(|b| b.is_primary),
+        });
+    }
+    if !set.is_empty() && !set.iter().any(|b| b.is_primary) {
+        set[0].is_primary = true;
+    }
+    finish(set)
+}
+
+/// `CONTACT_IDS` on lead add/update: the set becomes exactly these ids, SORT 10, 20, …,
+/// the first one primary; non-positive and repeated ids are skipped.
+pub fn plan_ids(ids: &[i64]) -> Vec<Binding> {
+    let mut set: Vec<Binding> = Vec::new();
+    for &id in ids {
+        if id > 0 && !set.iter().any(|b| b.bound_id == id) {
+            let n = i64::try_from(set.len()).unwrap_or(0);
+            set.push(Binding {
+                bound_id: id,
+                sort: (n + 1) * 10,
+                role_id: 0,
+                is_primary: set.is_empty(),
+            });
+        }
+    }
+    finish(set)
+}
+
+/// What a store must write to go from `old` to `new`: ids to delete, bindings to upsert.
+pub fn diff(old: &[Binding], new: &[Binding]) -> (Vec<i64>, Vec<Binding>) {
+    let removed = old
+        .iter()
+        .filter(|o| !new.iter().any(|n| n.bound_id == o.bound_id))
+        .map(|o| o.bound_id)
+        .collect();
+    let upserts = new.iter().filter(|n| !old.contains(n)).copied().collect();
+    (removed, upserts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn b(bound_id: i64, sort: i64, is_primary: bool) -> Binding {
+        Binding {
+            bound_id,
+            sort,
+            role_id: 0,
+            is_primary,
+        }
+    }
+    fn add(id: i64, sort: Option<i64>, primary: bool) -> NewBinding {
+        NewBinding {
+            bound_id: id,
+            sort,
+            primary,
+        }
+    }
+
+    #[test]
+    fn add_follows_the_state_table() {
+        let one = [b(5, 10, true)];
+        assert_eq!(
+            plan_add(&[], add(5, None, false)),
+            Some(vec![b(5, 10, true)])
+        );
+        assert_eq!(
+            plan_add(&one, add(7, None, false)),
+            Some(vec![b(5, 10, true), b(7, 20, false)])
+        );
+        assert_eq!(
+            plan_add(&one, add(7, None, true)),
+            Some(vec![b(5, 10, false), b(7, 20, true)])
+        );
+        assert_eq!(
+            plan_add(&one, add(7, Some(5), false)),
+            Some(vec![b(7, 5, false), b(5, 10, true)])
+        );
+        assert_eq!(
+            plan_add(&[b(5, 10, true), b(7, 20, false)], add(7, None, true)),
+            None
+        );
+        assert_eq!(
+            plan_add(&[b(5, 0, true)], add(7, None, false)),
+            Some(vec![b(5, 0, true), b(7, 10, false)])
+        );
+    }
+
+    #[test]
+    fn remove_reelects_the_first_remaining() {
+        let set = [b(5, 10, true), b(7, 30, false), b(9, 20, false)];
+        assert_eq!(
+            plan_remove(&set, 5),
+            Some(vec![b(9, 20, true), b(7, 30, false)])
+        );
+        assert_eq!(
+            plan_remove(&set, 7),
+            Some(vec![b(5, 10, true), b(9, 20, false)])
+        );
+        assert_eq!(plan_remove(&set, 1), None);
+        assert_eq!(plan_remove(&[b(5, 10, true)], 5), Some(vec![]));
+    }
+
+    #[test]
+    fn items_are_normalised() {
+        let items = json!([
+            {"CONTACT_ID": 3, "SORT": 0},
+            "junk",
+            {"CONTACT_ID": 4, "IS_PRIMARY": "Y"},
+            {"CONTACT_ID": 5, "IS_PRIMARY": "Y", "SORT": "7"},
+            {"CONTACT_ID": 3, "SORT": 99},
+            {"SORT": 10}
+        ]);
+        let got = normalize_items(LEAD_CONTACT, items.as_array().unwrap());
+        assert_eq!(got, vec![b(5, 7, false), b(3, 10, false), b(4, 30, true)]);
+        let none_primary = json!([{"CONTACT_ID": 8}, {"CONTACT_ID": 9}]);
+        assert_eq!(
+            normalize_items(LEAD_CONTACT, none_primary.as_array().unwrap()),
+            vec![b(8, 10, true), b(9, 20, false)]
+        );
+    }
+
+    #[test]
+    fn fields_need_a_positive_bound_id() {
+        let ok = json!({"CONTACT_ID": "12", "SORT": "5", "IS_PRIMARY": "y", "X": 1});
+        assert_eq!(
+            NewBinding::from_fields(LEAD_CONTACT, ok.as_object().unwrap()),
+            Ok(add(12, Some(5), true))
+        );
+        for bad in [
+            json!({}),
+            json!({"CONTACT_ID": 0}),
+            json!({"CONTACT_ID": "abc"}),
+        ] {
+            assert!(NewBinding::from_fields(LEAD_CONTACT, bad.as_object().unwrap()).is_err());
+        }
+        let boolean = json!({"CONTACT_ID": 1, "IS_PRIMARY": true});
+        assert!(
+            !NewBinding::from_fields(LEAD_CONTACT, boolean.as_object().unwrap())
+                .unwrap()
+                .primary
+        );
+    }
+
+    #[test]
+    fn diff_lists_only_changes() {
+        let old = [b(1, 10, true), b(2, 20, false)];
+        let new = [b(2, 20, true), b(3, 30, false)];
+        assert_eq!(
+            diff(&old, &new),
+            (vec![1], vec![b(2, 20, true), b(3, 30, false)])
+        );
+    }
+}

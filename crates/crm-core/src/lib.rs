@@ -1,0 +1,21 @@
+//! The domain of the CRM: what leads, contacts and bindings are, how their fields are
+//! typed and converted, the binding engine, and the storage contract backends implement.
+//!
+//! # Layout
+//! - [`clock`]: the one source of "now" (replaceable for tests and a future virtual clock).
+//! - [`field`]: field descriptors, stored values and the wire ↔ storage conversions.
+//! - [`entity`]: entity types and their field tables (`crm.lead.fields`, `crm.contact.fields`).
+//! - [`record`]: building a new lead/contact from client input, defaults, output rows.
+//! - [`binding`]: the generic owner → bound binding engine (`crm.lead.contact.*` and kin).
+//! - [`identity`]: users, scopes and webhook credentials.
+//! - [`store`]: the async storage traits and their error type.
+//!
+//! Nothing here knows about HTTP, the Bitrix envelope or SQL.
+
+pub mod binding;
+pub mod clock;
+pub mod entity;
+pub mod field;
+pub mod identity;
+pub mod record;
+pub mod store;

@@ -1,0 +1,319 @@
+//! Turning client `fields` into a new entity (with the portal's defaults) and stored rows
+//! back into the portal's output objects.
+
+use crate::binding::{Binding, LEAD_CONTACT, plan_ids};
+use crate::entity::{EntityType, MULTIFIELD_TYPES};
+use crate::field::{FieldType, Internalized, InvalidValue, Storage, Stored, php_int, php_string};
+use crate::store::{NewEntity, NewMultiValue, Row};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::{Map, Value};
+
+/// Who and when, for server-set fields.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    /// The calling user.
+    pub user_id: i64,
+    /// The current time.
+    pub now: DateTime<Utc>,
+    /// The server's time zone for date input and output.
+    pub tz: FixedOffset,
+}
+
+/// Default lead stages, in pipeline order, with their semantics (P process, S success,
+/// F failure).
+pub const LEAD_STAGES: [(&str, &str); 5] = [
+    ("NEW", "P"),
+    ("IN_PROCESS", "P"),
+    ("PROCESSED", "P"),
+    ("CONVERTED", "S"),
+    ("JUNK", "F"),
+];
+
+/// The portal's base currency on a fresh install of this server.
+pub const BASE_CURRENCY: &str = "USD";
+
+/// Default `VALUE_TYPE` of a multi-field value.
+pub fn default_value_type(type_id: &str) -> &'static str {
+    if type_id == "IM" { "OTHER" } else { "WORK" }
+}
+
+/// Allowed `VALUE_TYPE`s of each multi-field type.
+pub fn value_types(type_id: &str) -> &'static [&'static str] {
+    match type_id {
+        "PHONE" => &["WORK", "MOBILE", "FAX", "HOME", "PAGER", "MAILING", "OTHER"],
+        "EMAIL" => &["WORK", "HOME", "MAILING", "OTHER"],
+        "WEB" => &["WORK", "HOME", "VK", "LIVEJOURNAL", "TWITTER", "OTHER"],
+        "IM" => &[
+            "TELEGRAM", "VK", "SKYPE", "VIBER", "BITRIX24", "OPENLINE", "IMOL", "ICQ", "MSN",
+            "JABBER", "OTHER",
+        ],
+        _ => &["USER", "OTHER", "WORK"],
+    }
+}
+
+/// The entries of a multi-value input: a JSON array, or an object of entries (what a
+/// form-encoded `PHONE[n][VALUE]` with sparse indices becomes).
+fn entries(v: &Value) -> Vec<&Map<String, Value>> {
+    match v {
+        Value::Array(a) => a.iter().filter_map(Value::as_object).collect(),
+        Value::Object(o) => o.values().filter_map(Value::as_object).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Multi-field values to add from one `PHONE`/`EMAIL`/… input (entries without a value
+/// are ignored; a missing or unknown VALUE_TYPE gets the type's default).
+fn new_multi_values(type_id: &str, input: &Value) -> Vec<NewMultiValue> {
+    let mut out: Vec<NewMultiValue> = Vec::new();
+    for e in entries(input) {
+        let value = e.get("VALUE").and_then(php_string).unwrap_or_default();
+        if value.trim().is_empty() {
+            continue;
+        }
+        let given = e
+            .get("VALUE_TYPE")
+            .and_then(php_string)
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let value_type = if value_types(type_id).contains(&given.as_str()) {
+            given
+        } else {
+            default_value_type(type_id).to_string()
+        };
+        let v = NewMultiValue {
+            type_id: type_id.to_string(),
+            value_type,
+            value,
+        };
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// `HAS_PHONE`, `HAS_EMAIL`, `HAS_IMOL` for a set of multi-field values.
+pub fn has_flags<'a>(
+    values: impl IntoIterator<Item = (&'a str, &'a str, &'a str)> + Clone,
+) -> [(&'static str, Stored); 3] {
+    let yn = |b: bool| Stored::Text(if b { "Y" } else { "N" }.into());
+    let any = |pred: &dyn Fn(&str, &str, &str) -> bool| {
+        values.clone().into_iter().any(|(t, vt, v)| pred(t, vt, v))
+    };
+    [
+        ("HAS_PHONE", yn(any(&|t, _, _| t == "PHONE"))),
+        ("HAS_EMAIL", yn(any(&|t, _, _| t == "EMAIL"))),
+        (
+            "HAS_IMOL",
+            yn(any(&|t, vt, v| {
+                t == "IM" && (vt == "OPENLINE" || vt == "IMOL" || v.starts_with("imol|"))
+            })),
+        ),
+    ]
+}
+
+/// The bound contact ids requested by `CONTACT_IDS` (or, failing that, `CONTACT_ID`).
+/// `None` when neither key is present.
+pub fn requested_contact_ids(fields: &Map<String, Value>) -> Option<Vec<i64>> {
+    if let Some(v) = fields.get("CONTACT_IDS") {
+        return Some(match v {
+            Value::Array(a) => a.iter().map(php_int).collect(),
+            Value::Object(o) => o.values().map(php_int).collect(),
+            Value::Null => Vec::new(),
+            other => vec![php_int(other)],
+        });
+    }
+    fields.get("CONTACT_ID").map(|v| vec![php_int(v)])
+}
+
+/// Builds a new lead or contact from client `fields`: unknown and read-only keys are
+/// dropped, values converted, server-side defaults applied.
+pub fn new_entity(
+    entity: EntityType,
+    fields: &Map<String, Value>,
+    origin: Origin,
+) -> Result<NewEntity, InvalidValue> {
+    let mut values: Vec<(&'static str, Stored)> = Vec::new();
+    let mut multi = Vec::new();
+    for def in entity.fields() {
+        let Some(input) = fields.get(def.name) else {
+            continue;
+        };
+        if def.read_only {
+            continue;
+        }
+        match def.storage {
+            Storage::Column if def.name == "CONTACT_ID" && entity == EntityType::Lead => {}
+            Storage::Column => {
+                if let Internalized::Set(v) = def.internalize(input, origin.tz)? {
+                    values.push((def.name, v));
+                }
+            }
+            Storage::Multi => multi.extend(new_multi_values(def.name, input)),
+            Storage::WriteOnly | Storage::Unsupported => {}
+        }
+    }
+    let set = |values: &mut Vec<(&'static str, Stored)>, name: &'static str, v: Stored| {
+        values.retain(|(n, _)| *n != name);
+        values.push((name, v));
+    };
+    let given = |values: &[(&'static str, Stored)], name: &str| {
+        values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !matches!(v, Stored::Null))
+    };
+    let user = Stored::Int(origin.user_id);
+    let now = Stored::Int(origin.now.timestamp());
+    if given(&values, "ASSIGNED_BY_ID").is_none_or(|v| v == Stored::Int(0)) {
+        set(&mut values, "ASSIGNED_BY_ID", user.clone());
+    }
+    for name in ["CREATED_BY_ID", "MODIFY_BY_ID", "LAST_ACTIVITY_BY"] {
+        set(&mut values, name, user.clone());
+    }
+    for name in ["DATE_CREATE", "DATE_MODIFY", "LAST_ACTIVITY_TIME"] {
+        set(&mut values, name, now.clone());
+    }
+    if given(&values, "OPENED").is_none() {
+        set(&mut values, "OPENED", Stored::Text("Y".into()));
+    }
+    for (name, v) in has_flags(
+        multi
+            .iter()
+            .map(|m: &NewMultiValue| (m.type_id.as_str(), m.value_type.as_str(), m.value.as_str())),
+    ) {
+        set(&mut values, name, v);
+    }
+    let mut bindings = Vec::new();
+    let mut after_insert = None;
+    match entity {
+        EntityType::Lead => {
+            let status = match given(&values, "STATUS_ID") {
+                Some(Stored::Text(s)) if LEAD_STAGES.iter().any(|(c, _)| *c == s) => s,
+                _ => "NEW".to_string(),
+            };
+            let semantic = LEAD_STAGES
+                .iter()
+                .find(|(c, _)| *c == status)
+                .map_or("P", |(_, s)| *s);
+            if semantic != "P" {
+                set(&mut values, "DATE_CLOSED", now.clone());
+            }
+            set(&mut values, "STATUS_ID", Stored::Text(status));
+            set(
+                &mut values,
+                "STATUS_SEMANTIC_ID",
+                Stored::Text(semantic.into()),
+            );
+            set(&mut values, "MOVED_BY_ID", user);
+            set(&mut values, "MOVED_TIME", now);
+            if given(&values, "OPPORTUNITY").is_none() {
+                set(&mut values, "OPPORTUNITY", Stored::Real(0.0));
+            }
+            if given(&values, "CURRENCY_ID").is_none_or(|v| v == Stored::Text(String::new())) {
+                set(
+                    &mut values,
+                    "CURRENCY_ID",
+                    Stored::Text(BASE_CURRENCY.into()),
+                );
+            }
+            if given(&values, "IS_MANUAL_OPPORTUNITY").is_none() {
+                set(
+                    &mut values,
+                    "IS_MANUAL_OPPORTUNITY",
+                    Stored::Text("N".into()),
+                );
+            }
+            let contacts: Vec<Binding> = requested_contact_ids(fields)
+                .map(|ids| plan_ids(&ids))
+                .unwrap_or_default();
+            let has_company = matches!(given(&values, "COMPANY_ID"), Some(Stored::Int(c)) if c > 0);
+            let returning = has_company || !contacts.is_empty();
+            set(
+                &mut values,
+                "IS_RETURN_CUSTOMER",
+                Stored::Text(if returning { "Y" } else { "N" }.into()),
+            );
+            if !contacts.is_empty() {
+                bindings.push((LEAD_CONTACT, contacts));
+            }
+            if given(&values, "TITLE").is_none_or(|t| t == Stored::Text(String::new())) {
+                after_insert =
+                    Some(
+                        Box::new(|id: i64| vec![("TITLE", Stored::Text(format!("Lead #{id}")))])
+                            as _,
+                    );
+            }
+        }
+        EntityType::Contact => {
+            let empty = |n: &str| {
+                given(&values, n)
+                    .is_none_or(|v| matches!(&v, Stored::Text(s) if s.trim().is_empty()))
+            };
+            if empty("NAME") && empty("LAST_NAME") {
+                set(&mut values, "LAST_NAME", Stored::Text("Untitled".into()));
+            }
+            if given(&values, "TYPE_ID").is_none() {
+                set(&mut values, "TYPE_ID", Stored::Text("CLIENT".into()));
+            }
+            if given(&values, "SOURCE_ID").is_none() {
+                set(&mut values, "SOURCE_ID", Stored::Text("CALL".into()));
+            }
+            if given(&values, "EXPORT").is_none() {
+                set(&mut values, "EXPORT", Stored::Text("Y".into()));
+            }
+        }
+    }
+    Ok(NewEntity {
+        values,
+        multi,
+        bindings,
+        after_insert,
+    })
+}
+
+/// The portal's object for one entity: every standard field in table order (strings or
+/// null; dates with the server offset; `""` for empty dates), then the non-empty
+/// multi-fields. Write-only fields (`CONTACT_IDS`) are never returned.
+pub fn output(entity: EntityType, row: &Row, tz: FixedOffset) -> Map<String, Value> {
+    let mut out = Map::new();
+    for def in entity.fields() {
+        match def.storage {
+            Storage::Column | Storage::Unsupported => {
+                let v = if def.name == "ID" {
+                    Stored::Int(row.id)
+                } else {
+                    row.values.get(def.name).cloned().unwrap_or(Stored::Null)
+                };
+                out.insert(def.name.into(), def.externalize(&v, tz));
+            }
+            Storage::Multi | Storage::WriteOnly => {}
+        }
+    }
+    for type_id in MULTIFIELD_TYPES {
+        let vals: Vec<Value> = row
+            .multi
+            .iter()
+            .filter(|m| m.type_id == type_id)
+            .map(|m| {
+                serde_json::json!({
+                    "ID": m.id.to_string(),
+                    "VALUE_TYPE": m.value_type,
+                    "VALUE": m.value,
+                    "TYPE_ID": m.type_id,
+                })
+            })
+            .collect();
+        if !vals.is_empty() {
+            out.insert(type_id.into(), Value::Array(vals));
+        }
+    }
+    debug_assert!(
+        entity
+            .fields()
+            .iter()
+            .all(|f| f.ty != FieldType::CrmMultifield || f.multiple)
+    );
+    out
+}

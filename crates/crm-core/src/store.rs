@@ -1,0 +1,166 @@
+//! The storage contract. Backends (SQLite now, PostgreSQL later) implement these traits;
+//! one conformance suite checks them. Stores run one transaction per call and know
+//! nothing of the wire format or of election rules (they call [`crate::binding`]).
+
+use crate::binding::{Binding, BindingKind};
+use crate::entity::EntityType;
+use crate::field::Stored;
+use crate::identity::{Scope, User, Webhook};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::fmt::Debug;
+
+/// Errors a store reports; callers branch on the first two.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The addressed owner entity does not exist.
+    #[error("not found")]
+    NotFound,
+    /// An entity to bind does not exist.
+    #[error("{} #{id} does not exist", entity.title())]
+    BoundNotFound {
+        /// Its type.
+        entity: EntityType,
+        /// Its id.
+        id: i64,
+    },
+    /// Anything else (I/O, SQL, a stopped backend).
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One stored value of a multi-field (a phone number, an e-mail address…).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiValue {
+    /// Row id (clients address values by it on update).
+    pub id: i64,
+    /// `PHONE`, `EMAIL`, `WEB`, `IM` or `LINK`.
+    pub type_id: String,
+    /// `WORK`, `MOBILE`, …
+    pub value_type: String,
+    /// The value as given.
+    pub value: String,
+}
+
+/// A multi-field value to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMultiValue {
+    /// `PHONE`, `EMAIL`, …
+    pub type_id: String,
+    /// `WORK`, `MOBILE`, …
+    pub value_type: String,
+    /// The value.
+    pub value: String,
+}
+
+/// An entity as stored: its columns by field name, and its multi-field values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Entity id.
+    pub id: i64,
+    /// Column values by field name (every column of the table is present).
+    pub values: HashMap<&'static str, Stored>,
+    /// Multi-field values in insertion order.
+    pub multi: Vec<MultiValue>,
+}
+
+/// Computes column values that depend on the new id (e.g. the default title "Lead #12").
+pub type AfterInsert = Box<dyn FnOnce(i64) -> Vec<(&'static str, Stored)> + Send>;
+
+/// A plan for a binding set: receives the current set (ordered by SORT) and returns the
+/// new set, or `None` for "no change".
+pub type BindingEdit = Box<dyn FnOnce(&[Binding]) -> Option<Vec<Binding>> + Send>;
+
+/// An entity to create.
+pub struct NewEntity {
+    /// Column values.
+    pub values: Vec<(&'static str, Stored)>,
+    /// Multi-field values.
+    pub multi: Vec<NewMultiValue>,
+    /// Initial binding sets owned by the new entity (bound entities must exist).
+    pub bindings: Vec<(BindingKind, Vec<Binding>)>,
+    /// Values computed from the new id, written in the same transaction.
+    pub after_insert: Option<AfterInsert>,
+}
+
+impl Debug for NewEntity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewEntity")
+            .field("values", &self.values)
+            .field("multi", &self.multi)
+            .field("bindings", &self.bindings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Leads, contacts and the other CRM entities.
+#[async_trait]
+pub trait EntityStore: Send + Sync {
+    /// Inserts an entity with its multi-fields and bindings; returns the new id.
+    /// Errors: `BoundNotFound` when a binding names a missing entity.
+    async fn create(&self, entity: EntityType, new: NewEntity) -> StoreResult<i64>;
+    /// Reads one entity.
+    async fn get(&self, entity: EntityType, id: i64) -> StoreResult<Option<Row>>;
+    /// Whether the entity exists.
+    async fn exists(&self, entity: EntityType, id: i64) -> StoreResult<bool>;
+    /// Deletes an entity, its multi-fields and the sets it owns, and removes it from every
+    /// set it is bound in (re-electing those owners' primaries). `false` if it was absent.
+    async fn delete(&self, entity: EntityType, id: i64) -> StoreResult<bool>;
+}
+
+/// Binding sets.
+#[async_trait]
+pub trait BindingStore: Send + Sync {
+    /// The owner's set, ordered by SORT then bound id (empty for a missing owner).
+    async fn bindings(&self, kind: BindingKind, owner: i64) -> StoreResult<Vec<Binding>>;
+    /// Applies `edit` to the owner's set in one transaction, checking that the owner
+    /// exists (when `require_owner`) and that each id in `must_exist` is an existing
+    /// bound entity; writes the difference and the owner's primary column. Returns
+    /// whether anything changed.
+    async fn edit_bindings(
+        &self,
+        kind: BindingKind,
+        owner: i64,
+        require_owner: bool,
+        must_exist: Vec<i64>,
+        edit: BindingEdit,
+    ) -> StoreResult<bool>;
+}
+
+/// Users and credentials.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// On an empty database, creates the administrator (user 1) and a webhook for it with
+    /// the given secret hash and scopes. Returns `false` when users already existed.
+    async fn bootstrap(
+        &self,
+        admin: User,
+        secret_hash: String,
+        scopes: Vec<Scope>,
+    ) -> StoreResult<bool>;
+    /// One user.
+    async fn user(&self, id: i64) -> StoreResult<Option<User>>;
+    /// Stores a webhook; `NotFound` when the user does not exist.
+    async fn create_webhook(
+        &self,
+        user_id: i64,
+        secret_hash: String,
+        scopes: Vec<Scope>,
+    ) -> StoreResult<i64>;
+    /// Every webhook, revoked ones included.
+    async fn webhooks(&self) -> StoreResult<Vec<Webhook>>;
+    /// The active webhooks of a user.
+    async fn active_webhooks(&self, user_id: i64) -> StoreResult<Vec<Webhook>>;
+    /// Revokes a webhook; `false` when there was no such active webhook.
+    async fn revoke_webhook(&self, id: i64) -> StoreResult<bool>;
+}
+
+/// Everything a backend provides.
+#[async_trait]
+pub trait Store: EntityStore + BindingStore + IdentityStore + Debug + 'static {
+    /// Finishes outstanding work and closes the database cleanly.
+    async fn close(&self);
+}

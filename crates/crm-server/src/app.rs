@@ -1,0 +1,204 @@
+//! Start-up and shutdown: opening the store, bootstrapping the administrator, binding the
+//! listener (port 0 works for tests), TLS, and graceful shutdown.
+
+use crate::auth::{hash_secret, new_secret};
+use crate::config::Config;
+use crate::http::{AppState, router};
+use crate::methods;
+use crate::rpc::Services;
+use crate::rpc::ctx::Permissions;
+use anyhow::Context;
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use crm_core::clock::SystemClock;
+use crm_core::identity::{Scope, User};
+use crm_core::store::Store;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A built, not yet running server.
+#[derive(Debug)]
+pub struct Application {
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+    state: AppState,
+    tls: Option<RustlsConfig>,
+    /// The administrator's webhook URL, when this start created it (printed once).
+    pub bootstrap_webhook: Option<String>,
+    /// The generated certificate, with `--tls-self-signed`.
+    pub self_signed_cert: Option<PathBuf>,
+    /// Base URL clients use.
+    pub base_url: String,
+}
+
+/// Opens the configured store.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    crm_store::connect(&config.database_url()).await
+}
+
+/// Builds the shared services over a store.
+pub fn services(store: Arc<dyn Store>, config: &Config) -> Arc<Services> {
+    Arc::new(Services {
+        store,
+        clock: Arc::new(SystemClock),
+        tz: config.tz_offset,
+        permissions: Permissions,
+        registry: Arc::new(methods::registry()),
+    })
+}
+
+/// The bootstrap administrator.
+fn admin() -> User {
+    User {
+        id: 1,
+        name: "Admin".into(),
+        last_name: String::new(),
+        admin: true,
+        active: true,
+    }
+}
+
+/// Loads or generates the self-signed certificate under `<data-dir>/tls/`.
+fn self_signed(config: &Config) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let dir = config.data_dir.join("tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    if !(cert.exists() && key.exists()) {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let names = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
+        let generated =
+            rcgen::generate_simple_self_signed(names).context("generating a certificate")?;
+        std::fs::write(&cert, generated.cert.pem())?;
+        std::fs::write(&key, generated.signing_key.serialize_pem())?;
+    }
+    Ok((cert, key))
+}
+
+impl Application {
+    /// Opens the store (migrating it), bootstraps the administrator on first start, binds
+    /// the listener and loads TLS material.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let store = open_store(config).await?;
+        let listener = std::net::TcpListener::bind(config.listen)
+            .with_context(|| format!("binding {}", config.listen))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let base_url = config.base_url(addr);
+
+        let secret = new_secret()?;
+        let created = store
+            .bootstrap(admin(), hash_secret(&secret), Scope::ALL.to_vec())
+            .await
+            .map_err(|e| anyhow::anyhow!("bootstrapping the administrator: {e}"))?;
+        let bootstrap_webhook = created.then(|| format!("{base_url}/rest/1/{secret}/"));
+
+        let (tls, self_signed_cert) = if config.tls() {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let (cert, key, generated) = match (&config.tls_cert, &config.tls_key) {
+                (Some(c), Some(k)) => (c.clone(), k.clone(), None),
+                _ => {
+                    let (c, k) = self_signed(config)?;
+                    (c.clone(), k, Some(c))
+                }
+            };
+            let tls = RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "loading TLS certificate {} and key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            (Some(tls), generated)
+        } else {
+            (None, None)
+        };
+
+        let state = AppState {
+            services: services(store, config),
+            max_body_bytes: config.max_body_bytes,
+        };
+        Ok(Self {
+            listener,
+            addr,
+            state,
+            tls,
+            bootstrap_webhook,
+            self_signed_cert,
+            base_url,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The shared services (tests use them to reach the store).
+    pub fn services(&self) -> Arc<crate::rpc::Services> {
+        Arc::clone(&self.state.services)
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish (up to 30 s)
+    /// and closes the database.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let handle = Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            stopper.graceful_shutdown(Some(Duration::from_secs(30)));
+        });
+        let store = Arc::clone(&self.state.services.store);
+        let app = router(self.state).into_make_service();
+        let served = match self.tls {
+            Some(tls) => {
+                axum_server::from_tcp_rustls(self.listener, tls)
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            }
+            None => {
+                axum_server::from_tcp(self.listener)
+                    .handle(handle)
+                    .serve(app)
+                    .await
+            }
+        };
+        store.close().await;
+        tracing::info!("database closed");
+        served.context("serving HTTP")
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,182 @@
+//! Settings: one clap struct; every flag also reads an environment variable, and its doc
+//! comment is the `--help` text.
+
+use chrono::FixedOffset;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A Bitrix24-compatible CRM REST server.
+#[derive(Debug, Parser)]
+#[command(name = "crm-server", version, about)]
+pub struct Cli {
+    /// Server settings.
+    #[command(flatten)]
+    pub config: Config,
+    /// A maintenance command instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Maintenance commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage incoming webhooks.
+    Webhook {
+        /// What to do.
+        #[command(subcommand)]
+        action: WebhookCommand,
+    },
+}
+
+/// Webhook management.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Create a webhook and print its URL (the secret is shown only here).
+    Create {
+        /// The user the webhook acts as.
+        #[arg(long, default_value_t = 1)]
+        user: i64,
+        /// Comma-separated scopes (crm,user); default: every scope.
+        #[arg(long, value_delimiter = ',')]
+        scope: Vec<String>,
+    },
+    /// List webhooks (ids, users, scopes, state; never secrets).
+    List,
+    /// Revoke a webhook by id.
+    Revoke {
+        /// Webhook id from `webhook list`.
+        id: i64,
+    },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Server settings.
+#[derive(Debug, Clone, Parser)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "CRM_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub listen: SocketAddr,
+    /// Directory for the default SQLite database and generated TLS files.
+    #[arg(long, env = "CRM_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+    /// Database URL: `sqlite://<path>` (default `sqlite://<data-dir>/crm.sqlite3`) or
+    /// `postgres://…` (not available yet).
+    #[arg(long, env = "CRM_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Log format.
+    #[arg(
+        long,
+        env = "CRM_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// Log filter (tracing `EnvFilter` syntax, e.g. `info` or `crm_server=debug`).
+    #[arg(long, env = "CRM_LOG", default_value = "info", global = true)]
+    pub log: String,
+    /// PEM certificate chain: serve HTTPS (needs --tls-key).
+    #[arg(long, env = "CRM_TLS_CERT", requires = "tls_key", global = true)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "CRM_TLS_KEY", requires = "tls_cert", global = true)]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate for localhost/127.0.0.1 generated on first use and
+    /// kept under `<data-dir>/tls/`.
+    #[arg(
+        long,
+        env = "CRM_TLS_SELF_SIGNED",
+        conflicts_with = "tls_cert",
+        global = true
+    )]
+    pub tls_self_signed: bool,
+    /// The server's time zone as a UTC offset (`+03:00`); dates are read and written in it.
+    #[arg(long, env = "CRM_TZ_OFFSET", default_value = "+00:00", value_parser = parse_offset, global = true)]
+    pub tz_offset: FixedOffset,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "CRM_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// The effective database URL.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("crm.sqlite3").display()))
+    }
+
+    /// Whether the server speaks HTTPS.
+    pub fn tls(&self) -> bool {
+        self.tls_self_signed || self.tls_cert.is_some()
+    }
+
+    /// The base URL clients use (`http://127.0.0.1:8080`), for printing webhook URLs.
+    pub fn base_url(&self, addr: SocketAddr) -> String {
+        let scheme = if self.tls() { "https" } else { "http" };
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
+        let host = if addr.is_ipv6() && !addr.ip().is_unspecified() {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        format!("{scheme}://{host}:{}", addr.port())
+    }
+}
+
+fn parse_offset(s: &str) -> Result<FixedOffset, String> {
+    let bad = || format!("`{s}` is not a UTC offset like +03:00");
+    let (sign, rest) = match s.as_bytes().first() {
+        Some(b'+') => (1, &s[1..]),
+        Some(b'-') => (-1, &s[1..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return Err(bad());
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_parse() {
+        assert_eq!(parse_offset("+03:00").unwrap().local_minus_utc(), 3 * 3600);
+        assert_eq!(
+            parse_offset("-05:30").unwrap().local_minus_utc(),
+            -(5 * 3600 + 1800)
+        );
+        assert!(parse_offset("3").is_err());
+        assert!(parse_offset("+25:00").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let cli = Cli::parse_from(["crm-server"]);
+        assert_eq!(cli.config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(cli.config.database_url(), "sqlite://data/crm.sqlite3");
+        assert!(cli.command.is_none());
+    }
+}

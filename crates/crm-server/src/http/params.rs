@@ -1,0 +1,110 @@
+//! Building one parameter tree from a request: the query string merged with the body
+//! (body wins on a top-level key clash), each parsed by its content type.
+
+use crate::wire::php_query::{self, Limits};
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+/// The request's parameters as one JSON object.
+pub(super) async fn collect(query: Option<&str>, content_type: Option<&str>, body: Bytes) -> Value {
+    let limits = Limits::default();
+    let mut params = query
+        .map(|q| php_query::parse_str(q.as_bytes(), &limits))
+        .unwrap_or_default();
+    let essence = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let from_body = match essence.as_str() {
+        "application/json" => json_body(&body),
+        "multipart/form-data" => match content_type.and_then(|c| multer::parse_boundary(c).ok()) {
+            Some(boundary) => multipart_body(body, boundary).await,
+            None => Map::new(),
+        },
+        _ => php_query::parse_str(&body, &limits),
+    };
+    params.extend(from_body);
+    Value::Object(params)
+}
+
+/// A JSON body; anything that is not a JSON object or list means "no parameters", as on
+/// a portal (the PHP SDK sends `[]` for a call without parameters).
+fn json_body(body: &[u8]) -> Map<String, Value> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => m,
+        Ok(Value::Array(a)) => a
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        _ => Map::new(),
+    }
+}
+
+/// The text fields of a multipart body, parsed with PHP's rules. File parts are skipped;
+/// a malformed body yields the fields read before the error.
+async fn multipart_body(body: Bytes, boundary: String) -> Map<String, Value> {
+    let stream =
+        futures_util::stream::once(async move { Ok::<Bytes, std::convert::Infallible>(body) });
+    let mut mp = multer::Multipart::new(stream, boundary);
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    while let Ok(Some(field)) = mp.next_field().await {
+        if field.file_name().is_some() {
+            continue;
+        }
+        let Some(name) = field.name().map(str::to_string) else {
+            continue;
+        };
+        match field.bytes().await {
+            Ok(v) => pairs.push((name, String::from_utf8_lossy(&v).into_owned())),
+            Err(_) => break,
+        }
+    }
+    php_query::parse_pairs(pairs, &Limits::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn body_wins_over_query_and_bad_json_is_empty() {
+        let v = collect(
+            Some("id=1&x=q"),
+            Some("application/json; charset=utf-8"),
+            Bytes::from(r#"{"id":2}"#),
+        )
+        .await;
+        assert_eq!(v, json!({"id": 2, "x": "q"}));
+        let v = collect(
+            Some("id=1"),
+            Some("application/json"),
+            Bytes::from("{\"id\":"),
+        )
+        .await;
+        assert_eq!(v, json!({"id": "1"}));
+        let v = collect(
+            None,
+            Some("application/x-www-form-urlencoded"),
+            Bytes::from("fields%5BA%5D=1"),
+        )
+        .await;
+        assert_eq!(v, json!({"fields": {"A": "1"}}));
+        let v = collect(None, None, Bytes::from("a[]=1&a[]=2")).await;
+        assert_eq!(v, json!({"a": ["1", "2"]}));
+    }
+
+    #[tokio::test]
+    async fn multipart_fields_use_php_names() {
+        let body = "--XX\r\nContent-Disposition: form-data; name=\"fields[TITLE]\"\r\n\r\nHi\r\n\
+                    --XX\r\nContent-Disposition: form-data; name=\"id\"\r\n\r\n5\r\n--XX--\r\n";
+        let v = collect(
+            None,
+            Some("multipart/form-data; boundary=XX"),
+            Bytes::from(body),
+        )
+        .await;
+        assert_eq!(v, json!({"fields": {"TITLE": "Hi"}, "id": "5"}));
+    }
+}

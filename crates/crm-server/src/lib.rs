@@ -1,0 +1,23 @@
+//! A Bitrix24-compatible CRM REST server.
+//!
+//! # Layout
+//! - [`config`]: the clap settings struct; [`telemetry`]: logging.
+//! - [`app`]: start-up (store, bootstrap, listener, TLS) and graceful shutdown.
+//! - [`http`]: routes and the adaptation of HTTP requests to method calls.
+//! - [`wire`]: Bitrix formats — PHP `parse_str`, the lenient parameter deserializer,
+//!   envelopes.
+//! - [`auth`]: credentials → caller.
+//! - [`rpc`]: registry, call context, the error table, dispatch.
+//! - [`methods`]: the REST methods, one module per family.
+//!
+//! Dependencies point inward: `http` → `rpc`/`wire`/`auth` → `methods` → `crm_core`.
+//! Methods never see HTTP or SQL; stores never see `ApiError`.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod methods;
+pub mod rpc;
+pub mod telemetry;
+pub mod wire;

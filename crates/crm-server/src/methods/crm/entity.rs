@@ -1,0 +1,138 @@
+//! `crm.lead.*` and `crm.contact.*`: the same handlers, parameterised by entity type.
+
+use crate::methods::crm::php_array;
+use crate::rpc::ctx::Action;
+use crate::rpc::{ApiError, Ctx, Registry};
+use crm_core::binding::LEAD_CONTACT;
+use crm_core::entity::EntityType;
+use crm_core::identity::Scope;
+use crm_core::record::{Origin, new_entity, output};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// Parameters of `*.add`.
+#[derive(Debug, Deserialize)]
+pub struct AddParams {
+    fields: Option<Value>,
+    params: Option<Value>,
+}
+
+/// Parameters of `*.get` and `*.delete`.
+#[derive(Debug, Deserialize)]
+pub struct IdParams {
+    #[serde(rename = "ID")]
+    id: Option<i64>,
+}
+
+fn access_denied() -> ApiError {
+    ApiError::invalid("Access denied.")
+}
+
+fn valid_id(id: Option<i64>) -> Result<i64, ApiError> {
+    id.filter(|i| *i > 0)
+        .ok_or_else(|| ApiError::invalid("ID is not defined or invalid."))
+}
+
+/// `*.fields`: the field descriptors in table order.
+pub fn fields(entity: EntityType) -> Map<String, Value> {
+    entity
+        .fields()
+        .iter()
+        .map(|f| (f.name.to_string(), f.describe()))
+        .collect()
+}
+
+/// `*.add`: creates the entity, returns its id (a JSON integer).
+pub async fn add(ctx: Ctx, entity: EntityType, p: AddParams) -> Result<i64, ApiError> {
+    let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
+    php_array(p.params, "Parameter 'params' must be array.")?;
+    ctx.require(Action::Add, entity, 0, access_denied())?;
+    let origin = Origin {
+        user_id: ctx.caller.user.id,
+        now: ctx.now(),
+        tz: ctx.services.tz,
+    };
+    let new = new_entity(entity, &fields, origin).map_err(|e| ApiError::Invalid(e.0))?;
+    for (kind, set) in &new.bindings {
+        for b in set {
+            if !ctx
+                .services
+                .permissions
+                .allows(&ctx.caller, Action::Read, kind.bound, b.bound_id)
+            {
+                return Err(ApiError::Invalid(format!(
+                    "[{} #{}] Access denied.",
+                    kind.bound.title(),
+                    b.bound_id
+                )));
+            }
+        }
+    }
+    Ok(ctx.store().create(entity, new).await?)
+}
+
+/// `*.get`: one entity in the portal's format.
+pub async fn get(
+    ctx: Ctx,
+    entity: EntityType,
+    p: IdParams,
+) -> Result<Map<String, Value>, ApiError> {
+    let id = valid_id(p.id)?;
+    ctx.require(Action::Read, entity, id, access_denied())?;
+    let row = ctx
+        .store()
+        .get(entity, id)
+        .await?
+        .ok_or_else(|| ApiError::invalid("Not found"))?;
+    Ok(output(entity, &row, ctx.services.tz))
+}
+
+/// `*.delete`: removes the entity, its multi-fields and bindings; contacts are also
+/// removed from every lead they were bound to (re-electing primaries).
+pub async fn delete(ctx: Ctx, entity: EntityType, p: IdParams) -> Result<bool, ApiError> {
+    let id = valid_id(p.id)?;
+    ctx.require(Action::Delete, entity, id, access_denied())?;
+    if ctx.store().delete(entity, id).await? {
+        Ok(true)
+    } else {
+        Err(ApiError::invalid("Not found"))
+    }
+}
+
+macro_rules! family {
+    ($r:expr, $entity:expr, $fields:literal, $add:literal, $get:literal, $delete:literal) => {{
+        $r.method($fields, Some(Scope::Crm), |_: Ctx, _: Value| async move {
+            Ok::<_, ApiError>(fields($entity))
+        })
+        .method($add, Some(Scope::Crm), |ctx: Ctx, p: AddParams| {
+            add(ctx, $entity, p)
+        })
+        .method($get, Some(Scope::Crm), |ctx: Ctx, p: IdParams| {
+            get(ctx, $entity, p)
+        })
+        .method($delete, Some(Scope::Crm), |ctx: Ctx, p: IdParams| {
+            delete(ctx, $entity, p)
+        });
+    }};
+}
+
+/// Registers `crm.lead.*` and `crm.contact.*`.
+pub fn register(r: &mut Registry) {
+    debug_assert_eq!(LEAD_CONTACT.owner, EntityType::Lead);
+    family!(
+        r,
+        EntityType::Lead,
+        "crm.lead.fields",
+        "crm.lead.add",
+        "crm.lead.get",
+        "crm.lead.delete"
+    );
+    family!(
+        r,
+        EntityType::Contact,
+        "crm.contact.fields",
+        "crm.contact.add",
+        "crm.contact.get",
+        "crm.contact.delete"
+    );
+}

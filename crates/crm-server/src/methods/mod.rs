@@ -1,0 +1,16 @@
+//! The REST methods, one module per method family. Methods see typed parameters, a
+//! [`crate::rpc::Ctx`] and the domain; never HTTP or SQL.
+
+pub mod crm;
+pub mod server;
+
+use crate::rpc::Registry;
+
+/// Builds the registry with every method; the one visible list of families.
+pub fn registry() -> Registry {
+    let mut r = Registry::default();
+    server::register(&mut r);
+    crm::entity::register(&mut r);
+    crm::binding::register(&mut r);
+    r
+}

@@ -1,0 +1,123 @@
+//! `ApiError`: every failure a method or the transport can report, and the one table that
+//! maps each to its Bitrix error code, HTTP status and description.
+
+use crm_core::store::StoreError;
+
+/// A failure reported to the client as `{"error": code, "error_description": text}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// No such method (checked before authentication).
+    #[error("method not found")]
+    MethodNotFound,
+    /// No credentials were presented.
+    #[error("no credentials")]
+    NoAuthFound,
+    /// Wrong webhook user or secret, or a revoked webhook.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// An OAuth access token that is not valid.
+    #[error("invalid token")]
+    InvalidToken,
+    /// The credential lacks the method's scope.
+    #[error("insufficient scope")]
+    InsufficientScope,
+    /// Item-level denial (`ACCESS_DENIED`, 403).
+    #[error("access denied")]
+    AccessDenied,
+    /// A CRM validation, not-found or permission message: empty code, HTTP 400.
+    #[error("{0}")]
+    Invalid(String),
+    /// A core failure the portal reports as `ERROR_CORE` with HTTP 500 (e.g. a failed
+    /// normalisation or a database error).
+    #[error("{0}")]
+    CoreFailure(String),
+    /// A command past the 50th of a batch.
+    #[error("batch too long")]
+    BatchLengthExceeded,
+    /// `batch` (or another forbidden method) inside a batch.
+    #[error("method not allowed in batch")]
+    BatchMethodNotAllowed,
+    /// A request body over the configured limit.
+    #[error("request body too large")]
+    BodyTooLarge(usize),
+    /// An unexpected failure; details are logged, not sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The empty-code 400 error with a portal message.
+    pub fn invalid(text: impl Into<String>) -> Self {
+        Self::Invalid(text.into())
+    }
+
+    /// The table: error code, HTTP status, description.
+    pub fn parts(&self) -> (&'static str, u16, String) {
+        match self {
+            Self::MethodNotFound => ("ERROR_METHOD_NOT_FOUND", 404, "Method not found!".into()),
+            Self::NoAuthFound => ("NO_AUTH_FOUND", 401, "Wrong authorization data".into()),
+            Self::InvalidCredentials => (
+                "INVALID_CREDENTIALS",
+                401,
+                "Invalid request credentials".into(),
+            ),
+            Self::InvalidToken => (
+                "invalid_token",
+                401,
+                "The access token provided is invalid".into(),
+            ),
+            Self::InsufficientScope => (
+                "insufficient_scope",
+                401,
+                "The request requires higher privileges than provided by the webhook token".into(),
+            ),
+            Self::AccessDenied => ("ACCESS_DENIED", 403, "Access denied!".into()),
+            Self::Invalid(text) => ("", 400, text.clone()),
+            Self::CoreFailure(text) => ("ERROR_CORE", 500, text.clone()),
+            Self::BatchLengthExceeded => (
+                "ERROR_BATCH_LENGTH_EXCEEDED",
+                400,
+                "Max batch length exceeded".into(),
+            ),
+            Self::BatchMethodNotAllowed => (
+                "ERROR_BATCH_METHOD_NOT_ALLOWED",
+                405,
+                "Method is not allowed for batch usage".into(),
+            ),
+            Self::BodyTooLarge(limit) => (
+                "INVALID_REQUEST",
+                413,
+                format!("Request body is larger than the {limit}-byte limit"),
+            ),
+            Self::Internal(_) => ("INTERNAL_SERVER_ERROR", 500, "Internal server error".into()),
+        }
+    }
+
+    /// The Bitrix error code.
+    pub fn code(&self) -> &'static str {
+        self.parts().0
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.parts().1
+    }
+}
+
+impl From<StoreError> for ApiError {
+    /// Store failures methods do not handle themselves: a missing owner is the portal's
+    /// "Not found."; a missing bound entity is our stricter "… not found." (a portal would
+    /// create a dangling binding); anything else is a database error, logged here once.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::invalid("Not found."),
+            StoreError::BoundNotFound { entity, id } => {
+                Self::Invalid(format!("{} #{id} is not found.", entity.title()))
+            }
+            StoreError::Backend(msg) => {
+                tracing::error!(error = %msg, "storage failure");
+                Self::CoreFailure("SQL query error!".into())
+            }
+        }
+    }
+}

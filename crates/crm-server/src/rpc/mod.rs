@@ -1,0 +1,11 @@
+//! The method layer's runtime: the registry of methods, the call context, the one error
+//! table, and dispatch (scope check, timing, the call). Knows nothing of HTTP.
+
+pub mod ctx;
+pub mod dispatch;
+pub mod error;
+pub mod registry;
+
+pub use ctx::{Caller, Ctx, Services};
+pub use error::ApiError;
+pub use registry::{MethodSpec, Page, Registry, Reply};

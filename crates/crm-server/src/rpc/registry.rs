@@ -1,0 +1,178 @@
+//! The method registry: Bitrix method names mapped to typed handlers, erased once at
+//! registration (the idea of axum's `Handler`, for our one-parameter case).
+
+use crate::rpc::{ApiError, Ctx};
+use crate::wire::params::from_params;
+use crm_core::identity::Scope;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A method's output: the `result`, plus `next`/`total` for list methods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The envelope's `result`.
+    pub result: Value,
+    /// Offset of the next page, when there is one.
+    pub next: Option<i64>,
+    /// Total number of matching rows (list methods).
+    pub total: Option<i64>,
+}
+
+/// A page of a list method.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The rows.
+    pub items: T,
+    /// Offset of the next page.
+    pub next: Option<i64>,
+    /// Total count.
+    pub total: i64,
+}
+
+/// The boxed future of an erased method.
+pub type MethodFuture = Pin<Box<dyn Future<Output = Result<Reply, ApiError>> + Send>>;
+type Erased = Arc<dyn Fn(Ctx, Value) -> MethodFuture + Send + Sync>;
+
+/// A registered method.
+#[derive(Clone)]
+pub struct MethodSpec {
+    /// Canonical lower-case name (`crm.lead.contact.add`).
+    pub name: &'static str,
+    /// Scope required (`None` = global scope).
+    pub scope: Option<Scope>,
+    /// Whether `batch` may call it.
+    pub batchable: bool,
+    call: Erased,
+}
+
+impl std::fmt::Debug for MethodSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MethodSpec")
+            .field("name", &self.name)
+            .field("scope", &self.scope)
+            .field("batchable", &self.batchable)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MethodSpec {
+    /// Runs the method (no scope check: see [`crate::rpc::dispatch`]).
+    pub fn invoke(&self, ctx: Ctx, params: Value) -> MethodFuture {
+        (self.call)(ctx, params)
+    }
+}
+
+/// Every method, by canonical name.
+#[derive(Debug, Default)]
+pub struct Registry {
+    methods: BTreeMap<&'static str, MethodSpec>,
+}
+
+fn bad_params(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Invalid(format!("Invalid parameters: {e}"))
+}
+
+impl Registry {
+    fn insert(&mut self, name: &'static str, scope: Option<Scope>, call: Erased) -> &mut Self {
+        assert_eq!(
+            name,
+            name.to_ascii_lowercase(),
+            "method names are registered in lower case"
+        );
+        let spec = MethodSpec {
+            name,
+            scope,
+            batchable: true,
+            call,
+        };
+        assert!(
+            self.methods.insert(name, spec).is_none(),
+            "method `{name}` registered twice"
+        );
+        self
+    }
+
+    /// Registers `f` under `name`: parameters are read leniently into `P`; the output
+    /// becomes `result`.
+    pub fn method<P, R, F, Fut>(
+        &mut self,
+        name: &'static str,
+        scope: Option<Scope>,
+        f: F,
+    ) -> &mut Self
+    where
+        P: DeserializeOwned + Send + 'static,
+        R: Serialize + 'static,
+        F: Fn(Ctx, P) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, ApiError>> + Send + 'static,
+    {
+        let call: Erased = Arc::new(move |ctx, params| {
+            let f = f.clone();
+            Box::pin(async move {
+                let p: P = from_params(&params).map_err(bad_params)?;
+                let out = f(ctx, p).await?;
+                let result =
+                    serde_json::to_value(out).map_err(|e| ApiError::Internal(e.to_string()))?;
+                Ok(Reply {
+                    result,
+                    next: None,
+                    total: None,
+                })
+            })
+        });
+        self.insert(name, scope, call)
+    }
+
+    /// Registers a list method: its `Page` becomes `result`, `next` and `total`.
+    pub fn list_method<P, R, F, Fut>(
+        &mut self,
+        name: &'static str,
+        scope: Option<Scope>,
+        f: F,
+    ) -> &mut Self
+    where
+        P: DeserializeOwned + Send + 'static,
+        R: Serialize + 'static,
+        F: Fn(Ctx, P) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<Page<R>, ApiError>> + Send + 'static,
+    {
+        let call: Erased = Arc::new(move |ctx, params| {
+            let f = f.clone();
+            Box::pin(async move {
+                let p: P = from_params(&params).map_err(bad_params)?;
+                let page = f(ctx, p).await?;
+                let result = serde_json::to_value(page.items)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                Ok(Reply {
+                    result,
+                    next: page.next,
+                    total: Some(page.total),
+                })
+            })
+        });
+        self.insert(name, scope, call)
+    }
+
+    /// Marks the most recently relevant method as not callable from `batch`.
+    pub fn not_batchable(&mut self, name: &str) -> &mut Self {
+        if let Some(m) = self.methods.get_mut(name) {
+            m.batchable = false;
+        }
+        self
+    }
+
+    /// Finds a method; names are case-insensitive.
+    pub fn get(&self, name: &str) -> Option<&MethodSpec> {
+        self.methods.get(name.to_ascii_lowercase().as_str())
+    }
+
+    /// Every method, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &MethodSpec> {
+        self.methods.values()
+    }
+}

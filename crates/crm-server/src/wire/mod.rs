@@ -1,0 +1,6 @@
+//! The Bitrix24 wire format and nothing else: PHP-style query strings, the lenient
+//! parameter deserializer, and the success/error envelopes. No HTTP types, no storage.
+
+pub mod envelope;
+pub mod params;
+pub mod php_query;

@@ -1,0 +1,663 @@
+//! SQLite backend: `rusqlite` on dedicated threads.
+//!
+//! One writer thread owns the only write connection and runs every mutating operation as
+//! one closure inside one transaction, so binding changes are serialised without locks
+//! in the domain. Reader threads (WAL mode) serve reads concurrently. Async callers send
+//! closures over channels and await the answer on a oneshot.
+
+use anyhow::Context;
+use async_trait::async_trait;
+use crm_core::binding::{ALL_KINDS, Binding, BindingKind, diff, plan_remove, sort_bindings};
+use crm_core::entity::EntityType;
+use crm_core::field::Stored;
+use crm_core::identity::{Scope, User, Webhook};
+use crm_core::store::{
+    BindingEdit, BindingStore, EntityStore, IdentityStore, MultiValue, NewEntity, Row, Store,
+    StoreError, StoreResult,
+};
+use crossbeam_channel::{Receiver, Sender};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+
+/// Reader threads per file database.
+const READERS: usize = 3;
+
+/// The SQLite store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    channels: Mutex<Option<Channels>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+#[derive(Debug, Clone)]
+struct Channels {
+    writer: Sender<Job>,
+    readers: Sender<Job>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("applying migration {}", i + 1))?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn spawn(name: String, rx: Receiver<Job>, mut conn: Connection) -> anyhow::Result<JoinHandle<()>> {
+    Ok(std::thread::Builder::new().name(name).spawn(move || {
+        while let Ok(job) = rx.recv() {
+            job(&mut conn);
+        }
+        // Dropping the connection closes it; the last one out checkpoints the WAL.
+        let _ = conn.pragma_update(None, "optimize", "");
+    })?)
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) a database file.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let mut writer = Connection::open(path)
+            .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        let mut readers = Vec::new();
+        for _ in 0..READERS {
+            let r = Connection::open(path)?;
+            configure(&r)?;
+            readers.push(r);
+        }
+        Self::start(writer, readers)
+    }
+
+    /// A private in-memory database (one connection serves reads and writes).
+    pub fn open_in_memory() -> anyhow::Result<Self> {
+        let mut conn = Connection::open_in_memory()?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        Self::start(conn, Vec::new())
+    }
+
+    fn start(writer: Connection, readers: Vec<Connection>) -> anyhow::Result<Self> {
+        let (wtx, wrx) = crossbeam_channel::unbounded::<Job>();
+        let mut threads = vec![spawn("sqlite-writer".into(), wrx.clone(), writer)?];
+        let rtx = if readers.is_empty() {
+            wtx.clone()
+        } else {
+            let (rtx, rrx) = crossbeam_channel::unbounded::<Job>();
+            for (i, conn) in readers.into_iter().enumerate() {
+                threads.push(spawn(format!("sqlite-reader-{i}"), rrx.clone(), conn)?);
+            }
+            rtx
+        };
+        Ok(Self {
+            channels: Mutex::new(Some(Channels {
+                writer: wtx,
+                readers: rtx,
+            })),
+            threads: Mutex::new(threads),
+        })
+    }
+
+    fn channels(&self) -> StoreResult<Channels> {
+        self.channels
+            .lock()
+            .map_err(backend)?
+            .clone()
+            .ok_or_else(|| StoreError::Backend("the store is closed".into()))
+    }
+
+    async fn run<T, F>(&self, write: bool, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let channels = self.channels()?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        let sender = if write {
+            &channels.writer
+        } else {
+            &channels.readers
+        };
+        sender.send(job).map_err(backend)?;
+        rx.await
+            .map_err(|_| StoreError::Backend("the database thread stopped".into()))?
+    }
+
+    /// Runs `f` in a transaction on the writer thread.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.run(true, move |conn| {
+            let tx = conn.transaction().map_err(backend)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(backend)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Runs `f` on a reader thread.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.run(false, move |conn| f(conn)).await
+    }
+}
+
+struct Sql<'a>(&'a Stored);
+
+impl ToSql for Sql<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            Stored::Null => ToSqlOutput::Owned(rusqlite::types::Value::Null),
+            Stored::Int(i) => ToSqlOutput::from(*i),
+            Stored::Real(f) => ToSqlOutput::from(*f),
+            Stored::Text(s) => ToSqlOutput::from(s.as_str()),
+        })
+    }
+}
+
+fn stored(v: ValueRef<'_>) -> Stored {
+    match v {
+        ValueRef::Null => Stored::Null,
+        ValueRef::Integer(i) => Stored::Int(i),
+        ValueRef::Real(f) => Stored::Real(f),
+        ValueRef::Text(t) | ValueRef::Blob(t) => {
+            Stored::Text(String::from_utf8_lossy(t).into_owned())
+        }
+    }
+}
+
+/// The table of an entity type (a fixed whitelist: never built from input).
+fn table(entity: EntityType) -> &'static str {
+    match entity {
+        EntityType::Lead => "crm_lead",
+        EntityType::Contact => "crm_contact",
+    }
+}
+
+fn exists(conn: &Connection, entity: EntityType, id: i64) -> StoreResult<bool> {
+    let sql = format!("SELECT 1 FROM {} WHERE ID = ?1", table(entity));
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| s.exists([id]))
+        .map_err(backend)
+}
+
+fn load_bindings(conn: &Connection, kind: BindingKind, owner: i64) -> StoreResult<Vec<Binding>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT BOUND_ID, SORT, ROLE_ID, IS_PRIMARY FROM crm_binding \
+             WHERE KIND = ?1 AND OWNER_ID = ?2 ORDER BY SORT, BOUND_ID",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![kind.code, owner], |r| {
+            Ok(Binding {
+                bound_id: r.get(0)?,
+                sort: r.get(1)?,
+                role_id: r.get(2)?,
+                is_primary: r.get::<_, String>(3)? == "Y",
+            })
+        })
+        .map_err(backend)?;
+    let mut set = rows.collect::<Result<Vec<_>, _>>().map_err(backend)?;
+    sort_bindings(&mut set);
+    Ok(set)
+}
+
+/// Writes the difference between two sets and mirrors the primary into the owner row.
+/// Demotions are written before the new primary so the one-primary index never trips.
+fn write_bindings(
+    tx: &Transaction<'_>,
+    kind: BindingKind,
+    owner: i64,
+    old: &[Binding],
+    new: &[Binding],
+) -> StoreResult<()> {
+    let (removed, mut upserts) = diff(old, new);
+    let mut del = tx
+        .prepare_cached(
+            "DELETE FROM crm_binding WHERE KIND = ?1 AND OWNER_ID = ?2 AND BOUND_ID = ?3",
+        )
+        .map_err(backend)?;
+    for id in removed {
+        del.execute(params![kind.code, owner, id])
+            .map_err(backend)?;
+    }
+    upserts.sort_by_key(|b| b.is_primary);
+    let mut put = tx
+        .prepare_cached(
+            "INSERT INTO crm_binding (KIND, OWNER_ID, BOUND_ID, SORT, ROLE_ID, IS_PRIMARY) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+             ON CONFLICT (KIND, OWNER_ID, BOUND_ID) DO UPDATE SET \
+             SORT = excluded.SORT, ROLE_ID = excluded.ROLE_ID, IS_PRIMARY = excluded.IS_PRIMARY",
+        )
+        .map_err(backend)?;
+    for b in upserts {
+        let flag = if b.is_primary { "Y" } else { "N" };
+        put.execute(params![
+            kind.code, owner, b.bound_id, b.sort, b.role_id, flag
+        ])
+        .map_err(backend)?;
+    }
+    let primary = new.iter().find(|b| b.is_primary).map(|b| b.bound_id);
+    let sql = format!(
+        "UPDATE {} SET {} = ?1 WHERE ID = ?2",
+        table(kind.owner),
+        kind.owner_column
+    );
+    tx.prepare_cached(&sql)
+        .and_then(|mut s| s.execute(params![primary, owner]))
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn check_bound(conn: &Connection, kind: BindingKind, ids: &[i64]) -> StoreResult<()> {
+    for &id in ids {
+        if !exists(conn, kind.bound, id)? {
+            return Err(StoreError::BoundNotFound {
+                entity: kind.bound,
+                id,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn select_sql(entity: EntityType) -> String {
+    let cols: Vec<&str> = entity.columns().map(|f| f.name).collect();
+    format!(
+        "SELECT ID, {} FROM {} WHERE ID = ?1",
+        cols.join(", "),
+        table(entity)
+    )
+}
+
+fn load_row(conn: &Connection, entity: EntityType, id: i64) -> StoreResult<Option<Row>> {
+    let mut stmt = conn.prepare_cached(&select_sql(entity)).map_err(backend)?;
+    let row = stmt
+        .query_row([id], |r| {
+            let mut values = HashMap::new();
+            for (i, f) in entity.columns().enumerate() {
+                values.insert(f.name, stored(r.get_ref(i + 1)?));
+            }
+            Ok(Row {
+                id: r.get(0)?,
+                values,
+                multi: Vec::new(),
+            })
+        })
+        .optional()
+        .map_err(backend)?;
+    let Some(mut row) = row else { return Ok(None) };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT ID, TYPE_ID, VALUE_TYPE, VALUE FROM crm_multifield \
+             WHERE ENTITY_TYPE_ID = ?1 AND ENTITY_ID = ?2 ORDER BY ID",
+        )
+        .map_err(backend)?;
+    row.multi = stmt
+        .query_map(params![entity.type_id(), id], |r| {
+            Ok(MultiValue {
+                id: r.get(0)?,
+                type_id: r.get(1)?,
+                value_type: r.get(2)?,
+                value: r.get(3)?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(backend)?;
+    Ok(Some(row))
+}
+
+#[async_trait]
+impl EntityStore for SqliteStore {
+    async fn create(&self, entity: EntityType, new: NewEntity) -> StoreResult<i64> {
+        self.write(move |tx| {
+            for (kind, set) in &new.bindings {
+                let ids: Vec<i64> = set.iter().map(|b| b.bound_id).collect();
+                check_bound(tx, *kind, &ids)?;
+            }
+            let names: Vec<&str> = new.values.iter().map(|(n, _)| *n).collect();
+            let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+            let sql = if names.is_empty() {
+                format!("INSERT INTO {} DEFAULT VALUES", table(entity))
+            } else {
+                format!("INSERT INTO {} ({}) VALUES ({})", table(entity), names.join(", "), marks.join(", "))
+            };
+            let args: Vec<Sql<'_>> = new.values.iter().map(|(_, v)| Sql(v)).collect();
+            let refs: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
+            tx.prepare_cached(&sql)
+                .and_then(|mut s| s.execute(refs.as_slice()))
+                .map_err(backend)?;
+            let id = tx.last_insert_rowid();
+            if let Some(after) = new.after_insert {
+                for (name, v) in after(id) {
+                    let sql = format!("UPDATE {} SET {name} = ?1 WHERE ID = ?2", table(entity));
+                    tx.prepare_cached(&sql)
+                        .and_then(|mut s| s.execute(params![Sql(&v), id]))
+                        .map_err(backend)?;
+                }
+            }
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT INTO crm_multifield (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(backend)?;
+            for m in &new.multi {
+                put.execute(params![entity.type_id(), id, m.type_id, m.value_type, m.value])
+                    .map_err(backend)?;
+            }
+            for (kind, set) in &new.bindings {
+                write_bindings(tx, *kind, id, &[], set)?;
+            }
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn get(&self, entity: EntityType, id: i64) -> StoreResult<Option<Row>> {
+        self.read(move |conn| load_row(conn, entity, id)).await
+    }
+
+    async fn exists(&self, entity: EntityType, id: i64) -> StoreResult<bool> {
+        self.read(move |conn| exists(conn, entity, id)).await
+    }
+
+    async fn delete(&self, entity: EntityType, id: i64) -> StoreResult<bool> {
+        self.write(move |tx| {
+            if !exists(tx, entity, id)? {
+                return Ok(false);
+            }
+            for kind in ALL_KINDS.iter().filter(|k| k.bound == entity) {
+                let owners: Vec<i64> = tx
+                    .prepare_cached(
+                        "SELECT OWNER_ID FROM crm_binding WHERE KIND = ?1 AND BOUND_ID = ?2",
+                    )
+                    .and_then(|mut s| s.query_map(params![kind.code, id], |r| r.get(0))?.collect())
+                    .map_err(backend)?;
+                for owner in owners {
+                    let old = load_bindings(tx, *kind, owner)?;
+                    if let Some(new) = plan_remove(&old, id) {
+                        write_bindings(tx, *kind, owner, &old, &new)?;
+                    }
+                }
+            }
+            for kind in ALL_KINDS.iter().filter(|k| k.owner == entity) {
+                tx.prepare_cached("DELETE FROM crm_binding WHERE KIND = ?1 AND OWNER_ID = ?2")
+                    .and_then(|mut s| s.execute(params![kind.code, id]))
+                    .map_err(backend)?;
+            }
+            tx.prepare_cached(
+                "DELETE FROM crm_multifield WHERE ENTITY_TYPE_ID = ?1 AND ENTITY_ID = ?2",
+            )
+            .and_then(|mut s| s.execute(params![entity.type_id(), id]))
+            .map_err(backend)?;
+            let sql = format!("DELETE FROM {} WHERE ID = ?1", table(entity));
+            tx.prepare_cached(&sql)
+                .and_then(|mut s| s.execute([id]))
+                .map_err(backend)?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl BindingStore for SqliteStore {
+    async fn bindings(&self, kind: BindingKind, owner: i64) -> StoreResult<Vec<Binding>> {
+        self.read(move |conn| load_bindings(conn, kind, owner))
+            .await
+    }
+
+    async fn edit_bindings(
+        &self,
+        kind: BindingKind,
+        owner: i64,
+        require_owner: bool,
+        must_exist: Vec<i64>,
+        edit: BindingEdit,
+    ) -> StoreResult<bool> {
+        self.write(move |tx| {
+            if require_owner && !exists(tx, kind.owner, owner)? {
+                return Err(StoreError::NotFound);
+            }
+            check_bound(tx, kind, &must_exist)?;
+            let old = load_bindings(tx, kind, owner)?;
+            match edit(&old) {
+                Some(new) => {
+                    write_bindings(tx, kind, owner, &old, &new)?;
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        })
+        .await
+    }
+}
+
+fn scopes_text(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.code())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Webhook> {
+    let scopes: String = r.get(3)?;
+    Ok(Webhook {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        secret_hash: r.get(2)?,
+        scopes: scopes.split(',').filter_map(Scope::parse).collect(),
+        created_at: r.get(4)?,
+        revoked: r.get::<_, i64>(5)? != 0,
+    })
+}
+
+const WEBHOOK_COLUMNS: &str = "ID, USER_ID, SECRET_HASH, SCOPES, CREATED_AT, REVOKED";
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[async_trait]
+impl IdentityStore for SqliteStore {
+    async fn bootstrap(
+        &self,
+        admin: User,
+        secret_hash: String,
+        scopes: Vec<Scope>,
+    ) -> StoreResult<bool> {
+        self.write(move |tx| {
+            let users: i64 = tx
+                .query_row("SELECT COUNT(*) FROM app_user", [], |r| r.get(0))
+                .map_err(backend)?;
+            if users > 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO app_user (ID, NAME, LAST_NAME, ADMIN, ACTIVE) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![admin.id, admin.name, admin.last_name, admin.admin, admin.active],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO webhook (USER_ID, SECRET_HASH, SCOPES, CREATED_AT) VALUES (?1, ?2, ?3, ?4)",
+                params![admin.id, secret_hash, scopes_text(&scopes), unix_now()],
+            )
+            .map_err(backend)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn user(&self, id: i64) -> StoreResult<Option<User>> {
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT ID, NAME, LAST_NAME, ADMIN, ACTIVE FROM app_user WHERE ID = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([id], |r| {
+                    Ok(User {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        last_name: r.get(2)?,
+                        admin: r.get(3)?,
+                        active: r.get(4)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn create_webhook(
+        &self,
+        user_id: i64,
+        secret_hash: String,
+        scopes: Vec<Scope>,
+    ) -> StoreResult<i64> {
+        self.write(move |tx| {
+            let known: bool = tx
+                .prepare_cached("SELECT 1 FROM app_user WHERE ID = ?1")
+                .and_then(|mut s| s.exists([user_id]))
+                .map_err(backend)?;
+            if !known {
+                return Err(StoreError::NotFound);
+            }
+            tx.execute(
+                "INSERT INTO webhook (USER_ID, SECRET_HASH, SCOPES, CREATED_AT) VALUES (?1, ?2, ?3, ?4)",
+                params![user_id, secret_hash, scopes_text(&scopes), unix_now()],
+            )
+            .map_err(backend)?;
+            Ok(tx.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn webhooks(&self) -> StoreResult<Vec<Webhook>> {
+        self.read(|conn| {
+            let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhook ORDER BY ID");
+            conn.prepare_cached(&sql)
+                .and_then(|mut s| s.query_map([], webhook_row)?.collect())
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn active_webhooks(&self, user_id: i64) -> StoreResult<Vec<Webhook>> {
+        self.read(move |conn| {
+            let sql =
+                format!("SELECT {WEBHOOK_COLUMNS} FROM webhook WHERE USER_ID = ?1 AND REVOKED = 0");
+            conn.prepare_cached(&sql)
+                .and_then(|mut s| s.query_map([user_id], webhook_row)?.collect())
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn revoke_webhook(&self, id: i64) -> StoreResult<bool> {
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE webhook SET REVOKED = 1 WHERE ID = ?1 AND REVOKED = 0",
+                [id],
+            )
+            .map(|n| n > 0)
+            .map_err(backend)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn close(&self) {
+        // Dropping the senders ends the threads' loops once queued work is done.
+        if let Ok(mut ch) = self.channels.lock() {
+            ch.take();
+        }
+        let threads = self
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stored_field_has_a_column() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut conn = conn;
+        migrate(&mut conn).unwrap();
+        for entity in [EntityType::Lead, EntityType::Contact] {
+            let cols: Vec<String> = conn
+                .prepare(&format!(
+                    "SELECT name FROM pragma_table_info('{}')",
+                    table(entity)
+                ))
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            for f in entity.columns() {
+                assert!(
+                    cols.iter().any(|c| c == f.name),
+                    "{entity:?} lacks column {}",
+                    f.name
+                );
+            }
+            assert_eq!(
+                cols.len(),
+                entity.columns().count() + 1,
+                "{entity:?} has extra columns"
+            );
+        }
+    }
+}
