@@ -1,0 +1,151 @@
+//! `TestApp`: the real server (real SQLite file in a temp dir, real socket on port 0),
+//! plus small call helpers.
+
+use clap::Parser;
+use crm_server::app::Application;
+use crm_server::config::Cli;
+use crm_server::rpc::Services;
+use serde_json::Value;
+use std::sync::Arc;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// A running server for one test.
+pub(crate) struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) base: String,
+    /// The administrator's webhook base URL, ending in `/`.
+    pub(crate) hook: String,
+    dir: Option<TempDir>,
+    /// The server's services (store access for assertions).
+    pub(crate) services: Arc<Services>,
+    pub(crate) client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts a server with extra command-line flags.
+    pub(crate) async fn spawn_with(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut args = vec![
+            "crm-server".to_string(),
+            "--data-dir".into(),
+            dir.path().display().to_string(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let config = Cli::parse_from(args).config;
+        let app = Application::build(&config).await.expect("server builds");
+        let hook = app
+            .bootstrap_webhook
+            .clone()
+            .expect("first start prints a webhook");
+        let base = app.base_url.clone();
+        let services = app.services();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            hook,
+            dir: Some(dir),
+            services,
+            client: reqwest::Client::new(),
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Starts a server with default settings.
+    pub(crate) async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// POSTs a JSON body to `<hook><method>`; returns status and body.
+    pub(crate) async fn call(&self, method: &str, params: Value) -> (u16, Value) {
+        let res = self
+            .client
+            .post(format!("{}{method}", self.hook))
+            .json(&params)
+            .send()
+            .await
+            .expect("request");
+        read(res).await
+    }
+
+    /// POSTs a form-encoded body.
+    pub(crate) async fn form(&self, method: &str, body: &str) -> (u16, Value) {
+        let res = self
+            .client
+            .post(format!("{}{method}", self.hook))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        read(res).await
+    }
+
+    /// GETs an absolute URL.
+    pub(crate) async fn get(&self, url: &str) -> (u16, Value) {
+        read(self.client.get(url).send().await.expect("request")).await
+    }
+
+    /// Calls a method that must succeed; returns `result`.
+    pub(crate) async fn ok(&self, method: &str, params: Value) -> Value {
+        let (status, body) = self.call(method, params.clone()).await;
+        assert_eq!(status, 200, "{method} {params} → {body}");
+        assert!(body.get("error").is_none(), "{method} → {body}");
+        body["result"].clone()
+    }
+
+    /// Stops the server gracefully, waits for it, and hands back its data directory.
+    pub(crate) async fn stop(mut self) -> TempDir {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task")
+                .expect("server stops cleanly");
+        }
+        self.dir.take().expect("data dir")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Status and JSON body of a response.
+pub(crate) async fn read(res: reqwest::Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, body)
+}
+
+/// Asserts a Bitrix error envelope: code, text, status, and no `result`/`time`.
+pub(crate) fn assert_error(got: &(u16, Value), status: u16, code: &str, text: &str) {
+    let (s, body) = got;
+    assert_eq!(
+        (
+            *s,
+            body["error"].as_str(),
+            body["error_description"].as_str()
+        ),
+        (status, Some(code), Some(text)),
+        "{body}"
+    );
+    assert!(
+        body.get("result").is_none() && body.get("time").is_none(),
+        "{body}"
+    );
+}

@@ -1,0 +1,1 @@
+//! `crm.lead.contact.*` (filled in by the seed issue's tests).

@@ -1,0 +1,8 @@
+//! The integration tests: one binary, one module per area.
+
+mod helpers;
+
+mod binary;
+mod lead_contact;
+mod registry;
+mod transport;

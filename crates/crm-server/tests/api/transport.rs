@@ -1,0 +1,293 @@
+//! Issue "server foundation": URL shapes, encodings, envelopes, auth, limits.
+
+use crate::helpers::{TestApp, assert_error, read};
+use serde_json::{Value, json};
+
+fn assert_server_time(got: &(u16, Value)) {
+    let (status, body) = got;
+    assert_eq!(*status, 200, "{body}");
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["result", "time"], "{body}");
+    let result = body["result"].as_str().expect("string result");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(result).is_ok(),
+        "{result}"
+    );
+    assert!(!result.contains('.') && !result.ends_with('Z'), "{result}");
+    let time = body["time"].as_object().unwrap();
+    let keys: Vec<&str> = time.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "start",
+            "finish",
+            "duration",
+            "processing",
+            "date_start",
+            "date_finish",
+            "operating_reset_at",
+            "operating"
+        ]
+    );
+    for k in ["start", "finish", "duration", "processing", "operating"] {
+        assert!(time[k].is_f64(), "{k} = {}", time[k]);
+    }
+    assert!(time["operating_reset_at"].is_i64());
+    assert!(
+        time["date_start"]
+            .as_str()
+            .is_some_and(|d| chrono::DateTime::parse_from_rfc3339(d).is_ok())
+    );
+}
+
+#[tokio::test]
+async fn server_time_answers_in_every_accepted_shape() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    let hook = &app.hook;
+    assert_server_time(&app.call("server.time", json!({})).await);
+    assert_server_time(&app.form("server.time", "a=1").await);
+    assert_server_time(
+        &app.get(&format!("{hook}server.time?bx24_request_id=x"))
+            .await,
+    );
+    assert_server_time(&app.get(&format!("{hook}server.time.json")).await);
+    assert_server_time(&app.get(&format!("{hook}/server.time/")).await);
+    assert_server_time(&app.get(&format!("{hook}SERVER.TIME")).await);
+    // The PHP SDK's POST: JSON `[]` body, doubled and trailing slash, HTTP/2 upgrade headers.
+    let res = c
+        .post(format!("{hook}/server.time/?bx24_request_id=1"))
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .header("Upgrade", "h2c")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    assert_server_time(&read(res).await);
+}
+
+#[tokio::test]
+async fn credentials_are_checked_after_the_method_exists() {
+    let app = TestApp::spawn().await;
+    let base = &app.base;
+    assert_error(
+        &app.get(&format!("{base}/rest/1/wrongsecret/server.time"))
+            .await,
+        401,
+        "INVALID_CREDENTIALS",
+        "Invalid request credentials",
+    );
+    assert_error(
+        &app.get(&format!("{base}/rest/99/x/server.time")).await,
+        401,
+        "INVALID_CREDENTIALS",
+        "Invalid request credentials",
+    );
+    assert_error(
+        &app.get(&format!("{base}/rest/abc/x/server.time")).await,
+        401,
+        "INVALID_CREDENTIALS",
+        "Invalid request credentials",
+    );
+    assert_error(
+        &app.get(&format!("{base}/rest/1/wrongsecret/no.such.method"))
+            .await,
+        404,
+        "ERROR_METHOD_NOT_FOUND",
+        "Method not found!",
+    );
+    assert_error(
+        &app.get(&format!("{base}/rest/no.such.method")).await,
+        404,
+        "ERROR_METHOD_NOT_FOUND",
+        "Method not found!",
+    );
+    assert_error(
+        &app.get(&format!("{base}/rest/server.time")).await,
+        401,
+        "NO_AUTH_FOUND",
+        "Wrong authorization data",
+    );
+    assert_error(
+        &app.get(&format!("{base}/rest/server.time?auth=bogus"))
+            .await,
+        401,
+        "invalid_token",
+        "The access token provided is invalid",
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_without_the_crm_scope_cannot_call_crm_methods() {
+    let app = TestApp::spawn().await;
+    let store = app.services.store.clone();
+    let secret = crm_server::auth::new_secret().unwrap();
+    let hash = crm_server::auth::hash_secret(&secret);
+    store
+        .create_webhook(1, hash, vec![crm_core::identity::Scope::User])
+        .await
+        .unwrap();
+    let url = format!("{}/rest/1/{secret}/", app.base);
+    assert_error(
+        &app.get(&format!("{url}crm.lead.fields")).await,
+        401,
+        "insufficient_scope",
+        "The request requires higher privileges than provided by the webhook token",
+    );
+    let (status, body) = app.get(&format!("{url}scope")).await;
+    assert_eq!((status, body["result"].clone()), (200, json!(["user"])));
+    let (_, body) = app.get(&format!("{url}method.get?name=crm.lead.add")).await;
+    assert_eq!(
+        body["result"],
+        json!({"isExisting": true, "isAvailable": false})
+    );
+    let (_, body) = app.get(&format!("{url}methods")).await;
+    let names: Vec<&str> = body["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        names.contains(&"server.time") && !names.contains(&"crm.lead.add"),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn introspection_methods_describe_the_caller() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.ok("scope", json!({})).await, json!(["crm", "user"]));
+    let profile = app.ok("profile", json!({})).await;
+    assert_eq!(profile["ID"], "1");
+    assert_eq!(profile["ADMIN"], true);
+    assert_eq!(
+        app.ok("method.get", json!({"name": "CRM.LEAD.CONTACT.ADD"}))
+            .await,
+        json!({"isExisting": true, "isAvailable": true})
+    );
+    assert_eq!(
+        app.ok("method.get", json!({"name": "nope"})).await,
+        json!({"isExisting": false, "isAvailable": false})
+    );
+    let info = app.ok("app.info", json!({})).await;
+    assert_eq!(info["SCOPE"], json!(["crm", "user"]));
+    let methods = app.ok("methods", json!({"scope": "crm"})).await;
+    assert!(
+        methods
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m.as_str().unwrap().starts_with("crm."))
+    );
+    assert!(
+        methods
+            .as_array()
+            .unwrap()
+            .contains(&json!("crm.lead.contact.add"))
+    );
+}
+
+#[tokio::test]
+async fn malformed_input_gets_clear_answers_never_a_500() {
+    let app = TestApp::spawn().await;
+    let hook = &app.hook;
+    let c = &app.client;
+    // Truncated JSON: no parameters, so a method needing an id says so.
+    let res = c
+        .post(format!("{hook}crm.lead.get"))
+        .header("Content-Type", "application/json")
+        .body(r#"{"id": 1, "fie"#)
+        .send()
+        .await
+        .unwrap();
+    assert_error(&read(res).await, 400, "", "ID is not defined or invalid.");
+    // Form keys nested past the depth limit are dropped, like PHP does.
+    let deep = format!("id{}=5", "[a]".repeat(100));
+    assert_error(
+        &app.form("crm.lead.get", &deep).await,
+        400,
+        "",
+        "ID is not defined or invalid.",
+    );
+    // Invalid UTF-8 in a form body and in a JSON body.
+    let res = c
+        .post(format!("{hook}crm.lead.add"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(b"fields[TITLE]=%FF%FE\xff".to_vec())
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(res).await;
+    assert_eq!(status, 200, "{body}");
+    let res = c
+        .post(format!("{hook}server.time"))
+        .header("Content-Type", "application/json")
+        .body(b"{\"a\":\"\xff\"}".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(res).await.0, 200);
+    // A 10 MB body past the 8 MiB default limit.
+    let big = format!("fields[TITLE]={}", "x".repeat(10 * 1024 * 1024));
+    let got = app.form("crm.lead.add", &big).await;
+    assert_error(
+        &got,
+        413,
+        "INVALID_REQUEST",
+        "Request body is larger than the 8388608-byte limit",
+    );
+    // Deeply nested JSON beyond the parser's recursion limit is "no parameters".
+    let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let res = c
+        .post(format!("{hook}crm.lead.get"))
+        .header("Content-Type", "application/json")
+        .body(nested)
+        .send()
+        .await
+        .unwrap();
+    assert_error(&read(res).await, 400, "", "ID is not defined or invalid.");
+    // Still serving.
+    assert_eq!(app.call("server.time", json!({})).await.0, 200);
+}
+
+#[tokio::test]
+async fn health_endpoint_is_outside_rest() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.get(&format!("{}/healthz", app.base)).await;
+    assert_eq!((status, body), (200, json!({"status": "ok"})));
+}
+
+#[tokio::test]
+async fn webhook_secrets_are_stored_only_as_hashes() {
+    let app = TestApp::spawn().await;
+    let secret = app
+        .hook
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let dir = app.stop().await;
+    let db = dir.path().join("crm.sqlite3");
+    assert!(
+        !dir.path().join("crm.sqlite3-wal").exists(),
+        "the WAL was not checkpointed on shutdown"
+    );
+    let bytes = std::fs::read(&db).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        !text.contains(&secret),
+        "plain secret found in the database file"
+    );
+    assert!(
+        text.contains(&crm_server::auth::hash_secret(&secret)),
+        "hash not found"
+    );
+}
