@@ -86,7 +86,7 @@ impl NewBinding {
         }
         Ok(Self {
             bound_id,
-            sort: fields.get("SORT").map(php_int),
+            sort: fields.get("SORT").filter(|v| !v.is_null()).map(php_int),
             primary: is_yes(fields.get("IS_PRIMARY")),
         })
     }

@@ -42,3 +42,37 @@ pub async fn connect(url: &str) -> anyhow::Result<Arc<dyn Store>> {
     }
     bail!("unsupported database URL scheme (expected sqlite:// or postgres://)")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn postgres_urls_fail_clearly_until_the_backend_exists() {
+        let err = connect("postgres://postgres@127.0.0.1:5432/crm")
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("PostgreSQL backend is not available"),
+            "{err}"
+        );
+        let err = connect("mysql://x").await.unwrap_err();
+        assert!(
+            err.to_string().contains("unsupported database URL"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_file_database_is_created_with_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/dir/crm.sqlite3");
+        let store = connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        assert!(path.exists());
+        assert_eq!(store.user(1).await.unwrap(), None);
+        store.close().await;
+    }
+}

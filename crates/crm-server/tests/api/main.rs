@@ -5,4 +5,6 @@ mod helpers;
 mod binary;
 mod lead_contact;
 mod registry;
+mod router;
+mod seed;
 mod transport;
