@@ -12,5 +12,6 @@ pub fn registry() -> Registry {
     server::register(&mut r);
     crm::entity::register(&mut r);
     crm::binding::register(&mut r);
+    crate::rpc::batch::register(&mut r);
     r
 }

@@ -1,6 +1,7 @@
 //! The method layer's runtime: the registry of methods, the call context, the one error
 //! table, and dispatch (scope check, timing, the call). Knows nothing of HTTP.
 
+pub mod batch;
 pub mod ctx;
 pub mod dispatch;
 pub mod error;

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod batch;
 mod binary;
 mod lead_contact;
 mod registry;
