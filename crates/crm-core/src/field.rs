@@ -82,7 +82,7 @@ pub enum Storage {
 }
 
 /// One field of an entity, as `*.fields` describes it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldDef {
     /// Field name (`TITLE`).
     pub name: &'static str,

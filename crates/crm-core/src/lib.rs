@@ -17,5 +17,6 @@ pub mod clock;
 pub mod entity;
 pub mod field;
 pub mod identity;
+pub mod query;
 pub mod record;
 pub mod store;

@@ -3,7 +3,7 @@
 
 use crate::binding::{Binding, LEAD_CONTACT, plan_ids};
 use crate::entity::{EntityType, MULTIFIELD_TYPES};
-use crate::field::{FieldType, Internalized, InvalidValue, Storage, Stored, php_int, php_string};
+use crate::field::{FieldDef, Internalized, InvalidValue, Storage, Stored, php_int, php_string};
 use crate::store::{NewEntity, NewMultiValue, Row};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value};
@@ -273,25 +273,30 @@ pub fn new_entity(
     })
 }
 
-/// The portal's object for one entity: every standard field in table order (strings or
-/// null; dates with the server offset; `""` for empty dates), then the non-empty
-/// multi-fields. Write-only fields (`CONTACT_IDS`) are never returned.
+/// The portal's object for one entity (`*.get`): every standard field in table order
+/// (strings or null; dates with the server offset; `""` for empty dates), then the
+/// non-empty multi-fields. Write-only fields (`CONTACT_IDS`) are never returned.
 pub fn output(entity: EntityType, row: &Row, tz: FixedOffset) -> Map<String, Value> {
+    let fields: Vec<&FieldDef> = entity.fields().iter().filter(|f| f.storage != Storage::WriteOnly).collect();
+    output_fields(row, tz, &fields)
+}
+
+/// The object for one row restricted to `fields` (a list's `select`), in the given order;
+/// multi-fields appear when they have values.
+pub fn output_fields(row: &Row, tz: FixedOffset, fields: &[&FieldDef]) -> Map<String, Value> {
     let mut out = Map::new();
-    for def in entity.fields() {
-        match def.storage {
-            Storage::Column | Storage::Unsupported => {
-                let v = if def.name == "ID" {
-                    Stored::Int(row.id)
-                } else {
-                    row.values.get(def.name).cloned().unwrap_or(Stored::Null)
-                };
-                out.insert(def.name.into(), def.externalize(&v, tz));
-            }
-            Storage::Multi | Storage::WriteOnly => {}
-        }
+    for def in fields.iter().filter(|f| matches!(f.storage, Storage::Column | Storage::Unsupported)) {
+        let v = if def.name == "ID" {
+            Stored::Int(row.id)
+        } else {
+            row.values.get(def.name).cloned().unwrap_or(Stored::Null)
+        };
+        out.insert(def.name.into(), def.externalize(&v, tz));
     }
     for type_id in MULTIFIELD_TYPES {
+        if !fields.iter().any(|f| f.name == type_id) {
+            continue;
+        }
         let vals: Vec<Value> = row
             .multi
             .iter()
@@ -309,11 +314,5 @@ pub fn output(entity: EntityType, row: &Row, tz: FixedOffset) -> Map<String, Val
             out.insert(type_id.into(), Value::Array(vals));
         }
     }
-    debug_assert!(
-        entity
-            .fields()
-            .iter()
-            .all(|f| f.ty != FieldType::CrmMultifield || f.multiple)
-    );
     out
 }

@@ -6,6 +6,7 @@ use crate::binding::{Binding, BindingKind};
 use crate::entity::EntityType;
 use crate::field::Stored;
 use crate::identity::{Scope, User, Webhook};
+use crate::query::ListQuery;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -106,6 +107,9 @@ pub trait EntityStore: Send + Sync {
     async fn get(&self, entity: EntityType, id: i64) -> StoreResult<Option<Row>>;
     /// Whether the entity exists.
     async fn exists(&self, entity: EntityType, id: i64) -> StoreResult<bool>;
+    /// One page of a list query, and the total number of matches (0 when the query does
+    /// not ask for a count).
+    async fn list(&self, entity: EntityType, query: ListQuery) -> StoreResult<(Vec<Row>, i64)>;
     /// Deletes an entity, its multi-fields and the sets it owns, and removes it from every
     /// set it is bound in (re-electing those owners' primaries). `false` if it was absent.
     async fn delete(&self, entity: EntityType, id: i64) -> StoreResult<bool>;

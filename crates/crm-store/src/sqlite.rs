@@ -11,6 +11,7 @@ use crm_core::binding::{ALL_KINDS, Binding, BindingKind, diff, plan_remove, sort
 use crm_core::entity::EntityType;
 use crm_core::field::Stored;
 use crm_core::identity::{Scope, User, Webhook};
+use crm_core::query::{Condition, Dir, ListQuery, Op, stage_order};
 use crm_core::store::{
     BindingEdit, BindingStore, EntityStore, IdentityStore, MultiValue, NewEntity, Row, Store,
     StoreError, StoreResult,
@@ -305,6 +306,142 @@ fn select_sql(entity: EntityType) -> String {
     )
 }
 
+fn sql_value(v: &Stored) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match v {
+        Stored::Null => V::Null,
+        Stored::Int(i) => V::Integer(*i),
+        Stored::Real(f) => V::Real(*f),
+        Stored::Text(s) => V::Text(s.clone()),
+    }
+}
+
+/// Builds the WHERE clause of a list query. Column names come from the entity's field
+/// table; every value is a bound parameter.
+fn where_clause(entity: EntityType, filter: &[Condition], args: &mut Vec<rusqlite::types::Value>) -> String {
+    let mut parts = Vec::new();
+    for c in filter {
+        match c {
+            Condition::Field { field, op, values, negate } => {
+                let col = format!("t.{}", field.name);
+                let alts: Vec<String> = values
+                    .iter()
+                    .map(|v| {
+                        let empty = matches!(v, Stored::Null | Stored::Int(0))
+                            || matches!(v, Stored::Text(s) if s.is_empty());
+                        args.push(sql_value(v));
+                        let n = args.len();
+                        match op {
+                            Op::Eq if empty => format!("({col} IS NULL OR {col} = ?{n})"),
+                            Op::Eq => format!("{col} = ?{n}"),
+                            Op::Lt => format!("{col} < ?{n}"),
+                            Op::Le => format!("{col} <= ?{n}"),
+                            Op::Gt => format!("{col} > ?{n}"),
+                            Op::Ge => format!("{col} >= ?{n}"),
+                            Op::Like => format!("{col} LIKE ?{n}"),
+                        }
+                    })
+                    .collect();
+                let any = format!("({})", alts.join(" OR "));
+                parts.push(if *negate { format!("NOT COALESCE({any}, 0)") } else { any });
+            }
+            Condition::Multi { type_id, pattern } => {
+                args.push(rusqlite::types::Value::Integer(entity.type_id()));
+                args.push(rusqlite::types::Value::Text((*type_id).to_string()));
+                args.push(rusqlite::types::Value::Text(pattern.clone()));
+                let n = args.len();
+                parts.push(format!(
+                    "EXISTS (SELECT 1 FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = ?{} \
+                     AND m.ENTITY_ID = t.ID AND m.TYPE_ID = ?{} AND m.VALUE LIKE ?{n})",
+                    n - 2,
+                    n - 1
+                ));
+            }
+        }
+    }
+    if parts.is_empty() { String::new() } else { format!(" WHERE {}", parts.join(" AND ")) }
+}
+
+fn order_clause(order: &[(&'static crm_core::field::FieldDef, Dir)]) -> String {
+    let mut keys: Vec<String> = order
+        .iter()
+        .map(|(f, dir)| {
+            let d = if *dir == Dir::Desc { "DESC" } else { "ASC" };
+            match stage_order(f) {
+                Some(stages) => {
+                    let whens: Vec<String> =
+                        stages.iter().enumerate().map(|(i, (code, _))| format!("WHEN '{code}' THEN {i}")).collect();
+                    format!("CASE t.{} {} ELSE {} END {d}", f.name, whens.join(" "), stages.len())
+                }
+                None => format!("t.{} {d}", f.name),
+            }
+        })
+        .collect();
+    if !order.iter().any(|(f, _)| f.name == "ID") {
+        keys.push("t.ID ASC".into());
+    }
+    format!(" ORDER BY {}", keys.join(", "))
+}
+
+fn list_rows(conn: &Connection, entity: EntityType, q: &ListQuery) -> StoreResult<(Vec<Row>, i64)> {
+    let mut args = Vec::new();
+    let wh = where_clause(entity, &q.filter, &mut args);
+    let total = if q.count {
+        let sql = format!("SELECT COUNT(*) FROM {} t{wh}", table(entity));
+        conn.prepare_cached(&sql)
+            .and_then(|mut s| s.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)))
+            .map_err(backend)?
+    } else {
+        0
+    };
+    let cols: Vec<String> = entity.columns().map(|f| format!("t.{}", f.name)).collect();
+    let n = args.len();
+    let sql = format!(
+        "SELECT t.ID, {} FROM {} t{wh}{} LIMIT ?{} OFFSET ?{}",
+        cols.join(", "),
+        table(entity),
+        order_clause(&q.order),
+        n + 1,
+        n + 2
+    );
+    args.push(rusqlite::types::Value::Integer(q.limit));
+    args.push(rusqlite::types::Value::Integer(q.offset));
+    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+    let mut rows: Vec<Row> = stmt
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            let mut values = HashMap::new();
+            for (i, f) in entity.columns().enumerate() {
+                values.insert(f.name, stored(r.get_ref(i + 1)?));
+            }
+            Ok(Row { id: r.get(0)?, values, multi: Vec::new() })
+        })
+        .and_then(Iterator::collect)
+        .map_err(backend)?;
+    if q.with_multi && !rows.is_empty() {
+        let marks: Vec<String> = (0..rows.len()).map(|i| format!("?{}", i + 2)).collect();
+        let sql = format!(
+            "SELECT ENTITY_ID, ID, TYPE_ID, VALUE_TYPE, VALUE FROM crm_multifield \
+             WHERE ENTITY_TYPE_ID = ?1 AND ENTITY_ID IN ({}) ORDER BY ID",
+            marks.join(", ")
+        );
+        let mut margs = vec![rusqlite::types::Value::Integer(entity.type_id())];
+        margs.extend(rows.iter().map(|r| rusqlite::types::Value::Integer(r.id)));
+        let mut stmt = conn.prepare(&sql).map_err(backend)?;
+        let values: Vec<(i64, MultiValue)> = stmt
+            .query_map(rusqlite::params_from_iter(margs.iter()), |r| {
+                Ok((r.get(0)?, MultiValue { id: r.get(1)?, type_id: r.get(2)?, value_type: r.get(3)?, value: r.get(4)? }))
+            })
+            .and_then(Iterator::collect)
+            .map_err(backend)?;
+        for (owner, m) in values {
+            if let Some(row) = rows.iter_mut().find(|r| r.id == owner) {
+                row.multi.push(m);
+            }
+        }
+    }
+    Ok((rows, total))
+}
+
 fn load_row(conn: &Connection, entity: EntityType, id: i64) -> StoreResult<Option<Row>> {
     let mut stmt = conn.prepare_cached(&select_sql(entity)).map_err(backend)?;
     let row = stmt
@@ -391,6 +528,10 @@ impl EntityStore for SqliteStore {
 
     async fn get(&self, entity: EntityType, id: i64) -> StoreResult<Option<Row>> {
         self.read(move |conn| load_row(conn, entity, id)).await
+    }
+
+    async fn list(&self, entity: EntityType, query: ListQuery) -> StoreResult<(Vec<Row>, i64)> {
+        self.read(move |conn| list_rows(conn, entity, &query)).await
     }
 
     async fn exists(&self, entity: EntityType, id: i64) -> StoreResult<bool> {

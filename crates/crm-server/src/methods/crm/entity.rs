@@ -2,11 +2,13 @@
 
 use crate::methods::crm::php_array;
 use crate::rpc::ctx::Action;
-use crate::rpc::{ApiError, Ctx, Registry};
+use crate::rpc::{ApiError, Ctx, Page, Registry};
 use crm_core::binding::LEAD_CONTACT;
 use crm_core::entity::EntityType;
 use crm_core::identity::Scope;
-use crm_core::record::{Origin, new_entity, output};
+use crm_core::field::{Storage, php_string};
+use crm_core::query::{ListQuery, PAGE_SIZE, page, parse_filter, parse_order, parse_select};
+use crm_core::record::{Origin, new_entity, output, output_fields};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -15,6 +17,15 @@ use serde_json::{Map, Value};
 pub struct AddParams {
     fields: Option<Value>,
     params: Option<Value>,
+}
+
+/// Parameters of `*.list`.
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    order: Option<Value>,
+    filter: Option<Value>,
+    select: Option<Value>,
+    start: Option<i64>,
 }
 
 /// Parameters of `*.get` and `*.delete`.
@@ -87,6 +98,35 @@ pub async fn get(
     Ok(output(entity, &row, ctx.services.tz))
 }
 
+/// `*.list`: one page of 50, filtered, ordered and selected as on a portal; `total` and
+/// `next` as siblings of `result` (`start = -1`: no count, `total` 0, no `next`).
+pub async fn list(ctx: Ctx, entity: EntityType, p: ListParams) -> Result<Page<Vec<Map<String, Value>>>, ApiError> {
+    let order = php_array(p.order, "Parameter 'order' must be array.")?;
+    let filter = php_array(p.filter, "Parameter 'filter' must be array.")?;
+    let select: Vec<String> = match p.select {
+        Some(Value::Array(a)) => a.iter().filter_map(php_string).collect(),
+        Some(Value::Object(o)) => o.values().filter_map(php_string).collect(),
+        Some(Value::String(s)) => vec![s],
+        _ => Vec::new(),
+    };
+    ctx.require(Action::Read, entity, 0, access_denied())?;
+    let tz = ctx.services.tz;
+    let (offset, count) = page(p.start.unwrap_or(0));
+    let fields = parse_select(entity, &select);
+    let query = ListQuery {
+        filter: parse_filter(entity, &filter, tz),
+        order: parse_order(entity, &order),
+        offset,
+        limit: PAGE_SIZE,
+        count,
+        with_multi: fields.iter().any(|f| f.storage == Storage::Multi),
+    };
+    let (rows, total) = ctx.store().list(entity, query).await?;
+    let items = rows.iter().map(|r| output_fields(r, tz, &fields)).collect();
+    let next = (count && offset + PAGE_SIZE < total).then_some(offset + PAGE_SIZE);
+    Ok(Page { items, next, total })
+}
+
 /// `*.delete`: removes the entity, its multi-fields and bindings; contacts are also
 /// removed from every lead they were bound to (re-electing primaries).
 pub async fn delete(ctx: Ctx, entity: EntityType, p: IdParams) -> Result<bool, ApiError> {
@@ -100,7 +140,7 @@ pub async fn delete(ctx: Ctx, entity: EntityType, p: IdParams) -> Result<bool, A
 }
 
 macro_rules! family {
-    ($r:expr, $entity:expr, $fields:literal, $add:literal, $get:literal, $delete:literal) => {{
+    ($r:expr, $entity:expr, $fields:literal, $add:literal, $get:literal, $list:literal, $delete:literal) => {{
         $r.method($fields, Some(Scope::Crm), |_: Ctx, _: Value| async move {
             Ok::<_, ApiError>(fields($entity))
         })
@@ -109,6 +149,9 @@ macro_rules! family {
         })
         .method($get, Some(Scope::Crm), |ctx: Ctx, p: IdParams| {
             get(ctx, $entity, p)
+        })
+        .list_method($list, Some(Scope::Crm), |ctx: Ctx, p: ListParams| {
+            list(ctx, $entity, p)
         })
         .method($delete, Some(Scope::Crm), |ctx: Ctx, p: IdParams| {
             delete(ctx, $entity, p)
@@ -125,6 +168,7 @@ pub fn register(r: &mut Registry) {
         "crm.lead.fields",
         "crm.lead.add",
         "crm.lead.get",
+        "crm.lead.list",
         "crm.lead.delete"
     );
     family!(
@@ -133,6 +177,7 @@ pub fn register(r: &mut Registry) {
         "crm.contact.fields",
         "crm.contact.add",
         "crm.contact.get",
+        "crm.contact.list",
         "crm.contact.delete"
     );
 }

@@ -1,0 +1,281 @@
+//! List queries: the Bitrix `filter`/`order`/`select`/`start` grammar parsed into a small
+//! AST whose columns come only from the entity's field table (a whitelist). Stores turn
+//! the AST into SQL with bound values.
+
+use crate::entity::{EntityType, MULTIFIELD_TYPES};
+use crate::field::{FieldDef, FieldType, Internalized, Storage, Stored, php_string};
+use crate::record::LEAD_STAGES;
+use chrono::FixedOffset;
+use serde_json::{Map, Value};
+
+/// Rows per page of every list method.
+pub const PAGE_SIZE: i64 = 50;
+
+/// A comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `=` (also: equal to NULL or 0/"" for an empty value).
+    Eq,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    Le,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Ge,
+    /// SQL LIKE with the given pattern.
+    Like,
+}
+
+/// One filter condition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// A column compared with one or more values (several values: OR; negated: none).
+    Field {
+        /// The column (a field of the entity's table).
+        field: &'static FieldDef,
+        /// Comparison.
+        op: Op,
+        /// Values (OR-ed).
+        values: Vec<Stored>,
+        /// `!` prefix.
+        negate: bool,
+    },
+    /// A multi-field value matched with LIKE.
+    Multi {
+        /// `PHONE`, `EMAIL`, …
+        type_id: &'static str,
+        /// The LIKE pattern.
+        pattern: String,
+    },
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+/// A list request, ready for a store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    /// Conditions, AND-ed.
+    pub filter: Vec<Condition>,
+    /// Sort keys (ID ascending is always appended as the tie-breaker).
+    pub order: Vec<(&'static FieldDef, Dir)>,
+    /// Rows to skip.
+    pub offset: i64,
+    /// Rows to return.
+    pub limit: i64,
+    /// Whether to count all matches.
+    pub count: bool,
+    /// Whether to load multi-field values.
+    pub with_multi: bool,
+}
+
+/// Stage order of `crm_status` fields that sort by pipeline position.
+pub fn stage_order(field: &FieldDef) -> Option<&'static [(&'static str, &'static str)]> {
+    (field.name == "STATUS_ID" && field.status_type == Some("STATUS")).then_some(&LEAD_STAGES[..])
+}
+
+fn split_prefix(key: &str) -> (bool, &str, &str) {
+    let (negate, rest) = match key.strip_prefix('!') {
+        Some(r) => (true, r),
+        None => (false, key),
+    };
+    let rest = rest.strip_prefix('+').unwrap_or(rest);
+    for op in [">=", "<=", "=%", "%=", "!=", ">", "<", "@", "%", "="] {
+        if let Some(name) = rest.strip_prefix(op) {
+            let negate = negate || op == "!=";
+            return (negate, op, name);
+        }
+    }
+    (negate, "", rest)
+}
+
+fn values_of(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(a) => a.iter().collect(),
+        Value::Object(o) => o.values().collect(),
+        other => vec![other],
+    }
+}
+
+/// Converts a filter value for comparison with `field`; `None` for values that cannot be
+/// compared (dropped, like unparseable input).
+fn filter_value(field: &FieldDef, v: &Value, tz: FixedOffset) -> Option<Stored> {
+    if matches!(field.ty, FieldType::Char | FieldType::String | FieldType::CrmStatus | FieldType::CrmCurrency) {
+        return php_string(v).map(Stored::Text);
+    }
+    match field.internalize(v, tz) {
+        Ok(Internalized::Set(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Parses `filter` into conditions; unknown keys are dropped silently.
+pub fn parse_filter(entity: EntityType, filter: &Map<String, Value>, tz: FixedOffset) -> Vec<Condition> {
+    let mut out = Vec::new();
+    for (key, value) in filter {
+        let (negate, op, name) = split_prefix(key.trim());
+        if let Some(type_id) = MULTIFIELD_TYPES.iter().find(|t| **t == name && **t != "LINK") {
+            let first = values_of(value).into_iter().next().and_then(php_string).unwrap_or_default();
+            let pattern = first.trim().to_string();
+            if op.is_empty() && !negate && !pattern.is_empty() {
+                out.push(Condition::Multi { type_id, pattern });
+            }
+            continue;
+        }
+        let Some(field) = entity.field(name).filter(|f| f.storage == Storage::Column || f.name == "ID") else {
+            continue;
+        };
+        let likeable = matches!(field.ty, FieldType::String | FieldType::Char | FieldType::CrmCurrency);
+        let (op, in_list) = match op {
+            "" | "=" | "!=" => (Op::Eq, false),
+            "@" => (Op::Eq, true),
+            ">" => (Op::Gt, false),
+            ">=" => (Op::Ge, false),
+            "<" => (Op::Lt, false),
+            "<=" => (Op::Le, false),
+            "%" | "=%" | "%=" if likeable => (Op::Like, false),
+            _ => (Op::Eq, false),
+        };
+        let raw = values_of(value);
+        if in_list && raw.is_empty() {
+            continue;
+        }
+        let mut values: Vec<Stored> = Vec::new();
+        for v in raw {
+            let converted = if op == Op::Like {
+                php_string(v).map(|s| {
+                    if key.trim_start_matches(['!', '+']).starts_with('%') && !key.contains("%=") {
+                        Stored::Text(format!("%{s}%"))
+                    } else {
+                        Stored::Text(s)
+                    }
+                })
+            } else {
+                filter_value(field, v, tz)
+            };
+            if let Some(c) = converted {
+                values.push(c);
+            }
+        }
+        if values.is_empty() {
+            continue;
+        }
+        out.push(Condition::Field { field, op, values, negate });
+    }
+    out
+}
+
+/// Parses `order`: field → "ASC"/"DESC" (anything else ASC); unknown fields dropped.
+pub fn parse_order(entity: EntityType, order: &Map<String, Value>) -> Vec<(&'static FieldDef, Dir)> {
+    order
+        .iter()
+        .filter_map(|(k, v)| {
+            let field = entity.field(k.trim()).filter(|f| f.storage == Storage::Column || f.name == "ID")?;
+            let dir = match php_string(v) {
+                Some(s) if s.trim().eq_ignore_ascii_case("desc") => Dir::Desc,
+                _ => Dir::Asc,
+            };
+            Some((field, dir))
+        })
+        .collect()
+}
+
+/// Which fields a list returns: `*`/empty → every standard single-valued field; named
+/// multi-fields are added (with ID); unknown names are ignored.
+pub fn parse_select(entity: EntityType, select: &[String]) -> Vec<&'static FieldDef> {
+    let names: Vec<&str> = select.iter().map(|s| s.trim()).collect();
+    let all = names.is_empty() || names.contains(&"*");
+    let mut out: Vec<&'static FieldDef> = entity
+        .fields()
+        .iter()
+        .filter(|f| match f.storage {
+            Storage::Column | Storage::Unsupported => all || names.contains(&f.name),
+            Storage::Multi => names.contains(&f.name),
+            Storage::WriteOnly => false,
+        })
+        .collect();
+    if out.iter().any(|f| f.storage == Storage::Multi) && !out.iter().any(|f| f.name == "ID") {
+        if let Some(id) = entity.field("ID") {
+            out.insert(0, id);
+        }
+    }
+    if out.is_empty() {
+        return parse_select(entity, &[]);
+    }
+    out
+}
+
+/// The page addressed by `start`: `(offset, count)`. `start = -1` means "first page, no
+/// count"; other values are floored to a multiple of the page size.
+pub fn page(start: i64) -> (i64, bool) {
+    if start == -1 {
+        return (0, false);
+    }
+    let start = start.max(0);
+    ((start / PAGE_SIZE) * PAGE_SIZE, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn utc() -> FixedOffset {
+        FixedOffset::east_opt(0).unwrap()
+    }
+
+    #[test]
+    fn prefixes_parse_in_portal_order() {
+        assert_eq!(split_prefix(">=ID"), (false, ">=", "ID"));
+        assert_eq!(split_prefix("!@ID"), (true, "@", "ID"));
+        assert_eq!(split_prefix("!=TITLE"), (true, "=", "TITLE"));
+        assert_eq!(split_prefix("!TITLE"), (true, "", "TITLE"));
+        assert_eq!(split_prefix("%TITLE"), (false, "%", "TITLE"));
+        assert_eq!(split_prefix("=%TITLE"), (false, "=%", "TITLE"));
+        assert_eq!(split_prefix("TITLE"), (false, "", "TITLE"));
+    }
+
+    #[test]
+    fn filters_drop_unknown_keys_and_type_values() {
+        let f = json!({">ID": "5", "NOPE": 1, "LOGIC": "OR", "%TITLE": "ab", "@STATUS_ID": ["NEW", "JUNK"], "PHONE": ["555"]});
+        let got = parse_filter(EntityType::Lead, f.as_object().unwrap(), utc());
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert!(matches!(&got[0], Condition::Field { op: Op::Gt, values, .. } if values == &[Stored::Int(5)]));
+        assert!(matches!(&got[1], Condition::Field { op: Op::Like, values, .. } if values == &[Stored::Text("%ab%".into())]));
+        assert!(matches!(&got[3], Condition::Multi { type_id: "PHONE", pattern } if pattern == "555"));
+    }
+
+    #[test]
+    fn like_on_status_fields_becomes_equality() {
+        let f = json!({"%STATUS_ID": "NEW"});
+        let got = parse_filter(EntityType::Lead, f.as_object().unwrap(), utc());
+        assert!(matches!(&got[0], Condition::Field { op: Op::Eq, .. }));
+    }
+
+    #[test]
+    fn pages_are_floored_and_minus_one_skips_the_count() {
+        assert_eq!(page(0), (0, true));
+        assert_eq!(page(10), (0, true));
+        assert_eq!(page(50), (50, true));
+        assert_eq!(page(236), (200, true));
+        assert_eq!(page(-1), (0, false));
+        assert_eq!(page(-7), (0, true));
+    }
+
+    #[test]
+    fn select_star_excludes_multi_fields_and_named_ones_add_id() {
+        let all = parse_select(EntityType::Lead, &["*".into()]);
+        assert!(all.iter().all(|f| f.storage != Storage::Multi));
+        let some = parse_select(EntityType::Lead, &["TITLE".into(), "PHONE".into(), "X".into()]);
+        let names: Vec<&str> = some.iter().map(|f| f.name).collect();
+        assert_eq!(names, ["ID", "TITLE", "PHONE"]);
+    }
+}
