@@ -108,7 +108,10 @@ fn values_of(v: &Value) -> Vec<&Value> {
 /// Converts a filter value for comparison with `field`; `None` for values that cannot be
 /// compared (dropped, like unparseable input).
 fn filter_value(field: &FieldDef, v: &Value, tz: FixedOffset) -> Option<Stored> {
-    if matches!(field.ty, FieldType::Char | FieldType::String | FieldType::CrmStatus | FieldType::CrmCurrency) {
+    if matches!(
+        field.ty,
+        FieldType::Char | FieldType::String | FieldType::CrmStatus | FieldType::CrmCurrency
+    ) {
         return php_string(v).map(Stored::Text);
     }
     match field.internalize(v, tz) {
@@ -118,22 +121,39 @@ fn filter_value(field: &FieldDef, v: &Value, tz: FixedOffset) -> Option<Stored> 
 }
 
 /// Parses `filter` into conditions; unknown keys are dropped silently.
-pub fn parse_filter(entity: EntityType, filter: &Map<String, Value>, tz: FixedOffset) -> Vec<Condition> {
+pub fn parse_filter(
+    entity: EntityType,
+    filter: &Map<String, Value>,
+    tz: FixedOffset,
+) -> Vec<Condition> {
     let mut out = Vec::new();
     for (key, value) in filter {
         let (negate, op, name) = split_prefix(key.trim());
-        if let Some(type_id) = MULTIFIELD_TYPES.iter().find(|t| **t == name && **t != "LINK") {
-            let first = values_of(value).into_iter().next().and_then(php_string).unwrap_or_default();
+        if let Some(type_id) = MULTIFIELD_TYPES
+            .iter()
+            .find(|t| **t == name && **t != "LINK")
+        {
+            let first = values_of(value)
+                .into_iter()
+                .next()
+                .and_then(php_string)
+                .unwrap_or_default();
             let pattern = first.trim().to_string();
             if op.is_empty() && !negate && !pattern.is_empty() {
                 out.push(Condition::Multi { type_id, pattern });
             }
             continue;
         }
-        let Some(field) = entity.field(name).filter(|f| f.storage == Storage::Column || f.name == "ID") else {
+        let Some(field) = entity
+            .field(name)
+            .filter(|f| f.storage == Storage::Column || f.name == "ID")
+        else {
             continue;
         };
-        let likeable = matches!(field.ty, FieldType::String | FieldType::Char | FieldType::CrmCurrency);
+        let likeable = matches!(
+            field.ty,
+            FieldType::String | FieldType::Char | FieldType::CrmCurrency
+        );
         let (op, in_list) = match op {
             "" | "=" | "!=" => (Op::Eq, false),
             "@" => (Op::Eq, true),
@@ -168,17 +188,27 @@ pub fn parse_filter(entity: EntityType, filter: &Map<String, Value>, tz: FixedOf
         if values.is_empty() {
             continue;
         }
-        out.push(Condition::Field { field, op, values, negate });
+        out.push(Condition::Field {
+            field,
+            op,
+            values,
+            negate,
+        });
     }
     out
 }
 
 /// Parses `order`: field → "ASC"/"DESC" (anything else ASC); unknown fields dropped.
-pub fn parse_order(entity: EntityType, order: &Map<String, Value>) -> Vec<(&'static FieldDef, Dir)> {
+pub fn parse_order(
+    entity: EntityType,
+    order: &Map<String, Value>,
+) -> Vec<(&'static FieldDef, Dir)> {
     order
         .iter()
         .filter_map(|(k, v)| {
-            let field = entity.field(k.trim()).filter(|f| f.storage == Storage::Column || f.name == "ID")?;
+            let field = entity
+                .field(k.trim())
+                .filter(|f| f.storage == Storage::Column || f.name == "ID")?;
             let dir = match php_string(v) {
                 Some(s) if s.trim().eq_ignore_ascii_case("desc") => Dir::Desc,
                 _ => Dir::Asc,
@@ -248,9 +278,15 @@ mod tests {
         let f = json!({">ID": "5", "NOPE": 1, "LOGIC": "OR", "%TITLE": "ab", "@STATUS_ID": ["NEW", "JUNK"], "PHONE": ["555"]});
         let got = parse_filter(EntityType::Lead, f.as_object().unwrap(), utc());
         assert_eq!(got.len(), 4, "{got:?}");
-        assert!(matches!(&got[0], Condition::Field { op: Op::Gt, values, .. } if values == &[Stored::Int(5)]));
-        assert!(matches!(&got[1], Condition::Field { op: Op::Like, values, .. } if values == &[Stored::Text("%ab%".into())]));
-        assert!(matches!(&got[3], Condition::Multi { type_id: "PHONE", pattern } if pattern == "555"));
+        assert!(
+            matches!(&got[0], Condition::Field { op: Op::Gt, values, .. } if values == &[Stored::Int(5)])
+        );
+        assert!(
+            matches!(&got[1], Condition::Field { op: Op::Like, values, .. } if values == &[Stored::Text("%ab%".into())])
+        );
+        assert!(
+            matches!(&got[3], Condition::Multi { type_id: "PHONE", pattern } if pattern == "555")
+        );
     }
 
     #[test]
@@ -274,7 +310,10 @@ mod tests {
     fn select_star_excludes_multi_fields_and_named_ones_add_id() {
         let all = parse_select(EntityType::Lead, &["*".into()]);
         assert!(all.iter().all(|f| f.storage != Storage::Multi));
-        let some = parse_select(EntityType::Lead, &["TITLE".into(), "PHONE".into(), "X".into()]);
+        let some = parse_select(
+            EntityType::Lead,
+            &["TITLE".into(), "PHONE".into(), "X".into()],
+        );
         let names: Vec<&str> = some.iter().map(|f| f.name).collect();
         assert_eq!(names, ["ID", "TITLE", "PHONE"]);
     }

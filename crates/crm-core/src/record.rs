@@ -277,7 +277,11 @@ pub fn new_entity(
 /// (strings or null; dates with the server offset; `""` for empty dates), then the
 /// non-empty multi-fields. Write-only fields (`CONTACT_IDS`) are never returned.
 pub fn output(entity: EntityType, row: &Row, tz: FixedOffset) -> Map<String, Value> {
-    let fields: Vec<&FieldDef> = entity.fields().iter().filter(|f| f.storage != Storage::WriteOnly).collect();
+    let fields: Vec<&FieldDef> = entity
+        .fields()
+        .iter()
+        .filter(|f| f.storage != Storage::WriteOnly)
+        .collect();
     output_fields(row, tz, &fields)
 }
 
@@ -285,7 +289,10 @@ pub fn output(entity: EntityType, row: &Row, tz: FixedOffset) -> Map<String, Val
 /// multi-fields appear when they have values.
 pub fn output_fields(row: &Row, tz: FixedOffset, fields: &[&FieldDef]) -> Map<String, Value> {
     let mut out = Map::new();
-    for def in fields.iter().filter(|f| matches!(f.storage, Storage::Column | Storage::Unsupported)) {
+    for def in fields
+        .iter()
+        .filter(|f| matches!(f.storage, Storage::Column | Storage::Unsupported))
+    {
         let v = if def.name == "ID" {
             Stored::Int(row.id)
         } else {

@@ -318,11 +318,20 @@ fn sql_value(v: &Stored) -> rusqlite::types::Value {
 
 /// Builds the WHERE clause of a list query. Column names come from the entity's field
 /// table; every value is a bound parameter.
-fn where_clause(entity: EntityType, filter: &[Condition], args: &mut Vec<rusqlite::types::Value>) -> String {
+fn where_clause(
+    entity: EntityType,
+    filter: &[Condition],
+    args: &mut Vec<rusqlite::types::Value>,
+) -> String {
     let mut parts = Vec::new();
     for c in filter {
         match c {
-            Condition::Field { field, op, values, negate } => {
+            Condition::Field {
+                field,
+                op,
+                values,
+                negate,
+            } => {
                 let col = format!("t.{}", field.name);
                 let alts: Vec<String> = values
                     .iter()
@@ -343,7 +352,11 @@ fn where_clause(entity: EntityType, filter: &[Condition], args: &mut Vec<rusqlit
                     })
                     .collect();
                 let any = format!("({})", alts.join(" OR "));
-                parts.push(if *negate { format!("NOT COALESCE({any}, 0)") } else { any });
+                parts.push(if *negate {
+                    format!("NOT COALESCE({any}, 0)")
+                } else {
+                    any
+                });
             }
             Condition::Multi { type_id, pattern } => {
                 args.push(rusqlite::types::Value::Integer(entity.type_id()));
@@ -359,7 +372,11 @@ fn where_clause(entity: EntityType, filter: &[Condition], args: &mut Vec<rusqlit
             }
         }
     }
-    if parts.is_empty() { String::new() } else { format!(" WHERE {}", parts.join(" AND ")) }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", parts.join(" AND "))
+    }
 }
 
 fn order_clause(order: &[(&'static crm_core::field::FieldDef, Dir)]) -> String {
@@ -369,9 +386,17 @@ fn order_clause(order: &[(&'static crm_core::field::FieldDef, Dir)]) -> String {
             let d = if *dir == Dir::Desc { "DESC" } else { "ASC" };
             match stage_order(f) {
                 Some(stages) => {
-                    let whens: Vec<String> =
-                        stages.iter().enumerate().map(|(i, (code, _))| format!("WHEN '{code}' THEN {i}")).collect();
-                    format!("CASE t.{} {} ELSE {} END {d}", f.name, whens.join(" "), stages.len())
+                    let whens: Vec<String> = stages
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (code, _))| format!("WHEN '{code}' THEN {i}"))
+                        .collect();
+                    format!(
+                        "CASE t.{} {} ELSE {} END {d}",
+                        f.name,
+                        whens.join(" "),
+                        stages.len()
+                    )
                 }
                 None => format!("t.{} {d}", f.name),
             }
@@ -413,7 +438,11 @@ fn list_rows(conn: &Connection, entity: EntityType, q: &ListQuery) -> StoreResul
             for (i, f) in entity.columns().enumerate() {
                 values.insert(f.name, stored(r.get_ref(i + 1)?));
             }
-            Ok(Row { id: r.get(0)?, values, multi: Vec::new() })
+            Ok(Row {
+                id: r.get(0)?,
+                values,
+                multi: Vec::new(),
+            })
         })
         .and_then(Iterator::collect)
         .map_err(backend)?;
@@ -429,7 +458,15 @@ fn list_rows(conn: &Connection, entity: EntityType, q: &ListQuery) -> StoreResul
         let mut stmt = conn.prepare(&sql).map_err(backend)?;
         let values: Vec<(i64, MultiValue)> = stmt
             .query_map(rusqlite::params_from_iter(margs.iter()), |r| {
-                Ok((r.get(0)?, MultiValue { id: r.get(1)?, type_id: r.get(2)?, value_type: r.get(3)?, value: r.get(4)? }))
+                Ok((
+                    r.get(0)?,
+                    MultiValue {
+                        id: r.get(1)?,
+                        type_id: r.get(2)?,
+                        value_type: r.get(3)?,
+                        value: r.get(4)?,
+                    },
+                ))
             })
             .and_then(Iterator::collect)
             .map_err(backend)?;

@@ -5,8 +5,8 @@ use crate::rpc::ctx::Action;
 use crate::rpc::{ApiError, Ctx, Page, Registry};
 use crm_core::binding::LEAD_CONTACT;
 use crm_core::entity::EntityType;
-use crm_core::identity::Scope;
 use crm_core::field::{Storage, php_string};
+use crm_core::identity::Scope;
 use crm_core::query::{ListQuery, PAGE_SIZE, page, parse_filter, parse_order, parse_select};
 use crm_core::record::{Origin, new_entity, output, output_fields};
 use serde::Deserialize;
@@ -100,7 +100,11 @@ pub async fn get(
 
 /// `*.list`: one page of 50, filtered, ordered and selected as on a portal; `total` and
 /// `next` as siblings of `result` (`start = -1`: no count, `total` 0, no `next`).
-pub async fn list(ctx: Ctx, entity: EntityType, p: ListParams) -> Result<Page<Vec<Map<String, Value>>>, ApiError> {
+pub async fn list(
+    ctx: Ctx,
+    entity: EntityType,
+    p: ListParams,
+) -> Result<Page<Vec<Map<String, Value>>>, ApiError> {
     let order = php_array(p.order, "Parameter 'order' must be array.")?;
     let filter = php_array(p.filter, "Parameter 'filter' must be array.")?;
     let select: Vec<String> = match p.select {
