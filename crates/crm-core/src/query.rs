@@ -232,10 +232,11 @@ pub fn parse_select(entity: EntityType, select: &[String]) -> Vec<&'static Field
             Storage::WriteOnly => false,
         })
         .collect();
-    if out.iter().any(|f| f.storage == Storage::Multi) && !out.iter().any(|f| f.name == "ID") {
-        if let Some(id) = entity.field("ID") {
-            out.insert(0, id);
-        }
+    if out.iter().any(|f| f.storage == Storage::Multi)
+        && !out.iter().any(|f| f.name == "ID")
+        && let Some(id) = entity.field("ID")
+    {
+        out.insert(0, id);
     }
     if out.is_empty() {
         return parse_select(entity, &[]);
