@@ -179,10 +179,11 @@ impl FieldDef {
         if let Some(st) = self.status_type {
             m.insert("statusType".into(), json!(st));
         }
+        m.insert("title".into(), json!(self.title));
+        // A real portal's capture puts `settings` after `title`.
         if let Some(p) = self.parent_entity_type {
             m.insert("settings".into(), json!({ "parentEntityTypeId": p }));
         }
-        m.insert("title".into(), json!(self.title));
         Value::Object(m)
     }
 }

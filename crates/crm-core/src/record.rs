@@ -1,10 +1,10 @@
 //! Turning client `fields` into a new entity (with the portal's defaults) and stored rows
 //! back into the portal's output objects.
 
-use crate::binding::{Binding, LEAD_CONTACT, plan_ids};
+use crate::binding::{Binding, BindingKind, LEAD_CONTACT, plan_ids};
 use crate::entity::{EntityType, MULTIFIELD_TYPES};
 use crate::field::{FieldDef, Internalized, InvalidValue, Storage, Stored, php_int, php_string};
-use crate::store::{NewEntity, NewMultiValue, Row};
+use crate::store::{MultiValue, NewEntity, NewMultiValue, Row, Update};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value};
 
@@ -322,4 +322,177 @@ pub fn output_fields(row: &Row, tz: FixedOffset, fields: &[&FieldDef]) -> Map<St
         }
     }
     out
+}
+
+/// The multi-field changes requested by one `PHONE`/`EMAIL`/… input on update: entries
+/// without an ID add (non-empty values only), an ID with a value rewrites that value, an
+/// ID with an empty value or `DELETE: "Y"` removes it; IDs of other entities are ignored.
+fn multi_changes(type_id: &str, input: &Value, current: &[MultiValue], update: &mut Update) {
+    for e in entries(input) {
+        let id = e.get("ID").map(php_int).unwrap_or(0);
+        let value = e.get("VALUE").and_then(php_string).unwrap_or_default();
+        let given_type = e
+            .get("VALUE_TYPE")
+            .and_then(php_string)
+            .map(|s| s.to_ascii_uppercase())
+            .filter(|t| value_types(type_id).contains(&t.as_str()));
+        if id > 0 {
+            let Some(existing) = current.iter().find(|m| m.id == id && m.type_id == type_id) else {
+                continue;
+            };
+            let delete = e
+                .get("DELETE")
+                .and_then(php_string)
+                .is_some_and(|d| d.eq_ignore_ascii_case("y"));
+            if delete || value.trim().is_empty() {
+                update.delete_multi.push(id);
+            } else {
+                update.set_multi.push((
+                    id,
+                    given_type.unwrap_or_else(|| existing.value_type.clone()),
+                    value,
+                ));
+            }
+        } else if !value.trim().is_empty() {
+            let v = NewMultiValue {
+                type_id: type_id.to_string(),
+                value_type: given_type.unwrap_or_else(|| default_value_type(type_id).to_string()),
+                value,
+            };
+            let duplicate = current.iter().any(|m| {
+                m.type_id == v.type_id && m.value == v.value && m.value_type == v.value_type
+            });
+            if !duplicate && !update.add_multi.contains(&v) {
+                update.add_multi.push(v);
+            }
+        }
+    }
+}
+
+/// Plans `*.update` from the current row: partial field changes (read-only and unknown
+/// keys dropped), multi-field changes, lead stage side effects, `CONTACT_ID`/`CONTACT_IDS`
+/// through the binding engine, the `HAS_*` flags and `IS_RETURN_CUSTOMER` kept true to the
+/// data, and `DATE_MODIFY`/`MODIFY_BY_ID`.
+pub fn plan_update(
+    entity: EntityType,
+    fields: &Map<String, Value>,
+    origin: Origin,
+    row: &Row,
+    sets: &[(BindingKind, Vec<Binding>)],
+) -> Result<Update, InvalidValue> {
+    let mut update = Update::default();
+    for def in entity.fields() {
+        let Some(input) = fields.get(def.name) else {
+            continue;
+        };
+        if def.read_only {
+            continue;
+        }
+        match def.storage {
+            Storage::Column if def.name == "CONTACT_ID" && entity == EntityType::Lead => {}
+            Storage::Column => {
+                if let Internalized::Set(v) = def.internalize(input, origin.tz)? {
+                    update.values.push((def.name, v));
+                }
+            }
+            Storage::Multi => multi_changes(def.name, input, &row.multi, &mut update),
+            Storage::WriteOnly | Storage::Unsupported => {}
+        }
+    }
+    // An unknown stage on update is ignored (the lead keeps its stage).
+    update.values.retain(|(n, v)| {
+        *n != "STATUS_ID" || matches!(v, Stored::Text(s) if LEAD_STAGES.iter().any(|(c, _)| c == s))
+    });
+    let current = |name: &str| {
+        update
+            .values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| row.values.get(name).cloned())
+            .unwrap_or(Stored::Null)
+    };
+    let user = Stored::Int(origin.user_id);
+    let now = Stored::Int(origin.now.timestamp());
+    let mut extra: Vec<(&'static str, Stored)> =
+        vec![("DATE_MODIFY", now.clone()), ("MODIFY_BY_ID", user.clone())];
+    // HAS_* from the values that remain after this update.
+    let remaining: Vec<(String, String, String)> = row
+        .multi
+        .iter()
+        .filter(|m| !update.delete_multi.contains(&m.id))
+        .map(
+            |m| match update.set_multi.iter().find(|(id, _, _)| *id == m.id) {
+                Some((_, vt, v)) => (m.type_id.clone(), vt.clone(), v.clone()),
+                None => (m.type_id.clone(), m.value_type.clone(), m.value.clone()),
+            },
+        )
+        .chain(
+            update
+                .add_multi
+                .iter()
+                .map(|m| (m.type_id.clone(), m.value_type.clone(), m.value.clone())),
+        )
+        .collect();
+    extra.extend(has_flags(
+        remaining
+            .iter()
+            .map(|(t, vt, v)| (t.as_str(), vt.as_str(), v.as_str())),
+    ));
+    if entity == EntityType::Lead {
+        let old_status = row.values.get("STATUS_ID").cloned().unwrap_or(Stored::Null);
+        let status = current("STATUS_ID");
+        if status != old_status {
+            let semantic = match &status {
+                Stored::Text(s) => LEAD_STAGES
+                    .iter()
+                    .find(|(c, _)| c == s)
+                    .map_or("P", |(_, sem)| *sem),
+                _ => "P",
+            };
+            extra.push(("STATUS_SEMANTIC_ID", Stored::Text(semantic.into())));
+            extra.push(("MOVED_BY_ID", user));
+            extra.push(("MOVED_TIME", now.clone()));
+            extra.push((
+                "DATE_CLOSED",
+                if semantic == "P" { Stored::Null } else { now },
+            ));
+        }
+        let old_set = sets
+            .iter()
+            .find(|(k, _)| *k == LEAD_CONTACT)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default();
+        let new_set = if let Some(Value::Array(_) | Value::Object(_)) = fields.get("CONTACT_IDS") {
+            requested_contact_ids(fields).map(|ids| plan_ids(&ids))
+        } else {
+            match fields.get("CONTACT_ID").map(php_int) {
+                Some(x) if x > 0 && old_set.iter().any(|b| b.bound_id == x) => None,
+                Some(x) if x > 0 => Some(plan_ids(&[x])),
+                Some(_) => Some(Vec::new()),
+                None => None,
+            }
+        };
+        let contacts_after = new_set.as_ref().unwrap_or(&old_set);
+        let has_company = matches!(current("COMPANY_ID"), Stored::Int(c) if c > 0);
+        let success = matches!(current("STATUS_SEMANTIC_ID"), Stored::Text(s) if s == "S")
+            || extra
+                .iter()
+                .any(|(n, v)| *n == "STATUS_SEMANTIC_ID" && *v == Stored::Text("S".into()));
+        if !success {
+            let returning = has_company || !contacts_after.is_empty();
+            extra.push((
+                "IS_RETURN_CUSTOMER",
+                Stored::Text(if returning { "Y" } else { "N" }.into()),
+            ));
+        }
+        if let Some(set) = new_set {
+            update.bindings.push((LEAD_CONTACT, set));
+        }
+    }
+    for (name, v) in extra {
+        update.values.retain(|(n, _)| *n != name);
+        update.values.push((name, v));
+    }
+    Ok(update)
 }

@@ -25,6 +25,9 @@ pub enum StoreError {
         /// Its id.
         id: i64,
     },
+    /// The domain rejected the change (a validation message for the client).
+    #[error("{0}")]
+    Rejected(String),
     /// Anything else (I/O, SQL, a stopped backend).
     #[error("storage failure: {0}")]
     Backend(String),
@@ -75,6 +78,27 @@ pub type AfterInsert = Box<dyn FnOnce(i64) -> Vec<(&'static str, Stored)> + Send
 /// new set, or `None` for "no change".
 pub type BindingEdit = Box<dyn FnOnce(&[Binding]) -> Option<Vec<Binding>> + Send>;
 
+/// Changes to one entity, planned by the domain from its current state.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Update {
+    /// Column values to write.
+    pub values: Vec<(&'static str, Stored)>,
+    /// Multi-field values to add.
+    pub add_multi: Vec<NewMultiValue>,
+    /// Multi-field values to rewrite: (row id, value type, value).
+    pub set_multi: Vec<(i64, String, String)>,
+    /// Multi-field rows to delete.
+    pub delete_multi: Vec<i64>,
+    /// Binding sets to replace (bound entities must exist).
+    pub bindings: Vec<(BindingKind, Vec<Binding>)>,
+}
+
+/// Plans an update from the current row and the binding sets the entity owns.
+pub type UpdatePlan = Box<
+    dyn FnOnce(&Row, &[(BindingKind, Vec<Binding>)]) -> Result<Update, crate::field::InvalidValue>
+        + Send,
+>;
+
 /// An entity to create.
 pub struct NewEntity {
     /// Column values.
@@ -107,6 +131,9 @@ pub trait EntityStore: Send + Sync {
     async fn get(&self, entity: EntityType, id: i64) -> StoreResult<Option<Row>>;
     /// Whether the entity exists.
     async fn exists(&self, entity: EntityType, id: i64) -> StoreResult<bool>;
+    /// Updates an entity in one transaction: loads it and its binding sets, asks `plan`
+    /// for the changes, writes them. `false` when the entity does not exist.
+    async fn update(&self, entity: EntityType, id: i64, plan: UpdatePlan) -> StoreResult<bool>;
     /// One page of a list query, and the total number of matches (0 when the query does
     /// not ask for a count).
     async fn list(&self, entity: EntityType, query: ListQuery) -> StoreResult<(Vec<Row>, i64)>;

@@ -14,7 +14,7 @@ use crm_core::identity::{Scope, User, Webhook};
 use crm_core::query::{Condition, Dir, ListQuery, Op, stage_order};
 use crm_core::store::{
     BindingEdit, BindingStore, EntityStore, IdentityStore, MultiValue, NewEntity, Row, Store,
-    StoreError, StoreResult,
+    StoreError, StoreResult, UpdatePlan,
 };
 use crossbeam_channel::{Receiver, Sender};
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -565,6 +565,54 @@ impl EntityStore for SqliteStore {
 
     async fn get(&self, entity: EntityType, id: i64) -> StoreResult<Option<Row>> {
         self.read(move |conn| load_row(conn, entity, id)).await
+    }
+
+    async fn update(&self, entity: EntityType, id: i64, plan: UpdatePlan) -> StoreResult<bool> {
+        self.write(move |tx| {
+            let Some(row) = load_row(tx, entity, id)? else { return Ok(false) };
+            let mut sets = Vec::new();
+            for kind in ALL_KINDS.iter().filter(|k| k.owner == entity) {
+                sets.push((*kind, load_bindings(tx, *kind, id)?));
+            }
+            let update = plan(&row, &sets).map_err(|e| StoreError::Rejected(e.0))?;
+            for (kind, set) in &update.bindings {
+                let ids: Vec<i64> = set.iter().map(|b| b.bound_id).collect();
+                check_bound(tx, *kind, &ids)?;
+            }
+            for (name, v) in &update.values {
+                let sql = format!("UPDATE {} SET {name} = ?1 WHERE ID = ?2", table(entity));
+                tx.prepare_cached(&sql)
+                    .and_then(|mut s| s.execute(params![Sql(v), id]))
+                    .map_err(backend)?;
+            }
+            for mid in &update.delete_multi {
+                tx.prepare_cached("DELETE FROM crm_multifield WHERE ID = ?1 AND ENTITY_TYPE_ID = ?2 AND ENTITY_ID = ?3")
+                    .and_then(|mut s| s.execute(params![mid, entity.type_id(), id]))
+                    .map_err(backend)?;
+            }
+            for (mid, value_type, value) in &update.set_multi {
+                tx.prepare_cached(
+                    "UPDATE crm_multifield SET VALUE_TYPE = ?1, VALUE = ?2 \
+                     WHERE ID = ?3 AND ENTITY_TYPE_ID = ?4 AND ENTITY_ID = ?5",
+                )
+                .and_then(|mut s| s.execute(params![value_type, value, mid, entity.type_id(), id]))
+                .map_err(backend)?;
+            }
+            for m in &update.add_multi {
+                tx.prepare_cached(
+                    "INSERT INTO crm_multifield (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| s.execute(params![entity.type_id(), id, m.type_id, m.value_type, m.value]))
+                .map_err(backend)?;
+            }
+            for (kind, new) in &update.bindings {
+                let old = sets.iter().find(|(k, _)| k == kind).map(|(_, s)| s.as_slice()).unwrap_or(&[]);
+                write_bindings(tx, *kind, id, old, new)?;
+            }
+            Ok(true)
+        })
+        .await
     }
 
     async fn list(&self, entity: EntityType, query: ListQuery) -> StoreResult<(Vec<Row>, i64)> {

@@ -114,6 +114,7 @@ impl From<StoreError> for ApiError {
             StoreError::BoundNotFound { entity, id } => {
                 Self::Invalid(format!("{} #{id} is not found.", entity.title()))
             }
+            StoreError::Rejected(text) => Self::Invalid(text),
             StoreError::Backend(msg) => {
                 tracing::error!(error = %msg, "storage failure");
                 Self::CoreFailure("SQL query error!".into())

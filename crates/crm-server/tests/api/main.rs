@@ -4,9 +4,11 @@ mod helpers;
 
 mod batch;
 mod binary;
+mod fields;
 mod lead_contact;
 mod list;
 mod registry;
 mod router;
 mod seed;
 mod transport;
+mod update;

@@ -8,13 +8,22 @@ use crm_core::entity::EntityType;
 use crm_core::field::{Storage, php_string};
 use crm_core::identity::Scope;
 use crm_core::query::{ListQuery, PAGE_SIZE, page, parse_filter, parse_order, parse_select};
-use crm_core::record::{Origin, new_entity, output, output_fields};
+use crm_core::record::{Origin, new_entity, output, output_fields, plan_update};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 /// Parameters of `*.add`.
 #[derive(Debug, Deserialize)]
 pub struct AddParams {
+    fields: Option<Value>,
+    params: Option<Value>,
+}
+
+/// Parameters of `*.update`.
+#[derive(Debug, Deserialize)]
+pub struct UpdateParams {
+    #[serde(rename = "ID")]
+    id: Option<i64>,
     fields: Option<Value>,
     params: Option<Value>,
 }
@@ -98,6 +107,28 @@ pub async fn get(
     Ok(output(entity, &row, ctx.services.tz))
 }
 
+/// `*.update`: partial update; `true`, or "Lead is not found" / "Contact is not found".
+pub async fn update(ctx: Ctx, entity: EntityType, p: UpdateParams) -> Result<bool, ApiError> {
+    let id = valid_id(p.id)?;
+    let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
+    php_array(p.params, "Parameter 'params' must be array.")?;
+    ctx.require(Action::Update, entity, id, access_denied())?;
+    let origin = Origin {
+        user_id: ctx.caller.user.id,
+        now: ctx.now(),
+        tz: ctx.services.tz,
+    };
+    let plan = Box::new(move |row: &_, sets: &[_]| plan_update(entity, &fields, origin, row, sets));
+    if ctx.store().update(entity, id, plan).await? {
+        Ok(true)
+    } else {
+        Err(ApiError::Invalid(format!(
+            "{} is not found",
+            entity.title()
+        )))
+    }
+}
+
 /// `*.list`: one page of 50, filtered, ordered and selected as on a portal; `total` and
 /// `next` as siblings of `result` (`start = -1`: no count, `total` 0, no `next`).
 pub async fn list(
@@ -144,7 +175,7 @@ pub async fn delete(ctx: Ctx, entity: EntityType, p: IdParams) -> Result<bool, A
 }
 
 macro_rules! family {
-    ($r:expr, $entity:expr, $fields:literal, $add:literal, $get:literal, $list:literal, $delete:literal) => {{
+    ($r:expr, $entity:expr, $fields:literal, $add:literal, $get:literal, $list:literal, $update:literal, $delete:literal) => {{
         $r.method($fields, Some(Scope::Crm), |_: Ctx, _: Value| async move {
             Ok::<_, ApiError>(fields($entity))
         })
@@ -156,6 +187,9 @@ macro_rules! family {
         })
         .list_method($list, Some(Scope::Crm), |ctx: Ctx, p: ListParams| {
             list(ctx, $entity, p)
+        })
+        .method($update, Some(Scope::Crm), |ctx: Ctx, p: UpdateParams| {
+            update(ctx, $entity, p)
         })
         .method($delete, Some(Scope::Crm), |ctx: Ctx, p: IdParams| {
             delete(ctx, $entity, p)
@@ -173,6 +207,7 @@ pub fn register(r: &mut Registry) {
         "crm.lead.add",
         "crm.lead.get",
         "crm.lead.list",
+        "crm.lead.update",
         "crm.lead.delete"
     );
     family!(
@@ -182,6 +217,7 @@ pub fn register(r: &mut Registry) {
         "crm.contact.add",
         "crm.contact.get",
         "crm.contact.list",
+        "crm.contact.update",
         "crm.contact.delete"
     );
 }

@@ -1,0 +1,123 @@
+//! `crm.lead.fields` / `crm.contact.fields`: pinned against a field table, and against a
+//! real portal's captured `crm.lead.fields` when the shared reference data is present.
+
+use crate::helpers::TestApp;
+use serde_json::{Value, json};
+
+/// (name, type, required, read-only, multiple) — the standard field tables.
+const LEAD: &str = "ID integer - ro -|TITLE string req - -|HONORIFIC crm_status - - -|NAME string - - -|SECOND_NAME string - - -|LAST_NAME string - - -|BIRTHDATE date - - -|COMPANY_TITLE string - - -|SOURCE_ID crm_status - - -|SOURCE_DESCRIPTION string - - -|STATUS_ID crm_status - - -|STATUS_DESCRIPTION string - - -|STATUS_SEMANTIC_ID string - ro -|POST string - - -|ADDRESS string - - -|ADDRESS_2 string - - -|ADDRESS_CITY string - - -|ADDRESS_POSTAL_CODE string - - -|ADDRESS_REGION string - - -|ADDRESS_PROVINCE string - - -|ADDRESS_COUNTRY string - - -|ADDRESS_COUNTRY_CODE string - - -|ADDRESS_LOC_ADDR_ID integer - - -|CURRENCY_ID crm_currency - - -|OPPORTUNITY double - - -|IS_MANUAL_OPPORTUNITY char - - -|OPENED char - - -|COMMENTS string - - -|HAS_PHONE char - ro -|HAS_EMAIL char - ro -|HAS_IMOL char - ro -|ASSIGNED_BY_ID user - - -|CREATED_BY_ID user - ro -|MODIFY_BY_ID user - ro -|MOVED_BY_ID user - ro -|DATE_CREATE datetime - ro -|DATE_MODIFY datetime - ro -|MOVED_TIME datetime - ro -|COMPANY_ID crm_company - - -|CONTACT_ID crm_contact - - -|CONTACT_IDS crm_contact - - multi|IS_RETURN_CUSTOMER char - ro -|DATE_CLOSED datetime - ro -|ORIGINATOR_ID string - - -|ORIGIN_ID string - - -|UTM_SOURCE string - - -|UTM_MEDIUM string - - -|UTM_CAMPAIGN string - - -|UTM_CONTENT string - - -|UTM_TERM string - - -|LAST_ACTIVITY_TIME datetime - ro -|LAST_ACTIVITY_BY user - ro -|PHONE crm_multifield - - multi|EMAIL crm_multifield - - multi|WEB crm_multifield - - multi|IM crm_multifield - - multi|LINK crm_multifield - - multi";
+const CONTACT: &str = "ID integer - ro -|HONORIFIC crm_status - - -|NAME string req - -|SECOND_NAME string req - -|LAST_NAME string req - -|PHOTO file - - -|BIRTHDATE date - - -|TYPE_ID crm_status - - -|SOURCE_ID crm_status - - -|SOURCE_DESCRIPTION string - - -|POST string - - -|ADDRESS string - - -|ADDRESS_2 string - - -|ADDRESS_CITY string - - -|ADDRESS_POSTAL_CODE string - - -|ADDRESS_REGION string - - -|ADDRESS_PROVINCE string - - -|ADDRESS_COUNTRY string - - -|ADDRESS_COUNTRY_CODE string - - -|ADDRESS_LOC_ADDR_ID integer - - -|COMMENTS string - - -|OPENED char - - -|EXPORT char - - -|HAS_PHONE char - ro -|HAS_EMAIL char - ro -|HAS_IMOL char - ro -|ASSIGNED_BY_ID user - - -|CREATED_BY_ID user - ro -|MODIFY_BY_ID user - ro -|DATE_CREATE datetime - ro -|DATE_MODIFY datetime - ro -|COMPANY_ID crm_company - - -|COMPANY_IDS crm_company - - multi|LEAD_ID crm_lead - ro -|ORIGINATOR_ID string - - -|ORIGIN_ID string - - -|ORIGIN_VERSION string - - -|UTM_SOURCE string - - -|UTM_MEDIUM string - - -|UTM_CAMPAIGN string - - -|UTM_CONTENT string - - -|UTM_TERM string - - -|LAST_ACTIVITY_TIME datetime - ro -|LAST_ACTIVITY_BY user - ro -|PHONE crm_multifield - - multi|EMAIL crm_multifield - - multi|WEB crm_multifield - - multi|IM crm_multifield - - multi|LINK crm_multifield - - multi";
+
+fn check_against_table(result: &Value, table: &str, method: &str) {
+    let got: Vec<&String> = result.as_object().unwrap().keys().collect();
+    let rows: Vec<Vec<&str>> = table.split('|').map(|r| r.split(' ').collect()).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+    assert_eq!(got, names, "{method}: names and order");
+    for r in rows {
+        let d = &result[r[0]];
+        let want = (r[1], r[2] == "req", r[3] == "ro", r[4] == "multi");
+        let have = (
+            d["type"].as_str().unwrap(),
+            d["isRequired"].as_bool().unwrap(),
+            d["isReadOnly"].as_bool().unwrap(),
+            d["isMultiple"].as_bool().unwrap(),
+        );
+        assert_eq!(have, want, "{method} {}", r[0]);
+        assert_eq!(
+            (d["isImmutable"].clone(), d["isDynamic"].clone()),
+            (json!(false), json!(false)),
+            "{}",
+            r[0]
+        );
+        let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            &keys[..6],
+            [
+                "type",
+                "isRequired",
+                "isReadOnly",
+                "isImmutable",
+                "isMultiple",
+                "isDynamic"
+            ],
+            "{}",
+            r[0]
+        );
+        let tail: Vec<&str> = keys
+            .iter()
+            .skip_while(|k| **k != "title")
+            .copied()
+            .collect();
+        assert!(
+            tail == ["title"] || tail == ["title", "settings"],
+            "{}: {keys:?}",
+            r[0]
+        );
+    }
+}
+
+#[tokio::test]
+async fn field_lists_match_the_standard_tables() {
+    let app = TestApp::spawn().await;
+    let lead = app.ok("crm.lead.fields", json!({})).await;
+    check_against_table(&lead, LEAD, "crm.lead.fields");
+    assert_eq!(lead["STATUS_ID"]["statusType"], "STATUS");
+    assert_eq!(lead["CONTACT_ID"]["isDeprecated"], true);
+    assert_eq!(
+        lead["COMPANY_ID"]["settings"],
+        json!({"parentEntityTypeId": 4})
+    );
+    assert_eq!(
+        lead["HONORIFIC"].to_string(),
+        r#"{"type":"crm_status","isRequired":false,"isReadOnly":false,"isImmutable":false,"isMultiple":false,"isDynamic":false,"statusType":"HONORIFIC","title":"Salutation"}"#
+    );
+    let contact = app.ok("crm.contact.fields", json!({})).await;
+    check_against_table(&contact, CONTACT, "crm.contact.fields");
+    assert_eq!(contact["TYPE_ID"]["statusType"], "CONTACT_TYPE");
+    assert_eq!(
+        contact["LEAD_ID"]["settings"],
+        json!({"parentEntityTypeId": 1})
+    );
+}
+
+#[tokio::test]
+async fn lead_fields_agree_with_a_captured_portal_response() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/golden/fast_bitrix24/json/crm_lead_fields_success.response.json"
+    );
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("shared reference data not present; skipping");
+        return;
+    };
+    let golden: Value = serde_json::from_str(&text).unwrap();
+    let golden = &golden["result"];
+    let app = TestApp::spawn().await;
+    let ours = app.ok("crm.lead.fields", json!({})).await;
+    let mut compared = 0;
+    for (name, theirs) in golden.as_object().unwrap() {
+        if name.starts_with("UF_") {
+            continue;
+        }
+        let mine = &ours[name];
+        assert!(mine.is_object(), "{name} missing");
+        for key in [
+            "type",
+            "isRequired",
+            "isReadOnly",
+            "isImmutable",
+            "isMultiple",
+            "isDynamic",
+            "isDeprecated",
+            "statusType",
+            "settings",
+        ] {
+            assert_eq!(mine.get(key), theirs.get(key), "{name}.{key}");
+        }
+        let mk: Vec<&String> = mine.as_object().unwrap().keys().collect();
+        let tk: Vec<&String> = theirs.as_object().unwrap().keys().collect();
+        assert_eq!(mk, tk, "{name} key order");
+        compared += 1;
+    }
+    assert!(compared >= 50, "compared only {compared}");
+}
