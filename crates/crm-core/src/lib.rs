@@ -19,4 +19,5 @@ pub mod field;
 pub mod identity;
 pub mod query;
 pub mod record;
+pub mod reference;
 pub mod store;

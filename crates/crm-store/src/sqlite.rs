@@ -408,17 +408,13 @@ fn order_clause(order: &[(&'static crm_core::field::FieldDef, Dir)]) -> String {
     format!(" ORDER BY {}", keys.join(", "))
 }
 
-fn list_rows(conn: &Connection, entity: EntityType, q: &ListQuery) -> StoreResult<(Vec<Row>, i64)> {
-    let mut args = Vec::new();
-    let wh = where_clause(entity, &q.filter, &mut args);
-    let total = if q.count {
-        let sql = format!("SELECT COUNT(*) FROM {} t{wh}", table(entity));
-        conn.prepare_cached(&sql)
-            .and_then(|mut s| s.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)))
-            .map_err(backend)?
-    } else {
-        0
-    };
+/// The page query of a list request and its arguments.
+fn page_sql(
+    entity: EntityType,
+    q: &ListQuery,
+    mut args: Vec<rusqlite::types::Value>,
+    wh: &str,
+) -> (String, Vec<rusqlite::types::Value>) {
     let cols: Vec<String> = entity.columns().map(|f| format!("t.{}", f.name)).collect();
     let n = args.len();
     let sql = format!(
@@ -431,6 +427,21 @@ fn list_rows(conn: &Connection, entity: EntityType, q: &ListQuery) -> StoreResul
     );
     args.push(rusqlite::types::Value::Integer(q.limit));
     args.push(rusqlite::types::Value::Integer(q.offset));
+    (sql, args)
+}
+
+fn list_rows(conn: &Connection, entity: EntityType, q: &ListQuery) -> StoreResult<(Vec<Row>, i64)> {
+    let mut args = Vec::new();
+    let wh = where_clause(entity, &q.filter, &mut args);
+    let total = if q.count {
+        let sql = format!("SELECT COUNT(*) FROM {} t{wh}", table(entity));
+        conn.prepare_cached(&sql)
+            .and_then(|mut s| s.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0)))
+            .map_err(backend)?
+    } else {
+        0
+    };
+    let (sql, args) = page_sql(entity, q, args, &wh);
     let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
     let mut rows: Vec<Row> = stmt
         .query_map(rusqlite::params_from_iter(args.iter()), |r| {
@@ -855,6 +866,97 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The query plan of a list page over 100,000 leads: filtered and ordered pages are
+    /// served from an index, never by scanning the table or sorting all matches.
+    #[test]
+    fn filtered_ordered_pages_use_an_index_on_a_large_table() {
+        use crm_core::query::{ListQuery, page, parse_filter, parse_order};
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+             INSERT INTO crm_lead (TITLE, STATUS_ID, ASSIGNED_BY_ID, DATE_CREATE, DATE_MODIFY) \
+             SELECT 'Lead ' || i, CASE i % 5 WHEN 0 THEN 'JUNK' ELSE 'NEW' END, i % 20, 1700000000 + i, 1700000000 + i FROM n",
+            [],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        let tz = chrono::FixedOffset::east_opt(0).unwrap();
+        let cases = [
+            (
+                serde_json::json!({">ID": 5000}),
+                serde_json::json!({"ID": "ASC"}),
+            ),
+            (
+                serde_json::json!({"STATUS_ID": "JUNK"}),
+                serde_json::json!({"ID": "ASC"}),
+            ),
+            (
+                serde_json::json!({"ASSIGNED_BY_ID": 7, ">ID": 10}),
+                serde_json::json!({}),
+            ),
+            (
+                serde_json::json!({">=DATE_CREATE": "2023-11-20T00:00:00+00:00"}),
+                serde_json::json!({"DATE_CREATE": "DESC"}),
+            ),
+            (
+                serde_json::json!({}),
+                serde_json::json!({"DATE_MODIFY": "ASC"}),
+            ),
+            // The control: an unindexed sort key must be detected as a full sort.
+            (
+                serde_json::json!({}),
+                serde_json::json!({"COMMENTS": "ASC"}),
+            ),
+        ];
+        for (filter, order) in cases {
+            let control = order.get("COMMENTS").is_some();
+            let (offset, count) = page(0);
+            let q = ListQuery {
+                filter: parse_filter(EntityType::Lead, filter.as_object().unwrap(), tz),
+                order: parse_order(EntityType::Lead, order.as_object().unwrap()),
+                offset,
+                limit: 50,
+                count,
+                with_multi: false,
+            };
+            let mut args = Vec::new();
+            let wh = where_clause(EntityType::Lead, &q.filter, &mut args);
+            let (sql, args) = page_sql(EntityType::Lead, &q, args, &wh);
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let text = plan.join(" | ");
+            if control {
+                assert!(
+                    text.contains("USE TEMP B-TREE FOR ORDER BY"),
+                    "control case: {text}"
+                );
+                continue;
+            }
+            // "FOR LAST TERM" only orders ties of the indexed key; a full sort says "FOR ORDER BY".
+            assert!(
+                !text.contains("USE TEMP B-TREE FOR ORDER BY"),
+                "{filter} {order}: sorts all matches: {text}"
+            );
+            assert!(
+                text.contains("INDEX") || text.contains("INTEGER PRIMARY KEY"),
+                "{filter} {order}: {text}"
+            );
+            assert!(
+                !text.contains("SCAN t") || text.contains("USING INDEX"),
+                "{filter} {order}: full scan: {text}"
+            );
+        }
+    }
 
     #[test]
     fn every_stored_field_has_a_column() {

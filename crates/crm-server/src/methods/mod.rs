@@ -12,6 +12,7 @@ pub fn registry() -> Registry {
     server::register(&mut r);
     crm::entity::register(&mut r);
     crm::binding::register(&mut r);
+    crm::status::register(&mut r);
     crate::rpc::batch::register(&mut r);
     r
 }

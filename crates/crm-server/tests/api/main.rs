@@ -10,5 +10,6 @@ mod list;
 mod registry;
 mod router;
 mod seed;
+mod status;
 mod transport;
 mod update;

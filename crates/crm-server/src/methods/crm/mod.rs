@@ -2,6 +2,7 @@
 
 pub mod binding;
 pub mod entity;
+pub mod status;
 
 use crate::rpc::ApiError;
 use serde_json::{Map, Value};
