@@ -51,6 +51,37 @@ pub fn value_types(type_id: &str) -> &'static [&'static str] {
     }
 }
 
+/// Rejects e-mail values that are not addresses, with the portal's wording.
+fn check_value(type_id: &str, value_type: &str, value: &str) -> Result<(), InvalidValue> {
+    if type_id != "EMAIL" {
+        return Ok(());
+    }
+    let v = value.trim();
+    let valid = match v.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !v.contains(char::is_whitespace)
+        }
+        None => false,
+    };
+    if valid {
+        return Ok(());
+    }
+    let kind = match value_type {
+        "HOME" => "Home",
+        "MAILING" => "Mailing",
+        "OTHER" => "Other",
+        _ => "Work",
+    };
+    Err(InvalidValue(format!(
+        "The field {kind} e-mail contains an invalid address"
+    )))
+}
+
 /// The entries of a multi-value input: a JSON array, or an object of entries (what a
 /// form-encoded `PHONE[n][VALUE]` with sparse indices becomes).
 fn entries(v: &Value) -> Vec<&Map<String, Value>> {
@@ -63,7 +94,7 @@ fn entries(v: &Value) -> Vec<&Map<String, Value>> {
 
 /// Multi-field values to add from one `PHONE`/`EMAIL`/… input (entries without a value
 /// are ignored; a missing or unknown VALUE_TYPE gets the type's default).
-fn new_multi_values(type_id: &str, input: &Value) -> Vec<NewMultiValue> {
+fn new_multi_values(type_id: &str, input: &Value) -> Result<Vec<NewMultiValue>, InvalidValue> {
     let mut out: Vec<NewMultiValue> = Vec::new();
     for e in entries(input) {
         let value = e.get("VALUE").and_then(php_string).unwrap_or_default();
@@ -80,6 +111,7 @@ fn new_multi_values(type_id: &str, input: &Value) -> Vec<NewMultiValue> {
         } else {
             default_value_type(type_id).to_string()
         };
+        check_value(type_id, &value_type, &value)?;
         let v = NewMultiValue {
             type_id: type_id.to_string(),
             value_type,
@@ -89,7 +121,7 @@ fn new_multi_values(type_id: &str, input: &Value) -> Vec<NewMultiValue> {
             out.push(v);
         }
     }
-    out
+    Ok(out)
 }
 
 /// `HAS_PHONE`, `HAS_EMAIL`, `HAS_IMOL` for a set of multi-field values.
@@ -149,7 +181,7 @@ pub fn new_entity(
                     values.push((def.name, v));
                 }
             }
-            Storage::Multi => multi.extend(new_multi_values(def.name, input)),
+            Storage::Multi => multi.extend(new_multi_values(def.name, input)?),
             Storage::WriteOnly | Storage::Unsupported => {}
         }
     }
@@ -327,7 +359,12 @@ pub fn output_fields(row: &Row, tz: FixedOffset, fields: &[&FieldDef]) -> Map<St
 /// The multi-field changes requested by one `PHONE`/`EMAIL`/… input on update: entries
 /// without an ID add (non-empty values only), an ID with a value rewrites that value, an
 /// ID with an empty value or `DELETE: "Y"` removes it; IDs of other entities are ignored.
-fn multi_changes(type_id: &str, input: &Value, current: &[MultiValue], update: &mut Update) {
+fn multi_changes(
+    type_id: &str,
+    input: &Value,
+    current: &[MultiValue],
+    update: &mut Update,
+) -> Result<(), InvalidValue> {
     for e in entries(input) {
         let id = e.get("ID").map(php_int).unwrap_or(0);
         let value = e.get("VALUE").and_then(php_string).unwrap_or_default();
@@ -347,11 +384,9 @@ fn multi_changes(type_id: &str, input: &Value, current: &[MultiValue], update: &
             if delete || value.trim().is_empty() {
                 update.delete_multi.push(id);
             } else {
-                update.set_multi.push((
-                    id,
-                    given_type.unwrap_or_else(|| existing.value_type.clone()),
-                    value,
-                ));
+                let value_type = given_type.unwrap_or_else(|| existing.value_type.clone());
+                check_value(type_id, &value_type, &value)?;
+                update.set_multi.push((id, value_type, value));
             }
         } else if !value.trim().is_empty() {
             let v = NewMultiValue {
@@ -359,6 +394,7 @@ fn multi_changes(type_id: &str, input: &Value, current: &[MultiValue], update: &
                 value_type: given_type.unwrap_or_else(|| default_value_type(type_id).to_string()),
                 value,
             };
+            check_value(type_id, &v.value_type, &v.value)?;
             let duplicate = current.iter().any(|m| {
                 m.type_id == v.type_id && m.value == v.value && m.value_type == v.value_type
             });
@@ -367,6 +403,7 @@ fn multi_changes(type_id: &str, input: &Value, current: &[MultiValue], update: &
             }
         }
     }
+    Ok(())
 }
 
 /// Plans `*.update` from the current row: partial field changes (read-only and unknown
@@ -395,7 +432,7 @@ pub fn plan_update(
                     update.values.push((def.name, v));
                 }
             }
-            Storage::Multi => multi_changes(def.name, input, &row.multi, &mut update),
+            Storage::Multi => multi_changes(def.name, input, &row.multi, &mut update)?,
             Storage::WriteOnly | Storage::Unsupported => {}
         }
     }

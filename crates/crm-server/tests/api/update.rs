@@ -283,3 +283,33 @@ async fn contact_id_and_contact_ids_on_update_go_through_the_binding_engine() {
     .await;
     assert_eq!(state(&app, &lead).await.2, json!("N"));
 }
+
+#[tokio::test]
+async fn e_mail_values_are_validated_and_phones_kept_as_given() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.call("crm.contact.add", json!({"fields": {"NAME": "X", "EMAIL": [{"VALUE": "not-an-address", "VALUE_TYPE": "HOME"}]}})).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("")), "{body}");
+    assert_eq!(
+        body["error_description"],
+        "The field Home e-mail contains an invalid address"
+    );
+    let (_, missing) = app.call("crm.contact.get", json!({"id": 1})).await;
+    assert_eq!(
+        missing["error_description"], "Not found",
+        "a rejected add stores nothing"
+    );
+    let id = app.ok("crm.contact.add", json!({"fields": {"NAME": "X", "PHONE": [{"VALUE": " +1 (555) 01-02 "}], "EMAIL": [{"VALUE": "x@example.org"}]}})).await;
+    let c = app.ok("crm.contact.get", json!({"id": id})).await;
+    assert_eq!(c["PHONE"][0]["VALUE"], " +1 (555) 01-02 ");
+    let got = app.call("crm.contact.update", json!({"id": id, "fields": {"EMAIL": [{"ID": c["EMAIL"][0]["ID"], "VALUE": "broken@"}]}})).await;
+    assert_error(
+        &got,
+        400,
+        "",
+        "The field Work e-mail contains an invalid address",
+    );
+    assert_eq!(
+        app.ok("crm.contact.get", json!({"id": id})).await["EMAIL"][0]["VALUE"],
+        "x@example.org"
+    );
+}
