@@ -1,5 +1,5 @@
 //! The storage contract. Backends (SQLite now, PostgreSQL later) implement these traits;
-//! one conformance suite checks them. Stores run one transaction per call and know
+//! the API tests exercise the SQLite backend through them. Stores run one transaction per call and know
 //! nothing of the wire format or of election rules (they call [`crate::binding`]).
 
 use crate::binding::{Binding, BindingKind};

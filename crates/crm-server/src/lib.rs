@@ -10,7 +10,8 @@
 //! - [`rpc`]: registry, call context, the error table, dispatch.
 //! - [`methods`]: the REST methods, one module per family.
 //!
-//! Dependencies point inward: `http` → `rpc`/`wire`/`auth` → `methods` → `crm_core`.
+//! Dependencies point inward: `http` uses `rpc`, `wire` and `auth`; `methods` use `rpc`
+//! and `crm_core`; `rpc` uses `wire` and `crm_core`.
 //! Methods never see HTTP or SQL; stores never see `ApiError`.
 
 pub mod app;

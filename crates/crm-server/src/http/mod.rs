@@ -121,9 +121,8 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
     };
     let name = method_name(raw_method);
     let outcome = serve(&state, &parts, body, webhook, &name).await;
-    let processing = clock.elapsed().as_secs_f64();
     let (response, status, user) = match outcome {
-        Ok((reply, user)) => {
+        Ok((reply, user, processing)) => {
             let time = Time::new(
                 started,
                 state.services.clock.now(),
@@ -133,7 +132,12 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
             let body = envelope::success(reply.result, reply.next, reply.total, &time);
             (json_response(StatusCode::OK, &body), 200, Some(user))
         }
-        Err((e, user)) => (error_response(&e), e.status(), user),
+        Err((e, user)) => {
+            if e.status() >= 500 {
+                tracing::error!(method = %name, error = %e, "request failed");
+            }
+            (error_response(&e), e.status(), user)
+        }
     };
     tracing::info!(
         target: "crm_server::request",
@@ -146,7 +150,9 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
     response
 }
 
-type Outcome = Result<(Reply, i64), (ApiError, Option<i64>)>;
+/// The reply, the caller's user id and the seconds spent in the method; or the error and
+/// the user id when authentication got that far.
+type Outcome = Result<(Reply, i64, f64), (ApiError, Option<i64>)>;
 
 async fn serve(
     state: &AppState,
@@ -181,9 +187,10 @@ async fn serve(
         .map(Arc::new)
         .map_err(|e| (e, None))?;
     let user = caller.user.id;
+    let started = Instant::now();
     dispatch::call(services, &caller, spec, params)
         .await
-        .map(|r| (r, user))
+        .map(|r| (r, user, started.elapsed().as_secs_f64()))
         .map_err(|e| (e, Some(user)))
 }
 

@@ -158,7 +158,7 @@ impl Registry {
         self.insert(name, scope, call)
     }
 
-    /// Marks the most recently relevant method as not callable from `batch`.
+    /// Marks the method `name` as not callable from `batch`.
     pub fn not_batchable(&mut self, name: &str) -> &mut Self {
         if let Some(m) = self.methods.get_mut(name) {
             m.batchable = false;
