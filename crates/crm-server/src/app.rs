@@ -11,7 +11,7 @@ use anyhow::Context;
 use axum_server::Handle;
 use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
-use crm_core::clock::SystemClock;
+use crm_core::clock::{Clock, SystemClock};
 use crm_core::identity::{Scope, User};
 use crm_core::store::Store;
 use std::future::Future;
@@ -40,11 +40,20 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     crm_store::connect(&config.database_url()).await
 }
 
-/// Builds the shared services over a store.
+/// Builds the shared services over a store, with the system clock.
 pub fn services(store: Arc<dyn Store>, config: &Config) -> Arc<Services> {
+    services_with_clock(store, config, Arc::new(SystemClock))
+}
+
+/// Builds the shared services with a given clock (tests, and later a virtual clock).
+pub fn services_with_clock(
+    store: Arc<dyn Store>,
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Arc<Services> {
     Arc::new(Services {
         store,
-        clock: Arc::new(SystemClock),
+        clock,
         tz: config.tz_offset,
         permissions: Permissions,
         registry: Arc::new(methods::registry()),
@@ -85,6 +94,11 @@ impl Application {
     /// Opens the store (migrating it), bootstraps the administrator on first start, binds
     /// the listener and loads TLS material.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with a replaceable clock.
+    pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let store = open_store(config).await?;
         let listener = std::net::TcpListener::bind(config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
@@ -123,7 +137,7 @@ impl Application {
         };
 
         let state = AppState {
-            services: services(store, config),
+            services: services_with_clock(store, config, clock),
             max_body_bytes: config.max_body_bytes,
         };
         Ok(Self {

@@ -27,6 +27,14 @@ pub(crate) struct TestApp {
 impl TestApp {
     /// Starts a server with extra command-line flags.
     pub(crate) async fn spawn_with(extra: &[&str]) -> Self {
+        Self::spawn_with_clock(extra, Arc::new(crm_core::clock::SystemClock)).await
+    }
+
+    /// Starts a server whose clock the test controls.
+    pub(crate) async fn spawn_with_clock(
+        extra: &[&str],
+        clock: Arc<dyn crm_core::clock::Clock>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut args = vec![
             "crm-server".to_string(),
@@ -37,7 +45,9 @@ impl TestApp {
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let config = Cli::parse_from(args).config;
-        let app = Application::build(&config).await.expect("server builds");
+        let app = Application::build_with_clock(&config, clock)
+            .await
+            .expect("server builds");
         let hook = app
             .bootstrap_webhook
             .clone()

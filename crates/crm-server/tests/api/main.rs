@@ -5,6 +5,7 @@ mod helpers;
 mod batch;
 mod binary;
 mod fields;
+mod filters;
 mod lead_contact;
 mod list;
 mod registry;

@@ -1,0 +1,137 @@
+//! Every filter operator on an integer, a string, a datetime and a `crm_status` field, and
+//! the multi-field filters, over HTTP in JSON and in form encoding (built like PHP's
+//! `http_build_query`). Lead creation times come from a test clock.
+
+use crate::helpers::TestApp;
+use chrono::{DateTime, TimeZone, Utc};
+use crm_core::clock::Clock;
+use crm_server::wire::php_query::build_query;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug)]
+struct TestClock(Mutex<DateTime<Utc>>);
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+fn ids(body: &Value) -> Vec<i64> {
+    body["result"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|r| r["ID"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_operator_on_every_field_kind_in_json_and_form() {
+    let clock = Arc::new(TestClock(Mutex::new(Utc::now())));
+    let app = TestApp::spawn_with_clock(&[], clock.clone()).await;
+    let titles = ["alpha", "beta", "gamma", "delta", "beta two", "zeta"];
+    let stages = ["NEW", "IN_PROCESS", "PROCESSED", "JUNK", "NEW", "CONVERTED"];
+    for i in 0..6 {
+        *clock.0.lock().unwrap() = Utc
+            .with_ymd_and_hms(2024, 1, 1 + i as u32, 12, 0, 0)
+            .unwrap();
+        let mut fields = json!({"TITLE": titles[i], "STATUS_ID": stages[i]});
+        if i < 5 {
+            fields["ADDRESS_LOC_ADDR_ID"] = json!((i + 1) * 10);
+        }
+        if i < 3 {
+            fields["PHONE"] = json!([{"VALUE": format!("555-{}", i + 1)}]);
+        }
+        if i % 2 == 1 {
+            fields["EMAIL"] = json!([{"VALUE": format!("lead{}@b.example", i + 1)}]);
+        }
+        assert_eq!(
+            app.ok("crm.lead.add", json!({"fields": fields})).await,
+            json!(i + 1)
+        );
+    }
+    let d = |day: u32| format!("2024-01-0{day}T12:00:00+00:00");
+    let cases: Vec<(Value, Vec<i64>)> = vec![
+        // integer
+        (json!({"ADDRESS_LOC_ADDR_ID": 30}), vec![3]),
+        (json!({"=ADDRESS_LOC_ADDR_ID": "30"}), vec![3]),
+        (json!({"!ADDRESS_LOC_ADDR_ID": 30}), vec![1, 2, 4, 5, 6]),
+        (json!({"!=ADDRESS_LOC_ADDR_ID": 30}), vec![1, 2, 4, 5, 6]),
+        (json!({">ADDRESS_LOC_ADDR_ID": 30}), vec![4, 5]),
+        (json!({">=ADDRESS_LOC_ADDR_ID": 30}), vec![3, 4, 5]),
+        (json!({"<ADDRESS_LOC_ADDR_ID": 30}), vec![1, 2]),
+        (json!({"<=ADDRESS_LOC_ADDR_ID": 30}), vec![1, 2, 3]),
+        (json!({"@ADDRESS_LOC_ADDR_ID": [10, 50]}), vec![1, 5]),
+        (json!({"!@ADDRESS_LOC_ADDR_ID": [10, 50]}), vec![2, 3, 4, 6]),
+        (json!({"%ADDRESS_LOC_ADDR_ID": 30}), vec![3]),
+        (json!({"ADDRESS_LOC_ADDR_ID": [10, 20]}), vec![1, 2]),
+        (json!({"ADDRESS_LOC_ADDR_ID": 0}), vec![6]),
+        // string
+        (json!({"TITLE": "beta"}), vec![2]),
+        (json!({"!TITLE": "beta"}), vec![1, 3, 4, 5, 6]),
+        (json!({">TITLE": "delta"}), vec![3, 6]),
+        (json!({">=TITLE": "delta"}), vec![3, 4, 6]),
+        (json!({"<TITLE": "beta"}), vec![1]),
+        (json!({"<=TITLE": "beta"}), vec![1, 2]),
+        (json!({"@TITLE": ["alpha", "zeta"]}), vec![1, 6]),
+        (json!({"!@TITLE": ["alpha", "zeta"]}), vec![2, 3, 4, 5]),
+        (json!({"%TITLE": "eta"}), vec![2, 5, 6]),
+        (json!({"=%TITLE": "beta%"}), vec![2, 5]),
+        (json!({"%=TITLE": "%ta"}), vec![2, 4, 6]),
+        (json!({"!%TITLE": "eta"}), vec![1, 3, 4]),
+        (json!({"TITLE": ["alpha", "gamma"]}), vec![1, 3]),
+        // datetime
+        (json!({"DATE_CREATE": d(3)}), vec![3]),
+        (json!({"DATE_CREATE": "2024-01-03T15:00:00+03:00"}), vec![3]),
+        (json!({"!DATE_CREATE": d(3)}), vec![1, 2, 4, 5, 6]),
+        (json!({">DATE_CREATE": d(3)}), vec![4, 5, 6]),
+        (json!({">=DATE_CREATE": d(3)}), vec![3, 4, 5, 6]),
+        (json!({"<DATE_CREATE": d(3)}), vec![1, 2]),
+        (json!({"<=DATE_CREATE": d(3)}), vec![1, 2, 3]),
+        (json!({">DATE_CREATE": "2024-01-04"}), vec![4, 5, 6]),
+        (json!({"@DATE_CREATE": [d(1), d(6)]}), vec![1, 6]),
+        (json!({"!@DATE_CREATE": [d(1), d(6)]}), vec![2, 3, 4, 5]),
+        (json!({">DATE_CREATE": "not a date", "<ID": 3}), vec![1, 2]),
+        // crm_status
+        (json!({"STATUS_ID": "NEW"}), vec![1, 5]),
+        (json!({"!STATUS_ID": "NEW"}), vec![2, 3, 4, 6]),
+        (json!({"@STATUS_ID": ["JUNK", "CONVERTED"]}), vec![4, 6]),
+        (
+            json!({"!@STATUS_ID": ["JUNK", "CONVERTED"]}),
+            vec![1, 2, 3, 5],
+        ),
+        (json!({"%STATUS_ID": "NEW"}), vec![1, 5]),
+        (
+            json!({"STATUS_ID": ["IN_PROCESS", "PROCESSED"]}),
+            vec![2, 3],
+        ),
+        (json!({">STATUS_ID": "JUNK"}), vec![1, 3, 5]),
+        // multi-fields
+        (json!({"PHONE": "555-3"}), vec![3]),
+        (json!({"PHONE": "555-%"}), vec![1, 2, 3]),
+        (json!({"EMAIL": "%@b.example"}), vec![2, 4, 6]),
+        (json!({"EMAIL": ["lead4@b.example"]}), vec![4]),
+        (json!({"EMAIL": " ", "<ID": 3}), vec![1, 2]),
+        // combined and unknown
+        (
+            json!({"STATUS_ID": "NEW", ">ADDRESS_LOC_ADDR_ID": 10}),
+            vec![5],
+        ),
+        (
+            json!({"UNKNOWN": 1, "ASSOCIATED_CONTACT_ID": 5, "<ID": 2}),
+            vec![1],
+        ),
+    ];
+    for (filter, want) in cases {
+        let params = json!({"filter": filter, "select": ["ID"], "order": {"ID": "ASC"}});
+        let (status, body) = app.call("crm.lead.list", params.clone()).await;
+        assert_eq!(status, 200, "{filter}: {body}");
+        assert_eq!(ids(&body), want, "json {filter}");
+        let form = build_query(params.as_object().unwrap());
+        let (status, body) = app.form("crm.lead.list", &form).await;
+        assert_eq!(status, 200, "{form}: {body}");
+        assert_eq!(ids(&body), want, "form {form}");
+    }
+}
