@@ -158,6 +158,19 @@ pub fn requested_contact_ids(fields: &Map<String, Value>) -> Option<Vec<i64>> {
     fields.get("CONTACT_ID").map(|v| vec![php_int(v)])
 }
 
+/// The fields a client may write, with their input: present, not read-only, and not the
+/// lead's `CONTACT_ID` column (that one goes through the binding engine).
+fn writable(
+    entity: EntityType,
+    fields: &Map<String, Value>,
+) -> impl Iterator<Item = (&'static FieldDef, &Value)> {
+    entity.fields().iter().filter_map(move |def| {
+        let input = fields.get(def.name)?;
+        let derived = def.name == "CONTACT_ID" && entity == EntityType::Lead;
+        (!def.read_only && !derived).then_some((def, input))
+    })
+}
+
 /// Builds a new lead or contact from client `fields`: unknown and read-only keys are
 /// dropped, values converted, server-side defaults applied.
 pub fn new_entity(
@@ -167,15 +180,8 @@ pub fn new_entity(
 ) -> Result<NewEntity, InvalidValue> {
     let mut values: Vec<(&'static str, Stored)> = Vec::new();
     let mut multi = Vec::new();
-    for def in entity.fields() {
-        let Some(input) = fields.get(def.name) else {
-            continue;
-        };
-        if def.read_only {
-            continue;
-        }
+    for (def, input) in writable(entity, fields) {
         match def.storage {
-            Storage::Column if def.name == "CONTACT_ID" && entity == EntityType::Lead => {}
             Storage::Column => {
                 if let Internalized::Set(v) = def.internalize(input, origin.tz)? {
                     values.push((def.name, v));
@@ -418,15 +424,8 @@ pub fn plan_update(
     sets: &[(BindingKind, Vec<Binding>)],
 ) -> Result<Update, InvalidValue> {
     let mut update = Update::default();
-    for def in entity.fields() {
-        let Some(input) = fields.get(def.name) else {
-            continue;
-        };
-        if def.read_only {
-            continue;
-        }
+    for (def, input) in writable(entity, fields) {
         match def.storage {
-            Storage::Column if def.name == "CONTACT_ID" && entity == EntityType::Lead => {}
             Storage::Column => {
                 if let Internalized::Set(v) = def.internalize(input, origin.tz)? {
                     update.values.push((def.name, v));

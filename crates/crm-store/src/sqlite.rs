@@ -13,8 +13,8 @@ use crm_core::field::Stored;
 use crm_core::identity::{Scope, User, Webhook};
 use crm_core::query::{Condition, Dir, ListQuery, Op, stage_order};
 use crm_core::store::{
-    BindingEdit, BindingStore, EntityStore, IdentityStore, MultiValue, NewEntity, Row, Store,
-    StoreError, StoreResult, UpdatePlan,
+    BindingEdit, BindingStore, EntityStore, IdentityStore, MultiValue, NewEntity, NewMultiValue,
+    Row, Store, StoreError, StoreResult, UpdatePlan,
 };
 use crossbeam_channel::{Receiver, Sender};
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -285,6 +285,31 @@ fn write_bindings(
     Ok(())
 }
 
+fn insert_multi(
+    tx: &Transaction<'_>,
+    entity: EntityType,
+    id: i64,
+    values: &[NewMultiValue],
+) -> StoreResult<()> {
+    let mut put = tx
+        .prepare_cached(
+            "INSERT INTO crm_multifield (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(backend)?;
+    for m in values {
+        put.execute(params![
+            entity.type_id(),
+            id,
+            m.type_id,
+            m.value_type,
+            m.value
+        ])
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
 fn check_bound(conn: &Connection, kind: BindingKind, ids: &[i64]) -> StoreResult<()> {
     for &id in ids {
         if !exists(conn, kind.bound, id)? {
@@ -540,7 +565,12 @@ impl EntityStore for SqliteStore {
             let sql = if names.is_empty() {
                 format!("INSERT INTO {} DEFAULT VALUES", table(entity))
             } else {
-                format!("INSERT INTO {} ({}) VALUES ({})", table(entity), names.join(", "), marks.join(", "))
+                format!(
+                    "INSERT INTO {} ({}) VALUES ({})",
+                    table(entity),
+                    names.join(", "),
+                    marks.join(", ")
+                )
             };
             let args: Vec<Sql<'_>> = new.values.iter().map(|(_, v)| Sql(v)).collect();
             let refs: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
@@ -556,16 +586,7 @@ impl EntityStore for SqliteStore {
                         .map_err(backend)?;
                 }
             }
-            let mut put = tx
-                .prepare_cached(
-                    "INSERT INTO crm_multifield (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(backend)?;
-            for m in &new.multi {
-                put.execute(params![entity.type_id(), id, m.type_id, m.value_type, m.value])
-                    .map_err(backend)?;
-            }
+            insert_multi(tx, entity, id, &new.multi)?;
             for (kind, set) in &new.bindings {
                 write_bindings(tx, *kind, id, &[], set)?;
             }
@@ -609,14 +630,7 @@ impl EntityStore for SqliteStore {
                 .and_then(|mut s| s.execute(params![value_type, value, mid, entity.type_id(), id]))
                 .map_err(backend)?;
             }
-            for m in &update.add_multi {
-                tx.prepare_cached(
-                    "INSERT INTO crm_multifield (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .and_then(|mut s| s.execute(params![entity.type_id(), id, m.type_id, m.value_type, m.value]))
-                .map_err(backend)?;
-            }
+            insert_multi(tx, entity, id, &update.add_multi)?;
             for (kind, new) in &update.bindings {
                 let old = sets.iter().find(|(k, _)| k == kind).map(|(_, s)| s.as_slice()).unwrap_or(&[]);
                 write_bindings(tx, *kind, id, old, new)?;

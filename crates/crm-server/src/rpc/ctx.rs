@@ -89,6 +89,27 @@ impl Ctx {
         self.services.clock.now()
     }
 
+    /// The read check on entities about to be bound: "[Contact #N] Access denied." (400).
+    pub fn require_readable(
+        &self,
+        entity: EntityType,
+        ids: impl IntoIterator<Item = i64>,
+    ) -> Result<(), ApiError> {
+        for id in ids {
+            if !self
+                .services
+                .permissions
+                .allows(&self.caller, Action::Read, entity, id)
+            {
+                return Err(ApiError::Invalid(format!(
+                    "[{} #{id}] Access denied.",
+                    entity.title()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks a permission, failing with the given error.
     pub fn require(
         &self,

@@ -84,17 +84,7 @@ async fn prepare(
     }
     let new =
         NewBinding::from_fields(kind, &fields).map_err(|e| ApiError::invalid(e.to_string()))?;
-    if !ctx
-        .services
-        .permissions
-        .allows(&ctx.caller, Action::Read, kind.bound, new.bound_id)
-    {
-        return Err(ApiError::Invalid(format!(
-            "[{} #{}] Access denied.",
-            kind.bound.title(),
-            new.bound_id
-        )));
-    }
+    ctx.require_readable(kind.bound, [new.bound_id])?;
     Ok((owner, new))
 }
 
@@ -157,19 +147,7 @@ pub async fn items_set(ctx: Ctx, kind: BindingKind, p: ItemsParams) -> Result<bo
         return Err(ApiError::invalid("Not found."));
     }
     let set = normalize_items(kind, &items);
-    for b in &set {
-        if !ctx
-            .services
-            .permissions
-            .allows(&ctx.caller, Action::Read, kind.bound, b.bound_id)
-        {
-            return Err(ApiError::Invalid(format!(
-                "[{} #{}] Access denied.",
-                kind.bound.title(),
-                b.bound_id
-            )));
-        }
-    }
+    ctx.require_readable(kind.bound, set.iter().map(|b| b.bound_id))?;
     let ids = set.iter().map(|b| b.bound_id).collect();
     let edit = Box::new(move |_: &[Binding]| Some(set));
     ctx.store()

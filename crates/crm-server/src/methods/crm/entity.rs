@@ -74,19 +74,7 @@ pub async fn add(ctx: Ctx, entity: EntityType, p: AddParams) -> Result<i64, ApiE
     };
     let new = new_entity(entity, &fields, origin).map_err(|e| ApiError::Invalid(e.0))?;
     for (kind, set) in &new.bindings {
-        for b in set {
-            if !ctx
-                .services
-                .permissions
-                .allows(&ctx.caller, Action::Read, kind.bound, b.bound_id)
-            {
-                return Err(ApiError::Invalid(format!(
-                    "[{} #{}] Access denied.",
-                    kind.bound.title(),
-                    b.bound_id
-                )));
-            }
-        }
+        ctx.require_readable(kind.bound, set.iter().map(|b| b.bound_id))?;
     }
     Ok(ctx.store().create(entity, new).await?)
 }
