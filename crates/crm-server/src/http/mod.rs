@@ -8,7 +8,7 @@ use crate::auth::{Credentials, authenticate};
 use crate::rpc::{ApiError, Reply, Services, dispatch};
 use crate::wire::envelope::{self, Time};
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::{Bytes, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -116,11 +116,15 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
         return json_response(StatusCode::OK, &Value::Null);
     }
     let (parts, body) = req.into_parts();
+    // The body is read (up to the limit) before any answer, errors included: answering an
+    // HTTP/2 request whose body is still unread resets the stream, and some clients (curl)
+    // then drop the response.
+    let bytes = to_bytes(body, state.max_body_bytes).await.ok();
     let Some((webhook, raw_method)) = split_path(parts.uri.path()) else {
         return error_response(&ApiError::MethodNotFound);
     };
     let name = method_name(raw_method);
-    let outcome = serve(&state, &parts, body, webhook, &name).await;
+    let outcome = serve(&state, &parts, bytes, webhook, &name).await;
     let (response, status, user) = match outcome {
         Ok((reply, user, processing)) => {
             let time = Time::new(
@@ -157,7 +161,7 @@ type Outcome = Result<(Reply, i64, f64), (ApiError, Option<i64>)>;
 async fn serve(
     state: &AppState,
     parts: &axum::http::request::Parts,
-    body: Body,
+    body: Option<Bytes>,
     webhook: Option<(&str, &str)>,
     name: &str,
 ) -> Outcome {
@@ -167,9 +171,7 @@ async fn serve(
         .registry
         .get(name)
         .ok_or((ApiError::MethodNotFound, None))?;
-    let bytes = to_bytes(body, state.max_body_bytes)
-        .await
-        .map_err(|_| (ApiError::BodyTooLarge(state.max_body_bytes), None))?;
+    let bytes = body.ok_or((ApiError::BodyTooLarge(state.max_body_bytes), None))?;
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)

@@ -1,0 +1,361 @@
+// @bitrix24/b24jssdk (official JS SDK) against crm-server.
+//
+// A webhook client from B24Hook.fromWebhookUrl(); every call goes through the SDK's own
+// helpers: b24.actions.v2.call / batch / batchByChunk / callList / fetchList, AjaxResult
+// paging (isMore/getTotal/getNext), and the deprecated aliases callMethod / callBatch /
+// callListMethod / fetchListMethod that existing code still uses. Errors are checked as the
+// SDK's AjaxError (code, status).
+//
+// The SDK refuses non-HTTPS webhooks: compat/run starts the server with --tls-self-signed and
+// sets NODE_EXTRA_CA_CERTS to the printed certificate.
+
+import { isDeepStrictEqual, inspect } from 'node:util'
+import { AjaxError, AjaxResult, ApiVersion, B24Hook } from '@bitrix24/b24jssdk'
+
+const CLIENT = 'js'
+const counts = { passed: 0, failed: 0, skipped: 0 }
+
+class StepFailed extends Error {}
+
+function check (condition, detail) {
+  if (!condition) throw new StepFailed(detail)
+}
+
+function show (value) {
+  return inspect(value, { depth: 6, breakLength: Infinity, compact: true })
+}
+
+function checkEq (actual, expected, what) {
+  if (!isDeepStrictEqual(actual, expected)) {
+    throw new StepFailed(`${what}: expected ${show(expected)}, got ${show(actual)}`)
+  }
+}
+
+async function step (name, fn) {
+  try {
+    const note = await fn()
+    counts.passed++
+    console.log(`PASS ${CLIENT}: ${name}${typeof note === 'string' ? ` (${note})` : ''}`)
+    return true
+  } catch (e) {
+    counts.failed++
+    let detail
+    if (e instanceof StepFailed) detail = e.message
+    else if (e instanceof AjaxError) detail = `AjaxError code=${e.code} status=${e.status}: ${e.message}`
+    else detail = `${e?.name ?? 'Error'}: ${e?.message ?? e}`
+    if (process.env.COMPAT_VERBOSE && !(e instanceof StepFailed)) console.error(e)
+    console.log(`FAIL ${CLIENT}: ${name}: ${String(detail).replace(/\s+/g, ' ')}`)
+    return false
+  }
+}
+
+const hookUrl = process.env.B24_WEBHOOK
+if (!hookUrl) {
+  console.error('B24_WEBHOOK is not set (compat/run sets it to the server\'s webhook URL)')
+  process.exit(2)
+}
+
+function makeHook (url) {
+  const b24 = B24Hook.fromWebhookUrl(url)
+  b24.offClientSideWarning()
+  return b24
+}
+
+const b24 = makeHook(hookUrl)
+const wrongUrl = hookUrl.replace(/\/rest\/(\d+)\/[^/]+\/?$/, '/rest/$1/0000wrongsecret0000/')
+
+// One REST call through the SDK; returns `result` and checks the success envelope.
+async function call (method, params = {}, client = b24) {
+  const response = await client.actions.v2.call.make({ method, params })
+  check(response instanceof AjaxResult, `${method}: not an AjaxResult`)
+  check(response.isSuccess, `${method}: ${response.getErrorMessages().join('; ')}`)
+  const data = response.getData()
+  check(data && 'result' in data && typeof data.time === 'object',
+    `${method}: payload without result/time: ${show(data)}`)
+  return data.result
+}
+
+// Expect the call to fail with the SDK's AjaxError; return it.
+async function ajaxError (method, params, client = b24) {
+  try {
+    const response = await client.actions.v2.call.make({ method, params })
+    throw new StepFailed(`${method} succeeded (${show(response.getData())}); an AjaxError was expected`)
+  } catch (e) {
+    if (e instanceof StepFailed) throw e
+    check(e instanceof AjaxError, `expected AjaxError, got ${e?.name}: ${e?.message}`)
+    return e
+  }
+}
+
+function binding (contactId, sort, primary) {
+  return { CONTACT_ID: contactId, SORT: sort, ROLE_ID: 0, IS_PRIMARY: primary ? 'Y' : 'N' }
+}
+
+function checkItems (items, expected, what = 'items.get') {
+  check(Array.isArray(items), `${what}: expected an array, got ${show(items)}`)
+  for (const row of items) {
+    checkEq(Object.keys(row), ['CONTACT_ID', 'SORT', 'ROLE_ID', 'IS_PRIMARY'], `${what}: keys`)
+    for (const key of ['CONTACT_ID', 'SORT', 'ROLE_ID']) {
+      check(Number.isInteger(row[key]), `${what}: ${key} is ${show(row[key])}, expected an integer`)
+    }
+    check(row.IS_PRIMARY === 'Y' || row.IS_PRIMARY === 'N', `${what}: IS_PRIMARY is ${show(row.IS_PRIMARY)}`)
+  }
+  checkEq(items, expected, what)
+}
+
+async function main () {
+  await step('server.time and profile (actions.v2.call)', async () => {
+    check(typeof await call('server.time') === 'string', 'server.time is not a string')
+    const profile = await call('profile')
+    checkEq(profile.ID, '1', 'profile ID')
+    checkEq(profile.ADMIN, true, 'profile ADMIN')
+  })
+
+  // ---- seed scenario ----
+  let lead, c1, c2
+  const created = await step('create a lead and two contacts', async () => {
+    const title = 'Seed lead (js) — Ünïcødé & 50% + a=b?#[x]'
+    lead = await call('crm.lead.add', { fields: { TITLE: title, OPPORTUNITY: 1200 } })
+    c1 = await call('crm.contact.add', {
+      fields: { NAME: 'Ada', LAST_NAME: 'Lovelace', PHONE: [{ VALUE: '+1 555 0100', VALUE_TYPE: 'WORK' }] }
+    })
+    c2 = await call('crm.contact.add', { fields: { NAME: 'Grace', LAST_NAME: 'Hopper' } })
+    for (const [k, v] of Object.entries({ lead, c1, c2 })) {
+      check(Number.isInteger(v) && v > 0, `${k} id ${show(v)} is not a positive integer`)
+    }
+    const got = await call('crm.lead.get', { id: lead })
+    checkEq([got.TITLE, got.OPPORTUNITY], [title, '1200.00'], 'crm.lead.get TITLE, OPPORTUNITY')
+    return `lead ${lead}, contacts ${c1} and ${c2}`
+  })
+  if (created) {
+    const itemsGet = () => call('crm.lead.contact.items.get', { id: lead })
+    const leadContact = async () => (await call('crm.lead.get', { id: lead })).CONTACT_ID
+
+    await step('add {CONTACT_ID, SORT: 10, IS_PRIMARY: Y} -> true', async () => {
+      checkEq(await call('crm.lead.contact.add', { id: lead, fields: { CONTACT_ID: c1, SORT: 10, IS_PRIMARY: 'Y' } }),
+        true, 'crm.lead.contact.add')
+    })
+    await step('the same add again -> false, nothing changed', async () => {
+      checkEq(await call('crm.lead.contact.add', { id: lead, fields: { CONTACT_ID: c1, SORT: 10, IS_PRIMARY: 'Y' } }),
+        false, 'the same crm.lead.contact.add again')
+      checkItems(await itemsGet(), [binding(c1, 10, true)], 'items.get after the repeat')
+    })
+    await step('second contact without IS_PRIMARY -> non-primary, SORT 20', async () => {
+      checkEq(await call('crm.lead.contact.add', { id: lead, fields: { CONTACT_ID: c2 } }), true, 'crm.lead.contact.add')
+      const items = await itemsGet()
+      check(Array.isArray(items) && items.length === 2, `expected 2 bindings, got ${show(items)}`)
+      checkEq(items[1], binding(c2, 20, false), 'second binding')
+    })
+    await step('items.get shape and types', async () => {
+      checkItems(await itemsGet(), [binding(c1, 10, true), binding(c2, 20, false)])
+    })
+    await step('crm.lead.get CONTACT_ID is the primary, as a string', async () => {
+      checkEq(await leadContact(), String(c1), 'crm.lead.get CONTACT_ID')
+    })
+    await step('delete of the primary re-elects the other', async () => {
+      checkEq(await call('crm.lead.contact.delete', { id: lead, fields: { CONTACT_ID: c1 } }), true, 'crm.lead.contact.delete')
+      checkItems(await itemsGet(), [binding(c2, 20, true)], 'items.get after the delete')
+      checkEq(await leadContact(), String(c2), 'crm.lead.get CONTACT_ID')
+    })
+    await step('items.set replaces the set', async () => {
+      checkEq(await call('crm.lead.contact.items.set', {
+        id: lead, items: [{ CONTACT_ID: c1, SORT: 10 }, { CONTACT_ID: c2, SORT: 20, IS_PRIMARY: 'Y' }]
+      }), true, 'crm.lead.contact.items.set')
+      checkItems(await itemsGet(), [binding(c1, 10, false), binding(c2, 20, true)], 'items.get after items.set')
+      checkEq(await leadContact(), String(c2), 'crm.lead.get CONTACT_ID')
+    })
+    await step('items.delete -> items.get []', async () => {
+      checkEq(await call('crm.lead.contact.items.delete', { id: lead }), true, 'crm.lead.contact.items.delete')
+      checkItems(await itemsGet(), [], 'items.get after items.delete')
+      checkEq(await leadContact(), null, 'crm.lead.get CONTACT_ID after items.delete')
+    })
+
+    // An empty `error` code is not an error code for the SDK: it falls back to axios's code
+    // (ERR_BAD_REQUEST) and axios's message, and keeps the server's body only in
+    // originalError. Both are checked.
+    const emptyCodeError = async (params, description) => {
+      const e = await ajaxError('crm.lead.contact.add', params)
+      checkEq(e.status, 400, 'AjaxError.status')
+      checkEq(e.code, 'ERR_BAD_REQUEST', 'AjaxError.code (axios code for an empty error code)')
+      checkEq(e.originalError?.response?.data, { error: '', error_description: description },
+        'the server body in AjaxError.originalError')
+      return `AjaxError code=${e.code} status=${e.status}, body error "" "${description}"`
+    }
+    await step('error: bad id', () => emptyCodeError({ id: 0, fields: { CONTACT_ID: c1 } },
+      "The parameter 'ownerEntityID' is invalid or not defined."))
+    await step('error: missing lead', () => emptyCodeError({ id: 999999, fields: { CONTACT_ID: c1 } }, 'Not found.'))
+    await step('error: unknown method', async () => {
+      const e = await ajaxError('crm.lead.contact.frobnicate', { id: lead })
+      checkEq([e.code, e.status, e.message], ['ERROR_METHOD_NOT_FOUND', 404, 'Method not found!'], 'AjaxError code, status, message')
+      return `AjaxError code=${e.code} status=${e.status}`
+    })
+    await step('error: wrong secret', async () => {
+      const e = await ajaxError('crm.lead.contact.items.get', { id: lead }, makeHook(wrongUrl))
+      checkEq([e.code, e.status, e.message], ['INVALID_CREDENTIALS', 401, 'Invalid request credentials'], 'AjaxError code, status, message')
+      return `AjaxError code=${e.code} status=${e.status}`
+    })
+
+    await step('crm.lead.update', async () => {
+      checkEq(await call('crm.lead.update', { id: lead, fields: { TITLE: 'Updated by js' } }), true, 'crm.lead.update')
+      checkEq((await call('crm.lead.get', { id: lead })).TITLE, 'Updated by js', 'TITLE')
+    })
+  } else {
+    counts.failed++
+    console.log(`FAIL ${CLIENT}: seed scenario: cannot continue without a lead and two contacts`)
+  }
+
+  // ---- batch ----
+  await step('batch: named commands, bindings in one batch', async () => {
+    const response = await b24.actions.v2.batch.make({
+      calls: {
+        lead: { method: 'crm.lead.add', params: { fields: { TITLE: 'Batch lead' } } },
+        first: ['crm.contact.add', { fields: { NAME: 'Batch', LAST_NAME: 'One' } }],
+        second: ['crm.contact.add', { fields: { NAME: 'Batch', LAST_NAME: 'Two' } }]
+      },
+      options: { isHaltOnError: true }
+    })
+    check(response.isSuccess, response.getErrorMessages().join('; '))
+    const ids = response.getData()
+    checkEq(Object.keys(ids), ['lead', 'first', 'second'], 'batch result keys')
+    const second = await b24.actions.v2.batch.make({
+      calls: [
+        ['crm.lead.contact.add', { id: ids.lead, fields: { CONTACT_ID: ids.first } }],
+        ['crm.lead.contact.add', { id: ids.lead, fields: { CONTACT_ID: ids.second, IS_PRIMARY: 'Y' } }],
+        ['crm.lead.contact.items.get', { id: ids.lead }]
+      ],
+      options: { isHaltOnError: true }
+    })
+    check(second.isSuccess, second.getErrorMessages().join('; '))
+    checkEq(second.getData(), [true, true, [binding(ids.first, 10, false), binding(ids.second, 20, true)]],
+      'array batch results')
+  })
+
+  // A failed command inside a batch is reported in result_error. The SDK only recognises
+  // it when its `error` code is non-empty: a command failing with the empty code (as the
+  // binding methods' "Not found." does, on a portal too) comes back as a successful
+  // AjaxResult with an undefined result. Both are checked, as the SDK sees them.
+  await step('batch: failing middle command, isHaltOnError false', async () => {
+    const soft = await b24.actions.v2.batch.make({
+      calls: [
+        ['server.time', {}],
+        ['crm.lead.contact.frobnicate', { id: 1 }],
+        ['crm.lead.contact.add', { id: 999999, fields: { CONTACT_ID: 1 } }],
+        ['server.time', {}]
+      ],
+      options: { isHaltOnError: false, returnAjaxResult: true }
+    })
+    const results = soft.getData()
+    check(Array.isArray(results) && results.length === 4, `expected 4 AjaxResults, got ${show(results)}`)
+    checkEq(results.map(r => r.isSuccess), [true, false, true, true], 'per-command isSuccess')
+    const err = Array.from(results[1].getErrors())[0]
+    check(err instanceof AjaxError, `unknown-method command error is ${show(err)}`)
+    checkEq([err.code, err.message], ['ERROR_METHOD_NOT_FOUND', 'Method not found!'], 'AjaxError code, message')
+    checkEq(results[2].getData()?.result, undefined, 'result of the command failing with error ""')
+    check(typeof results[3].getData()?.result === 'string', 'the command after the failures did not run')
+    return 'ERROR_METHOD_NOT_FOUND seen as AjaxError; error "" seen as success without result (SDK behaviour)'
+  })
+
+  await step('batch: failing command with isHaltOnError true', async () => {
+    let seen = null
+    try {
+      const hard = await b24.actions.v2.batch.make({
+        calls: [['server.time', {}], ['crm.lead.contact.frobnicate', { id: 1 }], ['server.time', {}]],
+        options: { isHaltOnError: true }
+      })
+      seen = hard.isSuccess ? `no error: ${show(hard.getData())}` : Array.from(hard.getErrors()).map(e => `${e.code}: ${e.message}`).join('; ')
+    } catch (e) {
+      seen = e instanceof AjaxError ? `${e.code}: ${e.message}` : `${e.name}: ${e.message}`
+    }
+    checkEq(seen, 'ERROR_METHOD_NOT_FOUND: Method not found!', 'error reported with isHaltOnError')
+  })
+
+  // ---- lists ----
+  const titles = new Map()
+  const LEADS = 120
+  await step(`batchByChunk: ${LEADS} crm.lead.add`, async () => {
+    const response = await b24.actions.v2.batchByChunk.make({
+      calls: Array.from({ length: LEADS }, (_, i) => ['crm.lead.add', { fields: { TITLE: `js list ${i}` } }]),
+      options: { isHaltOnError: true }
+    })
+    check(response.isSuccess, response.getErrorMessages().join('; '))
+    const ids = response.getData()
+    check(Array.isArray(ids) && ids.length === LEADS && ids.every(Number.isInteger), `ids: ${show(ids)}`)
+    check(new Set(ids).size === LEADS, 'duplicate ids')
+    ids.forEach((id, i) => titles.set(id, `js list ${i}`))
+  })
+
+  const checkRows = (rows, what) => {
+    check(Array.isArray(rows), `${what}: not an array`)
+    const ids = rows.map(r => Number(r.ID))
+    check(new Set(ids).size === ids.length, `${what}: ${ids.length - new Set(ids).size} duplicates`)
+    checkEq(ids.slice().sort((a, b) => a - b), [...titles.keys()].sort((a, b) => a - b), `${what}: ids`)
+    for (const r of rows) checkEq(r.TITLE, titles.get(Number(r.ID)), `${what}: TITLE of ${r.ID}`)
+  }
+  const listParams = { filter: { '%TITLE': 'js list' }, select: ['ID', 'TITLE'] }
+
+  await step('callList: every lead exactly once', async () => {
+    check(titles.size === LEADS, 'no leads')
+    const response = await b24.actions.v2.callList.make({ method: 'crm.lead.list', params: listParams })
+    check(response.isSuccess, response.getErrorMessages().join('; '))
+    checkRows(response.getData(), 'callList')
+  })
+  await step('fetchList: every lead exactly once', async () => {
+    check(titles.size === LEADS, 'no leads')
+    const rows = []
+    const sizes = []
+    for await (const chunk of b24.actions.v2.fetchList.make({ method: 'crm.lead.list', params: listParams })) {
+      sizes.push(chunk.length)
+      rows.push(...chunk)
+    }
+    checkRows(rows, 'fetchList')
+    return `chunks of ${sizes.join(', ')}`
+  })
+  await step('AjaxResult paging: getTotal, isMore, getNext', async () => {
+    check(titles.size === LEADS, 'no leads')
+    let page = await b24.actions.v2.call.make({ method: 'crm.lead.list', params: { ...listParams, order: { ID: 'ASC' }, start: 0 } })
+    checkEq(page.getTotal(), LEADS, 'getTotal()')
+    const rows = [...page.getData().result]
+    let pages = 1
+    while (page.isMore()) {
+      page = await page.getNext(b24.getHttpClient(ApiVersion.v2))
+      check(page, 'getNext returned no page while isMore() was true')
+      rows.push(...page.getData().result)
+      pages++
+      check(pages < 10, 'more pages than expected')
+    }
+    checkRows(rows, 'paging')
+    checkEq(pages, Math.ceil(LEADS / 50), 'page count')
+    return `${pages} pages`
+  })
+
+  await step('deprecated aliases: callMethod, callBatch, callListMethod, fetchListMethod', async () => {
+    // Each alias logs a deprecation notice through console.warn; keep the output readable.
+    const warn = console.warn
+    console.warn = () => {}
+    try {
+    const r = await b24.callMethod('crm.lead.contact.fields', {})
+    checkEq(Object.keys(r.getData().result), ['SORT', 'IS_PRIMARY', 'CONTACT_ID'], 'callMethod crm.lead.contact.fields')
+    const batch = await b24.callBatch({ t: { method: 'server.time', params: {} }, f: { method: 'crm.lead.contact.fields', params: {} } }, true)
+    check(batch.isSuccess, batch.getErrorMessages().join('; '))
+    check(typeof batch.getData().t === 'string', `callBatch server.time: ${show(batch.getData())}`)
+    const list = await b24.callListMethod('crm.lead.list', listParams)
+    check(list.isSuccess, list.getErrorMessages().join('; '))
+    checkRows(list.getData(), 'callListMethod')
+    const rows = []
+    for await (const chunk of b24.fetchListMethod('crm.lead.list', listParams, 'ID')) rows.push(...chunk)
+    checkRows(rows, 'fetchListMethod')
+    } finally {
+      console.warn = warn
+    }
+  })
+
+  console.log(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`)
+  return counts.failed ? 1 : 0
+}
+
+main().then(code => { process.exitCode = code }, e => {
+  console.error(e)
+  console.log(`FAIL ${CLIENT}: crashed: ${e?.name}: ${e?.message}`)
+  console.log(`${counts.passed} passed, ${counts.failed + 1} failed, ${counts.skipped} skipped`)
+  process.exitCode = 1
+})
