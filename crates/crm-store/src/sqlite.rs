@@ -470,85 +470,77 @@ fn list_rows(conn: &Connection, entity: EntityType, q: &ListQuery) -> StoreResul
     let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
     let mut rows: Vec<Row> = stmt
         .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            let mut values = HashMap::new();
-            for (i, f) in entity.columns().enumerate() {
-                values.insert(f.name, stored(r.get_ref(i + 1)?));
-            }
-            Ok(Row {
-                id: r.get(0)?,
-                values,
-                multi: Vec::new(),
-            })
+            entity_row(entity, r)
         })
         .and_then(Iterator::collect)
         .map_err(backend)?;
-    if q.with_multi && !rows.is_empty() {
-        let marks: Vec<String> = (0..rows.len()).map(|i| format!("?{}", i + 2)).collect();
-        let sql = format!(
-            "SELECT ENTITY_ID, ID, TYPE_ID, VALUE_TYPE, VALUE FROM crm_multifield \
-             WHERE ENTITY_TYPE_ID = ?1 AND ENTITY_ID IN ({}) ORDER BY ID",
-            marks.join(", ")
-        );
-        let mut margs = vec![rusqlite::types::Value::Integer(entity.type_id())];
-        margs.extend(rows.iter().map(|r| rusqlite::types::Value::Integer(r.id)));
-        let mut stmt = conn.prepare(&sql).map_err(backend)?;
-        let values: Vec<(i64, MultiValue)> = stmt
-            .query_map(rusqlite::params_from_iter(margs.iter()), |r| {
-                Ok((
-                    r.get(0)?,
-                    MultiValue {
-                        id: r.get(1)?,
-                        type_id: r.get(2)?,
-                        value_type: r.get(3)?,
-                        value: r.get(4)?,
-                    },
-                ))
-            })
-            .and_then(Iterator::collect)
-            .map_err(backend)?;
-        for (owner, m) in values {
-            if let Some(row) = rows.iter_mut().find(|r| r.id == owner) {
-                row.multi.push(m);
-            }
-        }
+    if q.with_multi {
+        attach_multi(conn, entity, &mut rows)?;
     }
     Ok((rows, total))
 }
 
-fn load_row(conn: &Connection, entity: EntityType, id: i64) -> StoreResult<Option<Row>> {
-    let mut stmt = conn.prepare_cached(&select_sql(entity)).map_err(backend)?;
-    let row = stmt
-        .query_row([id], |r| {
-            let mut values = HashMap::new();
-            for (i, f) in entity.columns().enumerate() {
-                values.insert(f.name, stored(r.get_ref(i + 1)?));
-            }
-            Ok(Row {
-                id: r.get(0)?,
-                values,
-                multi: Vec::new(),
-            })
-        })
-        .optional()
-        .map_err(backend)?;
-    let Some(mut row) = row else { return Ok(None) };
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT ID, TYPE_ID, VALUE_TYPE, VALUE FROM crm_multifield \
-             WHERE ENTITY_TYPE_ID = ?1 AND ENTITY_ID = ?2 ORDER BY ID",
-        )
-        .map_err(backend)?;
-    row.multi = stmt
-        .query_map(params![entity.type_id(), id], |r| {
-            Ok(MultiValue {
-                id: r.get(0)?,
-                type_id: r.get(1)?,
-                value_type: r.get(2)?,
-                value: r.get(3)?,
-            })
+/// An entity row from `SELECT ID, <columns in field-table order> …`.
+fn entity_row(entity: EntityType, r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    let mut values = HashMap::new();
+    for (i, f) in entity.columns().enumerate() {
+        values.insert(f.name, stored(r.get_ref(i + 1)?));
+    }
+    Ok(Row {
+        id: r.get(0)?,
+        values,
+        multi: Vec::new(),
+    })
+}
+
+/// Loads the multi-field values of `rows` in one query, in insertion order.
+fn attach_multi(conn: &Connection, entity: EntityType, rows: &mut [Row]) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let marks: Vec<String> = (0..rows.len()).map(|i| format!("?{}", i + 2)).collect();
+    let sql = format!(
+        "SELECT ENTITY_ID, ID, TYPE_ID, VALUE_TYPE, VALUE FROM crm_multifield \
+         WHERE ENTITY_TYPE_ID = ?1 AND ENTITY_ID IN ({}) ORDER BY ID",
+        marks.join(", ")
+    );
+    let mut args = vec![rusqlite::types::Value::Integer(entity.type_id())];
+    args.extend(rows.iter().map(|r| rusqlite::types::Value::Integer(r.id)));
+    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+    let values: Vec<(i64, MultiValue)> = stmt
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            Ok((
+                r.get(0)?,
+                MultiValue {
+                    id: r.get(1)?,
+                    type_id: r.get(2)?,
+                    value_type: r.get(3)?,
+                    value: r.get(4)?,
+                },
+            ))
         })
         .and_then(Iterator::collect)
         .map_err(backend)?;
+    for (owner, m) in values {
+        if let Some(row) = rows.iter_mut().find(|r| r.id == owner) {
+            row.multi.push(m);
+        }
+    }
+    Ok(())
+}
+
+fn load_row(conn: &Connection, entity: EntityType, id: i64) -> StoreResult<Option<Row>> {
+    let mut stmt = conn.prepare_cached(&select_sql(entity)).map_err(backend)?;
+    let Some(row) = stmt
+        .query_row([id], |r| entity_row(entity, r))
+        .optional()
+        .map_err(backend)?
+    else {
+        return Ok(None);
+    };
+    let mut rows = [row];
+    attach_multi(conn, entity, &mut rows)?;
+    let [row] = rows;
     Ok(Some(row))
 }
 

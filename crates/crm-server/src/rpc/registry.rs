@@ -73,6 +73,10 @@ pub struct Registry {
     methods: BTreeMap<&'static str, MethodSpec>,
 }
 
+fn to_result(out: impl Serialize) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(out).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 fn bad_params(e: impl std::fmt::Display) -> ApiError {
     ApiError::Invalid(format!("Invalid parameters: {e}"))
 }
@@ -97,6 +101,31 @@ impl Registry {
         self
     }
 
+    /// Erases a typed handler: parameters are read leniently into `P`, the handler's
+    /// output `O` becomes a [`Reply`] through `reply`.
+    fn typed<P, O, F, Fut>(
+        &mut self,
+        name: &'static str,
+        scope: Option<Scope>,
+        f: F,
+        reply: fn(O) -> Result<Reply, ApiError>,
+    ) -> &mut Self
+    where
+        P: DeserializeOwned + Send + 'static,
+        O: Send + 'static,
+        F: Fn(Ctx, P) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, ApiError>> + Send + 'static,
+    {
+        let call: Erased = Arc::new(move |ctx, params| {
+            let f = f.clone();
+            Box::pin(async move {
+                let p: P = from_params(&params).map_err(bad_params)?;
+                reply(f(ctx, p).await?)
+            })
+        });
+        self.insert(name, scope, call)
+    }
+
     /// Registers `f` under `name`: parameters are read leniently into `P`; the output
     /// becomes `result`.
     pub fn method<P, R, F, Fut>(
@@ -107,25 +136,17 @@ impl Registry {
     ) -> &mut Self
     where
         P: DeserializeOwned + Send + 'static,
-        R: Serialize + 'static,
+        R: Serialize + Send + 'static,
         F: Fn(Ctx, P) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<R, ApiError>> + Send + 'static,
     {
-        let call: Erased = Arc::new(move |ctx, params| {
-            let f = f.clone();
-            Box::pin(async move {
-                let p: P = from_params(&params).map_err(bad_params)?;
-                let out = f(ctx, p).await?;
-                let result =
-                    serde_json::to_value(out).map_err(|e| ApiError::Internal(e.to_string()))?;
-                Ok(Reply {
-                    result,
-                    next: None,
-                    total: None,
-                })
+        self.typed(name, scope, f, |out: R| {
+            Ok(Reply {
+                result: to_result(out)?,
+                next: None,
+                total: None,
             })
-        });
-        self.insert(name, scope, call)
+        })
     }
 
     /// Registers a list method: its `Page` becomes `result`, `next` and `total`.
@@ -137,25 +158,17 @@ impl Registry {
     ) -> &mut Self
     where
         P: DeserializeOwned + Send + 'static,
-        R: Serialize + 'static,
+        R: Serialize + Send + 'static,
         F: Fn(Ctx, P) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<Page<R>, ApiError>> + Send + 'static,
     {
-        let call: Erased = Arc::new(move |ctx, params| {
-            let f = f.clone();
-            Box::pin(async move {
-                let p: P = from_params(&params).map_err(bad_params)?;
-                let page = f(ctx, p).await?;
-                let result = serde_json::to_value(page.items)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                Ok(Reply {
-                    result,
-                    next: page.next,
-                    total: Some(page.total),
-                })
+        self.typed(name, scope, f, |page: Page<R>| {
+            Ok(Reply {
+                result: to_result(page.items)?,
+                next: page.next,
+                total: Some(page.total),
             })
-        });
-        self.insert(name, scope, call)
+        })
     }
 
     /// Marks the method `name` as not callable from `batch`.
