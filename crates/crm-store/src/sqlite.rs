@@ -18,7 +18,9 @@ use crm_core::store::{
 };
 use crossbeam_channel::{Receiver, Sender};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params};
+use rusqlite::{
+    Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior, params,
+};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -57,15 +59,19 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
+    // The version is read inside the writing transaction, so two processes opening a new
+    // file at once apply each migration exactly once.
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let Some(sql) = MIGRATIONS.get(version) else {
+            return Ok(());
+        };
         tx.execute_batch(sql)
-            .with_context(|| format!("applying migration {}", i + 1))?;
-        tx.pragma_update(None, "user_version", i + 1)?;
+            .with_context(|| format!("applying migration {}", version + 1))?;
+        tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }
 
 fn spawn(name: String, rx: Receiver<Job>, mut conn: Connection) -> anyhow::Result<JoinHandle<()>> {
@@ -83,8 +89,8 @@ impl SqliteStore {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let mut writer = Connection::open(path)
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
-        writer.pragma_update(None, "journal_mode", "WAL")?;
         configure(&writer)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
         migrate(&mut writer)?;
         let mut readers = Vec::new();
         for _ in 0..READERS {
@@ -153,13 +159,20 @@ impl SqliteStore {
     }
 
     /// Runs `f` in a transaction on the writer thread.
+    ///
+    /// The transaction starts as a writer (`BEGIN IMMEDIATE`): a deferred one would read
+    /// first and then upgrade, and SQLite does not call the busy handler on that upgrade,
+    /// so a lock held by another process (the `webhook` CLI, a backup) would fail the
+    /// write at once instead of waiting up to the busy timeout.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
     {
         self.run(true, move |conn| {
-            let tx = conn.transaction().map_err(backend)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
             let out = f(&tx)?;
             tx.commit().map_err(backend)?;
             Ok(out)
