@@ -18,9 +18,7 @@ use crm_core::store::{
 };
 use crossbeam_channel::{Receiver, Sender};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{
-    Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior, params,
-};
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior, params};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
@@ -354,6 +352,97 @@ fn sql_value(v: &Stored) -> rusqlite::types::Value {
     }
 }
 
+fn json_value(v: &Stored) -> serde_json::Value {
+    match v {
+        Stored::Null => serde_json::Value::Null,
+        Stored::Int(i) => serde_json::Value::from(*i),
+        Stored::Real(f) => serde_json::Value::from(*f),
+        Stored::Text(s) => serde_json::Value::from(s.as_str()),
+    }
+}
+
+/// A value that also matches NULL for `=` (the portal's "empty" filter values).
+fn is_empty_value(v: &Stored) -> bool {
+    matches!(v, Stored::Null | Stored::Int(0)) || matches!(v, Stored::Text(s) if s.is_empty())
+}
+
+/// Binds `v` and returns its placeholder.
+fn bind(args: &mut Vec<rusqlite::types::Value>, v: rusqlite::types::Value) -> String {
+    args.push(v);
+    format!("?{}", args.len())
+}
+
+/// One condition as SQL. A list of values is bound as one JSON array read back with
+/// `json_each`, so lists of any length cost one parameter and no expression depth.
+fn condition_sql(
+    entity: EntityType,
+    c: &Condition,
+    args: &mut Vec<rusqlite::types::Value>,
+) -> String {
+    match c {
+        Condition::Field {
+            field,
+            op,
+            values,
+            negate,
+        } => {
+            let col = format!("t.{}", field.name);
+            let sql_op = match op {
+                Op::Eq => "=",
+                Op::Lt => "<",
+                Op::Le => "<=",
+                Op::Gt => ">",
+                Op::Ge => ">=",
+                Op::Like => "LIKE",
+            };
+            let test = match values.as_slice() {
+                [one] => format!("{col} {sql_op} {}", bind(args, sql_value(one))),
+                many => {
+                    let list = serde_json::Value::Array(many.iter().map(json_value).collect());
+                    let p = bind(args, rusqlite::types::Value::Text(list.to_string()));
+                    if *op == Op::Eq {
+                        format!("{col} IN (SELECT value FROM json_each({p}))")
+                    } else {
+                        format!("EXISTS (SELECT 1 FROM json_each({p}) WHERE {col} {sql_op} value)")
+                    }
+                }
+            };
+            let any = if *op == Op::Eq && values.iter().any(is_empty_value) {
+                format!("({col} IS NULL OR {test})")
+            } else {
+                format!("({test})")
+            };
+            if *negate {
+                format!("NOT COALESCE({any}, 0)")
+            } else {
+                any
+            }
+        }
+        Condition::Multi { type_id, pattern } => {
+            // The entity type and multi-field type come from code, never from input.
+            let p = bind(args, rusqlite::types::Value::Text(pattern.clone()));
+            format!(
+                "EXISTS (SELECT 1 FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = {} \
+                 AND m.ENTITY_ID = t.ID AND m.TYPE_ID = '{type_id}' AND m.VALUE LIKE {p})",
+                entity.type_id()
+            )
+        }
+    }
+}
+
+/// `a AND b AND …` as a balanced tree, so thousands of conditions nest only a few levels
+/// deep (a flat chain would pass SQLite's expression-depth limit of 1,000).
+fn conjunction(parts: &[String]) -> String {
+    match parts {
+        [] => "1".into(),
+        [one] => one.clone(),
+        _ => {
+            let (a, b) = parts.split_at(parts.len() / 2);
+            format!("({} AND {})", conjunction(a), conjunction(b))
+        }
+    }
+}
+
 /// Builds the WHERE clause of a list query. Column names come from the entity's field
 /// table; every value is a bound parameter.
 fn where_clause(
@@ -361,60 +450,14 @@ fn where_clause(
     filter: &[Condition],
     args: &mut Vec<rusqlite::types::Value>,
 ) -> String {
-    let mut parts = Vec::new();
-    for c in filter {
-        match c {
-            Condition::Field {
-                field,
-                op,
-                values,
-                negate,
-            } => {
-                let col = format!("t.{}", field.name);
-                let alts: Vec<String> = values
-                    .iter()
-                    .map(|v| {
-                        let empty = matches!(v, Stored::Null | Stored::Int(0))
-                            || matches!(v, Stored::Text(s) if s.is_empty());
-                        args.push(sql_value(v));
-                        let n = args.len();
-                        match op {
-                            Op::Eq if empty => format!("({col} IS NULL OR {col} = ?{n})"),
-                            Op::Eq => format!("{col} = ?{n}"),
-                            Op::Lt => format!("{col} < ?{n}"),
-                            Op::Le => format!("{col} <= ?{n}"),
-                            Op::Gt => format!("{col} > ?{n}"),
-                            Op::Ge => format!("{col} >= ?{n}"),
-                            Op::Like => format!("{col} LIKE ?{n}"),
-                        }
-                    })
-                    .collect();
-                let any = format!("({})", alts.join(" OR "));
-                parts.push(if *negate {
-                    format!("NOT COALESCE({any}, 0)")
-                } else {
-                    any
-                });
-            }
-            Condition::Multi { type_id, pattern } => {
-                args.push(rusqlite::types::Value::Integer(entity.type_id()));
-                args.push(rusqlite::types::Value::Text((*type_id).to_string()));
-                args.push(rusqlite::types::Value::Text(pattern.clone()));
-                let n = args.len();
-                parts.push(format!(
-                    "EXISTS (SELECT 1 FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = ?{} \
-                     AND m.ENTITY_ID = t.ID AND m.TYPE_ID = ?{} AND m.VALUE LIKE ?{n})",
-                    n - 2,
-                    n - 1
-                ));
-            }
-        }
+    if filter.is_empty() {
+        return String::new();
     }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", parts.join(" AND "))
-    }
+    let parts: Vec<String> = filter
+        .iter()
+        .map(|c| condition_sql(entity, c, args))
+        .collect();
+    format!(" WHERE {}", conjunction(&parts))
 }
 
 fn order_clause(order: &[(&'static crm_core::field::FieldDef, Dir)]) -> String {
@@ -924,6 +967,11 @@ mod tests {
                 serde_json::json!({}),
                 serde_json::json!({"DATE_MODIFY": "ASC"}),
             ),
+            // A long value list is one JSON parameter, still looked up through the key.
+            (
+                serde_json::json!({"@ID": (1..=5000).collect::<Vec<i64>>()}),
+                serde_json::json!({"ID": "ASC"}),
+            ),
             // The control: an unindexed sort key must be detected as a full sort.
             (
                 serde_json::json!({}),
@@ -934,7 +982,7 @@ mod tests {
             let control = order.get("COMMENTS").is_some();
             let (offset, count) = page(0);
             let q = ListQuery {
-                filter: parse_filter(EntityType::Lead, filter.as_object().unwrap(), tz),
+                filter: parse_filter(EntityType::Lead, filter.as_object().unwrap(), tz).unwrap(),
                 order: parse_order(EntityType::Lead, order.as_object().unwrap()),
                 offset,
                 limit: 50,

@@ -22,7 +22,10 @@ async fn writes_wait_for_a_lock_held_by_another_connection() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("crm.sqlite3");
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    let lead = store.create(EntityType::Lead, empty_entity()).await.unwrap();
+    let lead = store
+        .create(EntityType::Lead, empty_entity())
+        .await
+        .unwrap();
     let mut contacts = Vec::new();
     for _ in 0..8 {
         contacts.push(

@@ -6,6 +6,7 @@ mod batch;
 mod binary;
 mod fields;
 mod filters;
+mod hardening;
 mod lead_contact;
 mod list;
 mod registry;

@@ -137,7 +137,7 @@ pub async fn list(
     let (offset, count) = page(p.start.unwrap_or(0));
     let fields = parse_select(entity, &select);
     let query = ListQuery {
-        filter: parse_filter(entity, &filter, tz),
+        filter: parse_filter(entity, &filter, tz).map_err(|e| ApiError::invalid(e.to_string()))?,
         order: parse_order(entity, &order),
         offset,
         limit: PAGE_SIZE,
