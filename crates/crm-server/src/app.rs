@@ -4,16 +4,17 @@
 use crate::auth::{hash_secret, new_secret};
 use crate::config::Config;
 use crate::http::{AppState, router};
+use crate::listener::Limited;
 use crate::methods;
 use crate::rpc::Services;
 use crate::rpc::ctx::Permissions;
 use anyhow::Context;
 use axum_server::Handle;
-use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
 use crm_core::clock::{Clock, SystemClock};
 use crm_core::identity::{Scope, User};
 use crm_core::store::Store;
+use hyper_util::rt::TokioTimer;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ pub struct Application {
     listener: std::net::TcpListener,
     addr: SocketAddr,
     state: AppState,
+    connections: Limited,
+    header_timeout: Duration,
     tls: Option<RustlsConfig>,
     /// The administrator's webhook URL, when this start created it (printed once).
     pub bootstrap_webhook: Option<String>,
@@ -139,11 +142,17 @@ impl Application {
         let state = AppState {
             services: services_with_clock(store, config, clock),
             max_body_bytes: config.max_body_bytes,
+            body_timeout: Duration::from_secs(config.body_timeout),
         };
         Ok(Self {
             listener,
             addr,
             state,
+            connections: Limited::new(
+                usize::try_from(config.max_connections).unwrap_or(usize::MAX),
+                Duration::from_secs(config.idle_timeout),
+            ),
+            header_timeout: Duration::from_secs(config.header_timeout),
             tls,
             bootstrap_webhook,
             self_signed_cert,
@@ -176,21 +185,29 @@ impl Application {
         });
         let store = Arc::clone(&self.state.services.store);
         let app = router(self.state).into_make_service();
-        // TCP_NODELAY: without it, small responses wait on delayed ACKs (~40 ms each).
+        let header_timeout = self.header_timeout;
+        let configure = |builder: &mut hyper_util::server::conn::auto::Builder<_>| {
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout);
+        };
+        // The acceptor caps open connections, sets TCP_NODELAY (without it small answers
+        // wait on delayed ACKs, ~40 ms each) and closes idle connections.
         let served = match self.tls {
             Some(tls) => {
-                axum_server::from_tcp_rustls(self.listener, tls)
-                    .map(|a| a.acceptor(NoDelayAcceptor))
-                    .handle(handle)
-                    .serve(app)
-                    .await
+                let mut server = axum_server::from_tcp_rustls(self.listener, tls)
+                    .map(|a| a.acceptor(self.connections.clone()))
+                    .handle(handle);
+                configure(server.http_builder());
+                server.serve(app).await
             }
             None => {
-                axum_server::from_tcp(self.listener)
-                    .acceptor(NoDelayAcceptor)
-                    .handle(handle)
-                    .serve(app)
-                    .await
+                let mut server = axum_server::from_tcp(self.listener)
+                    .acceptor(self.connections.clone())
+                    .handle(handle);
+                configure(server.http_builder());
+                server.serve(app).await
             }
         };
         store.close().await;

@@ -107,9 +107,24 @@ pub struct Config {
     /// The server's time zone as a UTC offset (`+03:00`); dates are read and written in it.
     #[arg(long, env = "CRM_TZ_OFFSET", default_value = "+00:00", value_parser = parse_offset, global = true)]
     pub tz_offset: FixedOffset,
-    /// Largest accepted request body, in bytes.
+    /// Largest accepted request body, in bytes (a larger declared Content-Length is refused
+    /// before the body is read).
     #[arg(long, env = "CRM_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Seconds an HTTP/1 request's head may take to arrive, counted from when the
+    /// connection is ready for it (so HTTP/1 keep-alive connections idle this long close).
+    #[arg(long, env = "CRM_HEADER_TIMEOUT", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub header_timeout: u64,
+    /// Seconds a whole request body may take to arrive (answered 408 past it).
+    #[arg(long, env = "CRM_BODY_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub body_timeout: u64,
+    /// Seconds a connection may go without a byte read or written (stalled bodies, TLS
+    /// handshakes, idle HTTP/2) before it is closed.
+    #[arg(long, env = "CRM_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub idle_timeout: u64,
+    /// Most connections open at once; further ones are closed as soon as they arrive.
+    #[arg(long, env = "CRM_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub max_connections: u64,
 }
 
 impl Config {
@@ -177,6 +192,16 @@ mod tests {
         let cli = Cli::parse_from(["crm-server"]);
         assert_eq!(cli.config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(cli.config.database_url(), "sqlite://data/crm.sqlite3");
+        assert_eq!(cli.config.max_body_bytes, 8 * 1024 * 1024);
+        assert_eq!(
+            (
+                cli.config.header_timeout,
+                cli.config.body_timeout,
+                cli.config.idle_timeout,
+                cli.config.max_connections
+            ),
+            (20, 60, 60, 4096)
+        );
         assert!(cli.command.is_none());
     }
 }

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`config`]: the clap settings struct; [`telemetry`]: logging.
 //! - [`app`]: start-up (store, bootstrap, listener, TLS) and graceful shutdown.
+//! - [`listener`]: accepted connections (cap, idle timeout) before HTTP sees them.
 //! - [`http`]: routes and the adaptation of HTTP requests to method calls.
 //! - [`wire`]: Bitrix formats — PHP `parse_str`, the lenient parameter deserializer,
 //!   envelopes.
@@ -18,6 +19,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod http;
+pub mod listener;
 pub mod methods;
 pub mod rpc;
 pub mod telemetry;

@@ -5,17 +5,21 @@
 mod params;
 
 use crate::auth::{Credentials, authenticate};
-use crate::rpc::{ApiError, Reply, Services, dispatch};
-use crate::wire::envelope::{self, Time};
+use crate::rpc::dispatch::{self, Outcome};
+use crate::rpc::{ApiError, MethodSpec, Services};
+use crate::wire::envelope;
 use axum::Router;
-use axum::body::{Bytes, to_bytes};
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::Value;
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What the router shares with every request.
 #[derive(Debug, Clone)]
@@ -24,12 +28,22 @@ pub struct AppState {
     pub services: Arc<Services>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Time allowed for a whole request body to arrive.
+    pub body_timeout: Duration,
 }
 
 /// The application's routes: `/healthz`, and everything under `/rest/`.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
+        .route(
+            "/healthz",
+            get(healthz).fallback(|| async {
+                error_response(&ApiError::BadRequest(
+                    405,
+                    "Only GET and HEAD are allowed on /healthz".into(),
+                ))
+            }),
+        )
         .fallback(rest)
         .with_state(state)
 }
@@ -70,23 +84,12 @@ fn error_response(e: &ApiError) -> Response {
 /// tolerating doubled and trailing slashes.
 fn split_path(path: &str) -> Option<(Option<(&str, &str)>, &str)> {
     let rest = path.strip_prefix("/rest/")?;
-    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).take(4).collect();
     match segs.as_slice() {
         [method] => Some((None, method)),
         [user, secret, method] => Some((Some((user, secret)), method)),
         _ => None,
     }
-}
-
-/// The canonical method name: lower case, without a `.json`/`.xml` format suffix.
-fn method_name(raw: &str) -> String {
-    let lower = raw.to_ascii_lowercase();
-    for suffix in [".json", ".xml"] {
-        if let Some(stripped) = lower.strip_suffix(suffix) {
-            return stripped.to_string();
-        }
-    }
-    lower
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -97,17 +100,57 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     Some(token.trim().to_string()).filter(|t| !t.is_empty())
 }
 
-fn oauth_token(params: &Value, headers: &HeaderMap) -> Credentials {
-    let from_params = ["auth", "access_token"]
+/// The token of the OAuth-style route, from `auth`/`access_token` among `params`, else the
+/// `Authorization: Bearer` header.
+fn oauth_token(params: &Map<String, Value>, headers: &HeaderMap) -> Option<Credentials> {
+    ["auth", "access_token"]
         .iter()
         .find_map(|k| params.get(*k).and_then(Value::as_str))
         .filter(|t| !t.is_empty())
-        .map(str::to_string);
-    match from_params.or_else(|| bearer(headers)) {
-        Some(t) => Credentials::Token(t),
-        None => Credentials::Missing,
-    }
+        .map(str::to_string)
+        .or_else(|| bearer(headers))
+        .map(Credentials::Token)
 }
+
+/// How reading a body ended early.
+enum BodyError {
+    TooLarge,
+    TimedOut,
+    /// The client went away or sent a malformed body.
+    Broken,
+}
+
+/// Reads the body up to `limit` bytes within `deadline`, keeping it (`keep`) or
+/// discarding it as it arrives.
+async fn read_body(
+    body: Body,
+    limit: usize,
+    deadline: Duration,
+    keep: bool,
+) -> Result<Bytes, BodyError> {
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let mut buf = BytesMut::new();
+        let mut seen = 0usize;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| BodyError::Broken)?;
+            seen = seen.saturating_add(chunk.len());
+            if seen > limit {
+                return Err(BodyError::TooLarge);
+            }
+            if keep {
+                buf.extend_from_slice(&chunk);
+            }
+        }
+        Ok(buf.freeze())
+    };
+    tokio::time::timeout(deadline, read)
+        .await
+        .unwrap_or(Err(BodyError::TimedOut))
+}
+
+/// What a failed request answers, and the user id when authentication got that far.
+type Failure = (ApiError, Option<i64>);
 
 async fn rest(State(state): State<AppState>, req: Request) -> Response {
     let started = state.services.clock.now();
@@ -116,36 +159,37 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
         return json_response(StatusCode::OK, &Value::Null);
     }
     let (parts, body) = req.into_parts();
-    // The body is read (up to the limit) before any answer, errors included: answering an
-    // HTTP/2 request whose body is still unread resets the stream, and some clients (curl)
-    // then drop the response.
-    let bytes = to_bytes(body, state.max_body_bytes).await.ok();
-    let Some((webhook, raw_method)) = split_path(parts.uri.path()) else {
-        return error_response(&ApiError::MethodNotFound);
+    let spec = split_path(parts.uri.path()).and_then(|(_, raw)| state.services.registry.get(raw));
+    let outcome = match spec {
+        Some(spec) => serve(&state, &parts, body, spec).await,
+        None => {
+            // Drained, not parsed: an answer to an HTTP/2 request whose body is still
+            // unread resets the stream, and some clients (curl) then drop the response.
+            let _ = read_body(body, state.max_body_bytes, state.body_timeout, false).await;
+            Err((ApiError::MethodNotFound, None))
+        }
     };
-    let name = method_name(raw_method);
-    let outcome = serve(&state, &parts, bytes, webhook, &name).await;
     let (response, status, user) = match outcome {
-        Ok((reply, user, processing)) => {
-            let time = Time::new(
-                started,
-                state.services.clock.now(),
-                processing,
-                state.services.tz,
-            );
-            let body = envelope::success(reply.result, reply.next, reply.total, &time);
-            (json_response(StatusCode::OK, &body), 200, Some(user))
-        }
-        Err((e, user)) => {
-            if e.status() >= 500 {
-                tracing::error!(method = %name, error = %e, "request failed");
+        Ok((called, user)) => {
+            let time = called.time(started, state.services.tz);
+            match called.result {
+                Ok(reply) => {
+                    let body = envelope::success(reply.result, reply.next, reply.total, &time);
+                    (json_response(StatusCode::OK, &body), 200, Some(user))
+                }
+                Err(e) => (error_response(&e), e.status(), Some(user)),
             }
-            (error_response(&e), e.status(), user)
         }
+        Err((e, user)) => (error_response(&e), e.status(), user),
     };
+    // Only registered names are logged: the path of an unknown method may be a secret.
+    let method = spec.map_or("-", |s| s.name);
+    if status >= 500 {
+        tracing::error!(method, status, "request failed");
+    }
     tracing::info!(
         target: "crm_server::request",
-        method = %name,
+        method,
         user = user.unwrap_or(0),
         status,
         duration_ms = clock.elapsed().as_secs_f64() * 1000.0,
@@ -154,46 +198,74 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
     response
 }
 
-/// The reply, the caller's user id and the seconds spent in the method; or the error and
-/// the user id when authentication got that far.
-type Outcome = Result<(Reply, i64, f64), (ApiError, Option<i64>)>;
-
+/// Credentials, body and parameters of a call to a registered method, in the order that
+/// keeps unauthenticated requests cheap: a declared length over the limit is refused
+/// before anything is read; on the webhook route the secret is checked before the body is
+/// read (a wrong one only drains it); on the OAuth-style route, where the token may be in
+/// the body, the body is read and parsed within the parser's bounds first.
 async fn serve(
     state: &AppState,
-    parts: &axum::http::request::Parts,
-    body: Option<Bytes>,
-    webhook: Option<(&str, &str)>,
-    name: &str,
-) -> Outcome {
+    parts: &Parts,
+    body: Body,
+    spec: &MethodSpec,
+) -> Result<(Outcome, i64), Failure> {
     let services = &state.services;
-    // Method existence is checked before anything else, credentials included.
-    let spec = services
-        .registry
-        .get(name)
-        .ok_or((ApiError::MethodNotFound, None))?;
-    let bytes = body.ok_or((ApiError::BodyTooLarge(state.max_body_bytes), None))?;
+    let store = services.store.as_ref();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
+        return Err((ApiError::BodyTooLarge(state.max_body_bytes), None));
+    }
+    let webhook = match split_path(parts.uri.path()) {
+        Some((Some((user, secret)), _)) => Some(Credentials::Webhook {
+            user: user.to_string(),
+            secret: secret.to_string(),
+        }),
+        _ => None,
+    };
+    let known = match &webhook {
+        Some(creds) => match authenticate(store, creds).await {
+            Ok(caller) => Some(caller),
+            Err(e) => {
+                let _ = read_body(body, state.max_body_bytes, state.body_timeout, false).await;
+                return Err((e, None));
+            }
+        },
+        None => None,
+    };
+    let bytes = read_body(body, state.max_body_bytes, state.body_timeout, true)
+        .await
+        .map_err(|e| {
+            let err = match e {
+                BodyError::TooLarge => ApiError::BodyTooLarge(state.max_body_bytes),
+                BodyError::TimedOut => ApiError::BodyTimeout(state.body_timeout.as_secs()),
+                BodyError::Broken => {
+                    ApiError::BadRequest(400, "The request body could not be read".into())
+                }
+            };
+            (err, None)
+        })?;
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let params = params::collect(parts.uri.query(), content_type, bytes).await;
-    let creds = match webhook {
-        Some((user, secret)) => Credentials::Webhook {
-            user: user.to_string(),
-            secret: secret.to_string(),
-        },
-        None => oauth_token(&params, &parts.headers),
-    };
-    let caller = authenticate(services.store.as_ref(), &creds)
+    let params = params::collect(parts.uri.query(), content_type, bytes)
         .await
-        .map(Arc::new)
         .map_err(|e| (e, None))?;
+    let caller = match known {
+        Some(caller) => caller,
+        None => {
+            let creds = oauth_token(&params, &parts.headers).unwrap_or(Credentials::Missing);
+            authenticate(store, &creds).await.map_err(|e| (e, None))?
+        }
+    };
+    let caller = Arc::new(caller);
     let user = caller.user.id;
-    let started = Instant::now();
-    dispatch::call(services, &caller, spec, params)
-        .await
-        .map(|r| (r, user, started.elapsed().as_secs_f64()))
-        .map_err(|e| (e, Some(user)))
+    let called = dispatch::call(services, &caller, spec, Value::Object(params)).await;
+    Ok((called, user))
 }
 
 #[cfg(test)]
@@ -208,8 +280,7 @@ mod tests {
             Some((Some(("1", "abc")), "crm.lead.add"))
         );
         assert_eq!(split_path("/rest/1/abc"), None);
+        assert_eq!(split_path("/rest/1/abc/x/y"), None);
         assert_eq!(split_path("/other"), None);
-        assert_eq!(method_name("SERVER.TIME.json"), "server.time");
-        assert_eq!(method_name("crm.lead.add.xml"), "crm.lead.add");
     }
 }

@@ -3,13 +3,13 @@
 //! HTTP 200 even when every command failed). Not a transaction: each command commits on
 //! its own, as on a portal.
 
-use crate::rpc::{ApiError, Ctx, Registry, dispatch};
+use crate::rpc::{ApiError, Ctx, Registry, Reply, dispatch};
 use crate::wire::envelope::{self, Time};
 use crate::wire::params::truthy;
+use crate::wire::php_array;
 use crate::wire::php_query::{self, Limits};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use std::time::Instant;
 
 /// Commands past this many are not run.
 pub const MAX_COMMANDS: usize = 50;
@@ -21,48 +21,19 @@ pub struct BatchParams {
     halt: Option<Value>,
 }
 
-/// An ordered PHP array under construction.
-#[derive(Debug, Default)]
-struct PhpArray(Vec<(String, Value)>);
-
-impl PhpArray {
-    fn set(&mut self, key: &str, v: Value) {
-        self.0.retain(|(k, _)| k != key);
-        self.0.push((key.to_string(), v));
-    }
-
-    fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-
-    /// PHP's `json_encode`: keys exactly 0..n-1 in order make a list (`[]` when empty),
-    /// anything else an object.
-    fn encode(&self) -> Value {
-        let sequential = self
-            .0
-            .iter()
-            .enumerate()
-            .all(|(i, (k, _))| *k == i.to_string());
-        if sequential {
-            Value::Array(self.0.iter().map(|(_, v)| v.clone()).collect())
-        } else {
-            Value::Object(self.0.iter().cloned().collect())
-        }
-    }
-}
-
-/// Results of the commands run so far, for reference resolution.
+/// Results of the commands run so far (for references), and the five maps of the answer.
+/// Command keys are unique, so each map is written once per key.
 #[derive(Debug, Default)]
 struct Results {
-    result: PhpArray,
-    error: PhpArray,
-    total: PhpArray,
-    next: PhpArray,
-    time: PhpArray,
+    result: Map<String, Value>,
+    error: Map<String, Value>,
+    total: Map<String, Value>,
+    next: Map<String, Value>,
+    time: Map<String, Value>,
 }
 
 impl Results {
-    fn map(&self, name: &str) -> &PhpArray {
+    fn map(&self, name: &str) -> &Map<String, Value> {
         match name {
             "result" => &self.result,
             "error" => &self.error,
@@ -100,6 +71,11 @@ fn next_reference(s: &str, from: usize) -> Option<Reference> {
             let mut path = Vec::new();
             while s[pos..].starts_with('[') {
                 let Some(close) = s[pos + 1..].find(']') else {
+                    // No `]` remains, so no later reference can have a path either:
+                    // stopping here keeps the scan linear.
+                    if path.is_empty() {
+                        return None;
+                    }
                     break;
                 };
                 path.push(s[pos + 1..pos + 1 + close].to_string());
@@ -192,15 +168,7 @@ fn error_object(e: &ApiError) -> Value {
 /// `batch`.
 pub async fn batch(ctx: Ctx, p: BatchParams) -> Result<Value, ApiError> {
     let halt = p.halt.as_ref().is_some_and(truthy);
-    let commands: Vec<(String, Value)> = match p.cmd {
-        Some(Value::Object(o)) => o.into_iter().collect(),
-        Some(Value::Array(a)) => a
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| (i.to_string(), v))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let commands = p.cmd.and_then(php_array::as_array).unwrap_or_default();
     let mut results = Results::default();
     for (n, (key, command)) in commands.into_iter().enumerate() {
         let Value::String(command) = command else {
@@ -213,19 +181,20 @@ pub async fn batch(ctx: Ctx, p: BatchParams) -> Result<Value, ApiError> {
         };
         match outcome {
             Ok((reply, time)) => {
-                results.result.set(&key, reply.result);
                 if let Some(t) = reply.total {
-                    results.total.set(&key, json!(t));
+                    results.total.insert(key.clone(), json!(t));
                 }
                 if let Some(nx) = reply.next {
-                    results.next.set(&key, json!(nx));
+                    results.next.insert(key.clone(), json!(nx));
                 }
-                results
-                    .time
-                    .set(&key, serde_json::to_value(time).unwrap_or(Value::Null));
+                results.time.insert(
+                    key.clone(),
+                    serde_json::to_value(time).unwrap_or(Value::Null),
+                );
+                results.result.insert(key, reply.result);
             }
             Err(e) => {
-                results.error.set(&key, error_object(&e));
+                results.error.insert(key, error_object(&e));
                 if halt {
                     break;
                 }
@@ -233,42 +202,31 @@ pub async fn batch(ctx: Ctx, p: BatchParams) -> Result<Value, ApiError> {
         }
     }
     let mut out = Map::new();
-    out.insert("result".into(), results.result.encode());
-    out.insert("result_error".into(), results.error.encode());
-    out.insert("result_total".into(), results.total.encode());
-    out.insert("result_next".into(), results.next.encode());
-    out.insert("result_time".into(), results.time.encode());
+    out.insert("result".into(), php_array::encode(results.result));
+    out.insert("result_error".into(), php_array::encode(results.error));
+    out.insert("result_total".into(), php_array::encode(results.total));
+    out.insert("result_next".into(), php_array::encode(results.next));
+    out.insert("result_time".into(), php_array::encode(results.time));
     Ok(Value::Object(out))
 }
 
-async fn run_one(
-    ctx: &Ctx,
-    command: &str,
-    results: &Results,
-) -> Result<(crate::rpc::Reply, Time), ApiError> {
+/// Runs one command: the method looked up as the HTTP route does, its query parsed with
+/// PHP rules and references substituted, then the same dispatch as a top-level call.
+async fn run_one(ctx: &Ctx, command: &str, results: &Results) -> Result<(Reply, Time), ApiError> {
     let (method, query) = command.split_once('?').unwrap_or((command, ""));
-    let name = method.trim().trim_matches('/').to_ascii_lowercase();
-    let name = name.strip_suffix(".json").unwrap_or(&name);
     let spec = ctx
         .services
         .registry
-        .get(name)
+        .get(method)
         .ok_or(ApiError::MethodNotFound)?;
     if !spec.batchable {
         return Err(ApiError::BatchMethodNotAllowed);
     }
     let params = php_query::parse_str(query.as_bytes(), &Limits::default());
     let params = substitute(Value::Object(params), results);
-    let started = ctx.now();
-    let clock = Instant::now();
-    let reply = dispatch::call(&ctx.services, &ctx.caller, spec, params).await?;
-    let time = Time::new(
-        started,
-        ctx.now(),
-        clock.elapsed().as_secs_f64(),
-        ctx.services.tz,
-    );
-    Ok((reply, time))
+    let outcome = dispatch::call(&ctx.services, &ctx.caller, spec, params).await;
+    let time = outcome.time(outcome.started, ctx.services.tz);
+    Ok((outcome.result?, time))
 }
 
 /// Registers `batch` (itself not callable from a batch).
@@ -282,9 +240,10 @@ mod tests {
 
     fn results() -> Results {
         let mut r = Results::default();
-        r.result.set("lead", json!(7));
-        r.result.set("list", json!([{"ID": "5"}, {"ID": "9"}]));
-        r.total.set("list", json!(2));
+        r.result.insert("lead".into(), json!(7));
+        r.result
+            .insert("list".into(), json!([{"ID": "5"}, {"ID": "9"}]));
+        r.total.insert("list".into(), json!(2));
         r
     }
 
@@ -316,15 +275,14 @@ mod tests {
     }
 
     #[test]
-    fn php_arrays_encode_like_json_encode() {
-        let mut a = PhpArray::default();
-        assert_eq!(a.encode(), json!([]));
-        a.set("0", json!(1));
-        a.set("1", json!(2));
-        assert_eq!(a.encode(), json!([1, 2]));
-        let mut b = PhpArray::default();
-        b.set("0", json!(1));
-        b.set("2", json!(3));
-        assert_eq!(b.encode(), json!({"0": 1, "2": 3}));
+    fn unclosed_brackets_end_the_scan() {
+        let r = results();
+        assert_eq!(
+            substitute_str("$result[lead] $result[lead", &r),
+            json!("7 $result[lead")
+        );
+        // Each unclosed candidate used to rescan the rest of the string.
+        let long = "$result[".repeat(200_000);
+        assert_eq!(substitute_str(&long, &r), json!(long));
     }
 }

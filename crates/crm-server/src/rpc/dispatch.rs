@@ -1,10 +1,37 @@
-//! Calling a method on behalf of an authenticated caller: the scope check and the call.
-//! The HTTP layer and `batch` both come through here, so every call passes one place
-//! where limits and faults can later be applied.
+//! Calling a method on behalf of an authenticated caller: the scope check and the call,
+//! timed. The HTTP layer and `batch` both come through here and both build their `time`
+//! object from the [`Outcome`], so every call passes one place where a journal, limits and
+//! faults can later be applied.
 
 use crate::rpc::{ApiError, Caller, Ctx, MethodSpec, Reply, Services};
+use crate::wire::envelope::Time;
+use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Instant;
+
+/// What one call did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The method's canonical name.
+    pub method: &'static str,
+    /// Its reply or error.
+    pub result: Result<Reply, ApiError>,
+    /// When the call started, by the server's clock.
+    pub started: DateTime<Utc>,
+    /// When it finished, by the server's clock.
+    pub finished: DateTime<Utc>,
+    /// Seconds spent in the method (monotonic).
+    pub processing: f64,
+}
+
+impl Outcome {
+    /// The envelope's `time` object for this call, counted from `since`: the request's
+    /// arrival for a top-level call, the call's own start inside a `batch`.
+    pub fn time(&self, since: DateTime<Utc>, tz: FixedOffset) -> Time {
+        Time::new(since, self.finished, self.processing, tz)
+    }
+}
 
 /// Runs `spec` for `caller` with `params`.
 pub async fn call(
@@ -12,15 +39,25 @@ pub async fn call(
     caller: &Arc<Caller>,
     spec: &MethodSpec,
     params: Value,
-) -> Result<Reply, ApiError> {
-    if let Some(scope) = spec.scope
+) -> Outcome {
+    let started = services.clock.now();
+    let clock = Instant::now();
+    let result = if let Some(scope) = spec.scope
         && !caller.scopes.contains(&scope)
     {
-        return Err(ApiError::InsufficientScope);
-    }
-    let ctx = Ctx {
-        caller: Arc::clone(caller),
-        services: Arc::clone(services),
+        Err(ApiError::InsufficientScope)
+    } else {
+        let ctx = Ctx {
+            caller: Arc::clone(caller),
+            services: Arc::clone(services),
+        };
+        spec.invoke(ctx, params).await
     };
-    spec.invoke(ctx, params).await
+    Outcome {
+        method: spec.name,
+        result,
+        started,
+        finished: services.clock.now(),
+        processing: clock.elapsed().as_secs_f64(),
+    }
 }

@@ -40,6 +40,13 @@ pub enum ApiError {
     /// A request body over the configured limit.
     #[error("request body too large")]
     BodyTooLarge(usize),
+    /// The body did not arrive within the configured time (seconds).
+    #[error("request body timed out")]
+    BodyTimeout(u64),
+    /// A request the transport refuses before any method sees it (parameters nested or
+    /// numbered past the server's bounds, a wrong HTTP method on our own endpoints).
+    #[error("{1}")]
+    BadRequest(u16, String),
     /// An unexpected failure; details are logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -89,6 +96,12 @@ impl ApiError {
                 413,
                 format!("Request body is larger than the {limit}-byte limit"),
             ),
+            Self::BodyTimeout(secs) => (
+                "INVALID_REQUEST",
+                408,
+                format!("The request body was not received within {secs} s"),
+            ),
+            Self::BadRequest(status, text) => ("INVALID_REQUEST", *status, text.clone()),
             Self::Internal(_) => ("INTERNAL_SERVER_ERROR", 500, "Internal server error".into()),
         }
     }

@@ -34,6 +34,19 @@ pub struct Page<T> {
     pub total: i64,
 }
 
+/// The one spelling of a method name: surrounding blanks and slashes dropped (the PHP
+/// SDK calls `…//crm.lead.add/`), lower case, without a `.json` or `.xml` format suffix.
+/// The HTTP route and `batch` both look methods up through this.
+pub fn canonical_name(raw: &str) -> String {
+    let lower = raw.trim().trim_matches('/').to_ascii_lowercase();
+    for suffix in [".json", ".xml"] {
+        if let Some(stripped) = lower.strip_suffix(suffix) {
+            return stripped.to_string();
+        }
+    }
+    lower
+}
+
 /// The boxed future of an erased method.
 pub type MethodFuture = Pin<Box<dyn Future<Output = Result<Reply, ApiError>> + Send>>;
 type Erased = Arc<dyn Fn(Ctx, Value) -> MethodFuture + Send + Sync>;
@@ -179,13 +192,33 @@ impl Registry {
         self
     }
 
-    /// Finds a method; names are case-insensitive.
+    /// Finds a method by its name as a client wrote it, in a URL or a `batch` command
+    /// (see [`canonical_name`]).
     pub fn get(&self, name: &str) -> Option<&MethodSpec> {
-        self.methods.get(name.to_ascii_lowercase().as_str())
+        self.methods.get(canonical_name(name).as_str())
     }
 
     /// Every method, by name.
     pub fn iter(&self) -> impl Iterator<Item = &MethodSpec> {
         self.methods.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_have_one_spelling() {
+        for raw in [
+            "crm.lead.add",
+            "CRM.Lead.Add",
+            "crm.lead.add.json",
+            "crm.lead.add.XML",
+            " /crm.lead.add/ ",
+        ] {
+            assert_eq!(canonical_name(raw), "crm.lead.add", "{raw:?}");
+        }
+        assert_eq!(canonical_name("server.time.json.xml"), "server.time.json");
     }
 }

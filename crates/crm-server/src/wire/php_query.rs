@@ -31,6 +31,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use super::php_array;
 use serde_json::{Map, Value};
 
 /// Bounds on untrusted input (PHP's max_input_nesting_level / max_input_vars).
@@ -318,28 +319,10 @@ impl PhpArray {
     }
 
     /// A list (keys exactly `0..n` in insertion order, like `array_is_list`) becomes a
-    /// JSON array; anything else an object.
+    /// JSON array; anything else an object ([`php_array::encode`]). String keys are never
+    /// canonical integers here, so comparing the keys' text is the same test.
     fn into_value(self) -> Value {
-        let entries: Vec<(Key, Node)> = self.into_entries().collect();
-        let is_list = entries
-            .iter()
-            .zip(0_i64..)
-            .all(|((key, _), index)| *key == Key::Int(index));
-        if is_list {
-            Value::Array(
-                entries
-                    .into_iter()
-                    .map(|(_, node)| node.into_value())
-                    .collect(),
-            )
-        } else {
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(key, node)| (key.to_string(), node.into_value()))
-                    .collect(),
-            )
-        }
+        php_array::encode(self.into_object())
     }
 }
 

@@ -120,3 +120,42 @@ async fn a_filter_past_a_thousand_conditions_is_refused() {
     let got = app.call("crm.lead.list", json!({"filter": filter})).await;
     crate::helpers::assert_error(&got, 400, "", "The filter has more than 1000 conditions.");
 }
+
+/// Asserts that going from `small` to 10× and 100× the size costs near-linear time: a
+/// quadratic step would be 10× the linear ratio. The bound is generous (3× linear).
+fn assert_near_linear(what: &str, times: [f64; 3]) {
+    let [t1, t10, t100] = times;
+    eprintln!("{what}: {t1:.4} s, {t10:.4} s, {t100:.4} s");
+    assert!(
+        t100 / t10 < 30.0 && t10 / t1.max(1e-4) < 30.0,
+        "{what} grows faster than linearly: {times:?}"
+    );
+}
+
+/// Commands past the 50th of a batch are each answered ERROR_BATCH_LENGTH_EXCEEDED; each
+/// answer used to be stored by a linear scan of the ones before it.
+#[tokio::test]
+async fn batch_past_fifty_commands_costs_near_linear_time() {
+    let app = TestApp::spawn().await;
+    let mut times = [0.0; 3];
+    for (i, n) in [500, 5_000, 50_000].into_iter().enumerate() {
+        let cmd: Vec<&str> = vec!["server.time"; n];
+        let mut last = Value::Null;
+        times[i] = f64::MAX;
+        for _ in 0..3 {
+            let (status, body) = app.call("batch", json!({"cmd": cmd})).await;
+            assert_eq!(status, 200, "{body}");
+            times[i] = times[i].min(body["time"]["processing"].as_f64().unwrap());
+            last = body;
+        }
+        let result = last["result"].as_object().unwrap();
+        assert_eq!(result["result"].as_array().unwrap().len(), 50);
+        let errors = result["result_error"].as_object().unwrap();
+        assert_eq!(errors.len(), n - 50);
+        assert_eq!(
+            errors[&(n - 1).to_string()],
+            json!({"error": "ERROR_BATCH_LENGTH_EXCEEDED", "error_description": "Max batch length exceeded"})
+        );
+    }
+    assert_near_linear("batch", times);
+}

@@ -29,6 +29,7 @@ async fn app() -> axum::Router {
     router(AppState {
         services: services(store, &config),
         max_body_bytes: 1024,
+        body_timeout: std::time::Duration::from_secs(5),
     })
 }
 

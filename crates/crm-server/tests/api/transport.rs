@@ -243,12 +243,26 @@ async fn malformed_input_gets_clear_answers_never_a_500() {
         "INVALID_REQUEST",
         "Request body is larger than the 8388608-byte limit",
     );
-    // Deeply nested JSON beyond the parser's recursion limit is "no parameters".
+    // JSON nested past 64 levels is refused before it is parsed; invalid JSON within
+    // the bounds is "no parameters", as on a portal.
     let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
     let res = c
         .post(format!("{hook}crm.lead.get"))
         .header("Content-Type", "application/json")
         .body(nested)
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        &read(res).await,
+        400,
+        "INVALID_REQUEST",
+        "The JSON body is nested deeper than 64 levels",
+    );
+    let res = c
+        .post(format!("{hook}crm.lead.get"))
+        .header("Content-Type", "application/json")
+        .body(format!("{}{}", "[".repeat(60), "]".repeat(59)))
         .send()
         .await
         .unwrap();

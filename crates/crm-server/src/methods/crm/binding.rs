@@ -2,9 +2,9 @@
 //! [`BindingKind`], following the portal's step order, texts and statuses. Deal, company
 //! and contact↔company families become further `family(..)` registrations.
 
-use crate::methods::crm::required_array;
 use crate::rpc::ctx::Action;
 use crate::rpc::{ApiError, Ctx, Registry};
+use crate::wire::php_array;
 use crm_core::binding::{
     Binding, BindingKind, LEAD_CONTACT, NewBinding, normalize_items, plan_add, plan_remove,
 };
@@ -76,7 +76,7 @@ async fn prepare(
     let owner = owner_id(p.id)?;
     let fields = p
         .fields
-        .and_then(required_array)
+        .and_then(php_array::as_array)
         .ok_or_else(|| ApiError::invalid(not_array))?;
     ctx.require(Action::Update, kind.owner, owner, ApiError::AccessDenied)?;
     if !ctx.store().exists(kind.owner, owner).await? {

@@ -5,6 +5,7 @@ pub mod entity;
 pub mod status;
 
 use crate::rpc::ApiError;
+use crate::wire::php_array;
 use serde_json::{Map, Value};
 
 /// Reads an optional PHP-array parameter (`fields`, `params`, …): absent or null is empty,
@@ -13,20 +14,6 @@ use serde_json::{Map, Value};
 pub(crate) fn php_array(v: Option<Value>, error: &str) -> Result<Map<String, Value>, ApiError> {
     match v {
         None | Some(Value::Null) => Ok(Map::new()),
-        Some(v) => required_array(v).ok_or_else(|| ApiError::invalid(error)),
-    }
-}
-
-/// An object or list as a map; `None` for scalars.
-pub(crate) fn required_array(v: Value) -> Option<Map<String, Value>> {
-    match v {
-        Value::Object(o) => Some(o),
-        Value::Array(a) => Some(
-            a.into_iter()
-                .enumerate()
-                .map(|(i, v)| (i.to_string(), v))
-                .collect(),
-        ),
-        _ => None,
+        Some(v) => php_array::as_array(v).ok_or_else(|| ApiError::invalid(error)),
     }
 }
