@@ -9,6 +9,7 @@
 use crate::entity::EntityType;
 use crate::field::php_int;
 use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
 
 /// One owner → bound relation family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -161,44 +162,50 @@ pub fn plan_remove(existing: &[Binding], bound_id: i64) -> Option<Vec<Binding>> 
 /// dropped ones; entries that are not objects or lack a positive bound id are dropped;
 /// SORT missing or ≤ 0 becomes `(position + 1) * 10`; the first `IS_PRIMARY: "Y"` wins,
 /// else the first kept entry is primary; a repeated id keeps its first occurrence.
+/// O(n log n) in the number of items.
 pub fn normalize_items<'a>(
     kind: BindingKind,
     items: impl IntoIterator<Item = &'a Value>,
 ) -> Vec<Binding> {
     let mut set: Vec<Binding> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut has_primary = false;
     for (i, item) in items.into_iter().enumerate() {
         let Some(obj) = item.as_object() else {
             continue;
         };
         let bound_id = obj.get(kind.bound_key).map(php_int).unwrap_or(0);
-        if bound_id <= 0 || set.iter().any(|b| b.bound_id == bound_id) {
+        if bound_id <= 0 || !seen.insert(bound_id) {
             continue;
         }
         let sort = obj.get("SORT").map(php_int).filter(|s| *s > 0);
         let position = i64::try_from(i).unwrap_or(i64::MAX - 1);
+        let is_primary = is_yes(obj.get("IS_PRIMARY")) && !has_primary;
+        has_primary |= is_primary;
         set.push(Binding {
             bound_id,
             sort: sort.unwrap_or_else(|| position.saturating_add(1).saturating_mul(10)),
             role_id: 0,
-            is_primary: is_yes(obj.get("IS_PRIMARY")) && !set.iter().any(|b| b.is_primary),
+            is_primary,
         });
     }
-    if !set.is_empty() && !set.iter().any(|b| b.is_primary) {
-        set[0].is_primary = true;
+    if !has_primary && let Some(first) = set.first_mut() {
+        first.is_primary = true;
     }
     finish(set)
 }
 
 /// `CONTACT_IDS` on lead add/update: the set becomes exactly these ids, SORT 10, 20, …,
-/// the first one primary; non-positive and repeated ids are skipped.
+/// the first one primary; non-positive and repeated ids are skipped. O(n log n).
 pub fn plan_ids(ids: &[i64]) -> Vec<Binding> {
+    let mut seen = HashSet::new();
     let mut set: Vec<Binding> = Vec::new();
     for &id in ids {
-        if id > 0 && !set.iter().any(|b| b.bound_id == id) {
+        if id > 0 && seen.insert(id) {
             let n = i64::try_from(set.len()).unwrap_or(0);
             set.push(Binding {
                 bound_id: id,
-                sort: (n + 1) * 10,
+                sort: n.saturating_add(1).saturating_mul(10),
                 role_id: 0,
                 is_primary: set.is_empty(),
             });
@@ -208,13 +215,20 @@ pub fn plan_ids(ids: &[i64]) -> Vec<Binding> {
 }
 
 /// What a store must write to go from `old` to `new`: ids to delete, bindings to upsert.
+/// Linear in the sizes of both sets.
 pub fn diff(old: &[Binding], new: &[Binding]) -> (Vec<i64>, Vec<Binding>) {
+    let before: HashMap<i64, &Binding> = old.iter().map(|b| (b.bound_id, b)).collect();
+    let after: HashSet<i64> = new.iter().map(|b| b.bound_id).collect();
     let removed = old
         .iter()
-        .filter(|o| !new.iter().any(|n| n.bound_id == o.bound_id))
+        .filter(|o| !after.contains(&o.bound_id))
         .map(|o| o.bound_id)
         .collect();
-    let upserts = new.iter().filter(|n| !old.contains(n)).copied().collect();
+    let upserts = new
+        .iter()
+        .filter(|n| before.get(&n.bound_id).copied() != Some(n))
+        .copied()
+        .collect();
     (removed, upserts)
 }
 

@@ -7,6 +7,7 @@ use crate::field::{FieldDef, Internalized, InvalidValue, Storage, Stored, php_in
 use crate::store::{MultiValue, NewEntity, NewMultiValue, Row, Update};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
 
 /// Who and when, for server-set fields.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +97,7 @@ fn entries(v: &Value) -> Vec<&Map<String, Value>> {
 /// are ignored; a missing or unknown VALUE_TYPE gets the type's default).
 fn new_multi_values(type_id: &str, input: &Value) -> Result<Vec<NewMultiValue>, InvalidValue> {
     let mut out: Vec<NewMultiValue> = Vec::new();
+    let mut seen: HashSet<(String, String)> = HashSet::new();
     for e in entries(input) {
         let value = e.get("VALUE").and_then(php_string).unwrap_or_default();
         if value.trim().is_empty() {
@@ -112,13 +114,12 @@ fn new_multi_values(type_id: &str, input: &Value) -> Result<Vec<NewMultiValue>, 
             default_value_type(type_id).to_string()
         };
         check_value(type_id, &value_type, &value)?;
-        let v = NewMultiValue {
-            type_id: type_id.to_string(),
-            value_type,
-            value,
-        };
-        if !out.contains(&v) {
-            out.push(v);
+        if seen.insert((value_type.clone(), value.clone())) {
+            out.push(NewMultiValue {
+                type_id: type_id.to_string(),
+                value_type,
+                value,
+            });
         }
     }
     Ok(out)
@@ -362,173 +363,268 @@ pub fn output_fields(row: &Row, tz: FixedOffset, fields: &[&FieldDef]) -> Map<St
     out
 }
 
-/// The multi-field changes requested by one `PHONE`/`EMAIL`/… input on update: entries
-/// without an ID add (non-empty values only), an ID with a value rewrites that value, an
-/// ID with an empty value or `DELETE: "Y"` removes it; IDs of other entities are ignored.
-fn multi_changes(
-    type_id: &str,
-    input: &Value,
-    current: &[MultiValue],
-    update: &mut Update,
-) -> Result<(), InvalidValue> {
-    for e in entries(input) {
-        let id = e.get("ID").map(php_int).unwrap_or(0);
-        let value = e.get("VALUE").and_then(php_string).unwrap_or_default();
-        let given_type = e
-            .get("VALUE_TYPE")
-            .and_then(php_string)
-            .map(|s| s.to_ascii_uppercase())
-            .filter(|t| value_types(type_id).contains(&t.as_str()));
-        if id > 0 {
-            let Some(existing) = current.iter().find(|m| m.id == id && m.type_id == type_id) else {
-                continue;
-            };
-            let delete = e
-                .get("DELETE")
-                .and_then(php_string)
-                .is_some_and(|d| d.eq_ignore_ascii_case("y"));
-            if delete || value.trim().is_empty() {
-                update.delete_multi.push(id);
-            } else {
-                let value_type = given_type.unwrap_or_else(|| existing.value_type.clone());
-                check_value(type_id, &value_type, &value)?;
-                update.set_multi.push((id, value_type, value));
-            }
-        } else if !value.trim().is_empty() {
-            let v = NewMultiValue {
-                type_id: type_id.to_string(),
-                value_type: given_type.unwrap_or_else(|| default_value_type(type_id).to_string()),
-                value,
-            };
-            check_value(type_id, &v.value_type, &v.value)?;
-            let duplicate = current.iter().any(|m| {
-                m.type_id == v.type_id && m.value == v.value && m.value_type == v.value_type
-            });
-            if !duplicate && !update.add_multi.contains(&v) {
-                update.add_multi.push(v);
-            }
-        }
-    }
-    Ok(())
+/// One entry of a `PHONE`/`EMAIL`/… input on update, read from the request.
+#[derive(Debug, Clone)]
+struct MultiInput {
+    type_id: &'static str,
+    /// The value's row id (0: a new value).
+    id: i64,
+    value: String,
+    /// A valid `VALUE_TYPE` when one was given.
+    value_type: Option<String>,
+    delete: bool,
 }
 
-/// Plans `*.update` from the current row: partial field changes (read-only and unknown
-/// keys dropped), multi-field changes, lead stage side effects, `CONTACT_ID`/`CONTACT_IDS`
-/// through the binding engine, the `HAS_*` flags and `IS_RETURN_CUSTOMER` kept true to the
-/// data, and `DATE_MODIFY`/`MODIFY_BY_ID`.
-pub fn plan_update(
+/// What `CONTACT_ID`/`CONTACT_IDS` asked of a lead's contact set.
+#[derive(Debug, Clone)]
+enum ContactsRequest {
+    /// `CONTACT_IDS`: exactly this set.
+    Set(Vec<Binding>),
+    /// `CONTACT_ID` > 0: this contact alone, unless it is already bound.
+    One(i64),
+    /// `CONTACT_ID` ≤ 0: no contacts.
+    Clear,
+}
+
+/// A `*.update` as the client asked for it: read, converted and checked from `fields`
+/// before the store is involved, so that the store's writer only matches it against the
+/// current row ([`UpdateRequest::plan`]), in time linear in the request.
+#[derive(Debug, Clone)]
+pub struct UpdateRequest {
+    entity: EntityType,
+    origin: Origin,
+    /// Converted values of the writable columns.
+    values: Vec<(&'static str, Stored)>,
+    /// Multi-field entries, in field order.
+    multi: Vec<MultiInput>,
+    contacts: Option<ContactsRequest>,
+}
+
+/// Reads `*.update`'s `fields`: read-only and unknown keys dropped, column values
+/// converted, multi-field entries and the requested contact set prepared. New multi-field
+/// values are checked here; rewritten ones when the row is known.
+pub fn prepare_update(
     entity: EntityType,
     fields: &Map<String, Value>,
     origin: Origin,
-    row: &Row,
-    sets: &[(BindingKind, Vec<Binding>)],
-) -> Result<Update, InvalidValue> {
-    let mut update = Update::default();
+) -> Result<UpdateRequest, InvalidValue> {
+    let mut values = Vec::new();
+    let mut multi = Vec::new();
     for (def, input) in writable(entity, fields) {
         match def.storage {
             Storage::Column => {
                 if let Internalized::Set(v) = def.internalize(input, origin.tz)? {
-                    update.values.push((def.name, v));
+                    values.push((def.name, v));
                 }
             }
-            Storage::Multi => multi_changes(def.name, input, &row.multi, &mut update)?,
+            Storage::Multi => {
+                for e in entries(input) {
+                    let id = e.get("ID").map(php_int).unwrap_or(0);
+                    let value = e.get("VALUE").and_then(php_string).unwrap_or_default();
+                    let value_type = e
+                        .get("VALUE_TYPE")
+                        .and_then(php_string)
+                        .map(|s| s.to_ascii_uppercase())
+                        .filter(|t| value_types(def.name).contains(&t.as_str()));
+                    let delete = e
+                        .get("DELETE")
+                        .and_then(php_string)
+                        .is_some_and(|d| d.eq_ignore_ascii_case("y"));
+                    if id <= 0 {
+                        if value.trim().is_empty() {
+                            continue;
+                        }
+                        let vt = value_type
+                            .as_deref()
+                            .unwrap_or(default_value_type(def.name));
+                        check_value(def.name, vt, &value)?;
+                    }
+                    multi.push(MultiInput {
+                        type_id: def.name,
+                        id: id.max(0),
+                        value,
+                        value_type,
+                        delete,
+                    });
+                }
+            }
             Storage::WriteOnly | Storage::Unsupported => {}
         }
     }
     // An unknown stage on update is ignored (the lead keeps its stage).
-    update.values.retain(|(n, v)| {
+    values.retain(|(n, v)| {
         *n != "STATUS_ID" || matches!(v, Stored::Text(s) if LEAD_STAGES.iter().any(|(c, _)| c == s))
     });
-    let current = |name: &str| {
-        update
-            .values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.clone())
-            .or_else(|| row.values.get(name).cloned())
-            .unwrap_or(Stored::Null)
+    let contacts = if entity != EntityType::Lead {
+        None
+    } else if let Some(Value::Array(_) | Value::Object(_)) = fields.get("CONTACT_IDS") {
+        requested_contact_ids(fields).map(|ids| ContactsRequest::Set(plan_ids(&ids)))
+    } else {
+        match fields.get("CONTACT_ID").map(php_int) {
+            Some(x) if x > 0 => Some(ContactsRequest::One(x)),
+            Some(_) => Some(ContactsRequest::Clear),
+            None => None,
+        }
     };
-    let user = Stored::Int(origin.user_id);
-    let now = Stored::Int(origin.now.timestamp());
-    let mut extra: Vec<(&'static str, Stored)> =
-        vec![("DATE_MODIFY", now.clone()), ("MODIFY_BY_ID", user.clone())];
-    // HAS_* from the values that remain after this update.
-    let remaining: Vec<(String, String, String)> = row
-        .multi
-        .iter()
-        .filter(|m| !update.delete_multi.contains(&m.id))
-        .map(
-            |m| match update.set_multi.iter().find(|(id, _, _)| *id == m.id) {
-                Some((_, vt, v)) => (m.type_id.clone(), vt.clone(), v.clone()),
-                None => (m.type_id.clone(), m.value_type.clone(), m.value.clone()),
-            },
-        )
-        .chain(
-            update
-                .add_multi
-                .iter()
-                .map(|m| (m.type_id.clone(), m.value_type.clone(), m.value.clone())),
-        )
-        .collect();
-    extra.extend(has_flags(
-        remaining
-            .iter()
-            .map(|(t, vt, v)| (t.as_str(), vt.as_str(), v.as_str())),
-    ));
-    if entity == EntityType::Lead {
-        let old_status = row.values.get("STATUS_ID").cloned().unwrap_or(Stored::Null);
-        let status = current("STATUS_ID");
-        if status != old_status {
-            let semantic = match &status {
-                Stored::Text(s) => LEAD_STAGES
-                    .iter()
-                    .find(|(c, _)| c == s)
-                    .map_or("P", |(_, sem)| *sem),
-                _ => "P",
-            };
-            extra.push(("STATUS_SEMANTIC_ID", Stored::Text(semantic.into())));
-            extra.push(("MOVED_BY_ID", user));
-            extra.push(("MOVED_TIME", now.clone()));
-            extra.push((
-                "DATE_CLOSED",
-                if semantic == "P" { Stored::Null } else { now },
-            ));
+    Ok(UpdateRequest {
+        entity,
+        origin,
+        values,
+        multi,
+        contacts,
+    })
+}
+
+impl UpdateRequest {
+    /// The contact ids the update will bind (to check that they exist and may be read
+    /// before the row is touched); empty when the contact set is not changed.
+    pub fn requested_contacts(&self) -> Vec<i64> {
+        match &self.contacts {
+            Some(ContactsRequest::Set(set)) => set.iter().map(|b| b.bound_id).collect(),
+            Some(ContactsRequest::One(id)) => vec![*id],
+            Some(ContactsRequest::Clear) | None => Vec::new(),
         }
-        let old_set = sets
-            .iter()
-            .find(|(k, _)| *k == LEAD_CONTACT)
-            .map(|(_, s)| s.clone())
-            .unwrap_or_default();
-        let new_set = if let Some(Value::Array(_) | Value::Object(_)) = fields.get("CONTACT_IDS") {
-            requested_contact_ids(fields).map(|ids| plan_ids(&ids))
-        } else {
-            match fields.get("CONTACT_ID").map(php_int) {
-                Some(x) if x > 0 && old_set.iter().any(|b| b.bound_id == x) => None,
-                Some(x) if x > 0 => Some(plan_ids(&[x])),
-                Some(_) => Some(Vec::new()),
-                None => None,
-            }
+    }
+
+    /// The changes against the current row and the binding sets the entity owns:
+    /// multi-field entries matched by id (ids of other rows or types are ignored; an empty
+    /// value or `DELETE: "Y"` removes, a value rewrites, a new value already present is
+    /// skipped), lead stage side effects, the contact set, the `HAS_*` flags and
+    /// `IS_RETURN_CUSTOMER` kept true to the data, and `DATE_MODIFY`/`MODIFY_BY_ID`.
+    /// Linear in the sizes of the request and the row.
+    pub fn plan(
+        &self,
+        row: &Row,
+        sets: &[(BindingKind, Vec<Binding>)],
+    ) -> Result<Update, InvalidValue> {
+        let mut update = Update {
+            values: self.values.clone(),
+            ..Update::default()
         };
-        let contacts_after = new_set.as_ref().unwrap_or(&old_set);
-        let has_company = matches!(current("COMPANY_ID"), Stored::Int(c) if c > 0);
-        let success = matches!(current("STATUS_SEMANTIC_ID"), Stored::Text(s) if s == "S")
-            || extra
+        let by_id: HashMap<i64, &MultiValue> = row.multi.iter().map(|m| (m.id, m)).collect();
+        let stored: HashSet<(&str, &str, &str)> = row
+            .multi
+            .iter()
+            .map(|m| (m.type_id.as_str(), m.value_type.as_str(), m.value.as_str()))
+            .collect();
+        let mut added: HashSet<(&str, String, String)> = HashSet::new();
+        for e in &self.multi {
+            if e.id > 0 {
+                let Some(existing) = by_id.get(&e.id).filter(|m| m.type_id == e.type_id) else {
+                    continue;
+                };
+                if e.delete || e.value.trim().is_empty() {
+                    update.delete_multi.push(e.id);
+                } else {
+                    let vt = e
+                        .value_type
+                        .clone()
+                        .unwrap_or_else(|| existing.value_type.clone());
+                    check_value(e.type_id, &vt, &e.value)?;
+                    update.set_multi.push((e.id, vt, e.value.clone()));
+                }
+            } else {
+                let vt = e
+                    .value_type
+                    .clone()
+                    .unwrap_or_else(|| default_value_type(e.type_id).to_string());
+                let duplicate = stored.contains(&(e.type_id, vt.as_str(), e.value.as_str()));
+                if !duplicate && added.insert((e.type_id, vt.clone(), e.value.clone())) {
+                    update.add_multi.push(NewMultiValue {
+                        type_id: e.type_id.to_string(),
+                        value_type: vt,
+                        value: e.value.clone(),
+                    });
+                }
+            }
+        }
+        let origin = self.origin;
+        let current = |update: &Update, name: &str| {
+            update
+                .values
                 .iter()
-                .any(|(n, v)| *n == "STATUS_SEMANTIC_ID" && *v == Stored::Text("S".into()));
-        if !success {
-            let returning = has_company || !contacts_after.is_empty();
-            extra.push((
-                "IS_RETURN_CUSTOMER",
-                Stored::Text(if returning { "Y" } else { "N" }.into()),
-            ));
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| row.values.get(name).cloned())
+                .unwrap_or(Stored::Null)
+        };
+        let user = Stored::Int(origin.user_id);
+        let now = Stored::Int(origin.now.timestamp());
+        let mut extra: Vec<(&'static str, Stored)> =
+            vec![("DATE_MODIFY", now.clone()), ("MODIFY_BY_ID", user.clone())];
+        // HAS_* from the values that remain after this update.
+        let deleted: HashSet<i64> = update.delete_multi.iter().copied().collect();
+        let rewritten: HashMap<i64, (&str, &str)> = update
+            .set_multi
+            .iter()
+            .map(|(id, vt, v)| (*id, (vt.as_str(), v.as_str())))
+            .collect();
+        let remaining = row
+            .multi
+            .iter()
+            .filter(|m| !deleted.contains(&m.id))
+            .map(|m| match rewritten.get(&m.id) {
+                Some((vt, v)) => (m.type_id.as_str(), *vt, *v),
+                None => (m.type_id.as_str(), m.value_type.as_str(), m.value.as_str()),
+            })
+            .chain(
+                update
+                    .add_multi
+                    .iter()
+                    .map(|m| (m.type_id.as_str(), m.value_type.as_str(), m.value.as_str())),
+            );
+        extra.extend(has_flags(remaining));
+        if self.entity == EntityType::Lead {
+            let old_status = row.values.get("STATUS_ID").cloned().unwrap_or(Stored::Null);
+            let status = current(&update, "STATUS_ID");
+            if status != old_status {
+                let semantic = match &status {
+                    Stored::Text(s) => LEAD_STAGES
+                        .iter()
+                        .find(|(c, _)| c == s)
+                        .map_or("P", |(_, sem)| *sem),
+                    _ => "P",
+                };
+                extra.push(("STATUS_SEMANTIC_ID", Stored::Text(semantic.into())));
+                extra.push(("MOVED_BY_ID", user));
+                extra.push(("MOVED_TIME", now.clone()));
+                extra.push((
+                    "DATE_CLOSED",
+                    if semantic == "P" { Stored::Null } else { now },
+                ));
+            }
+            let old_set: &[Binding] = sets
+                .iter()
+                .find(|(k, _)| *k == LEAD_CONTACT)
+                .map_or(&[], |(_, s)| s.as_slice());
+            let new_set = match &self.contacts {
+                Some(ContactsRequest::Set(set)) => Some(set.clone()),
+                Some(ContactsRequest::One(x)) if old_set.iter().any(|b| b.bound_id == *x) => None,
+                Some(ContactsRequest::One(x)) => Some(plan_ids(&[*x])),
+                Some(ContactsRequest::Clear) => Some(Vec::new()),
+                None => None,
+            };
+            let contacts_after = new_set.as_deref().unwrap_or(old_set);
+            let has_company = matches!(current(&update, "COMPANY_ID"), Stored::Int(c) if c > 0);
+            let success = matches!(current(&update, "STATUS_SEMANTIC_ID"), Stored::Text(s) if s == "S")
+                || extra
+                    .iter()
+                    .any(|(n, v)| *n == "STATUS_SEMANTIC_ID" && *v == Stored::Text("S".into()));
+            if !success {
+                let returning = has_company || !contacts_after.is_empty();
+                extra.push((
+                    "IS_RETURN_CUSTOMER",
+                    Stored::Text(if returning { "Y" } else { "N" }.into()),
+                ));
+            }
+            if let Some(set) = new_set {
+                update.bindings.push((LEAD_CONTACT, set));
+            }
         }
-        if let Some(set) = new_set {
-            update.bindings.push((LEAD_CONTACT, set));
+        for (name, v) in extra {
+            update.values.retain(|(n, _)| *n != name);
+            update.values.push((name, v));
         }
+        Ok(update)
     }
-    for (name, v) in extra {
-        update.values.retain(|(n, _)| *n != name);
-        update.values.push((name, v));
-    }
-    Ok(update)
 }

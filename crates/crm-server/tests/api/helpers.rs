@@ -112,6 +112,15 @@ impl TestApp {
         body["result"].clone()
     }
 
+    /// The server's SQLite database file.
+    pub(crate) fn db_path(&self) -> std::path::PathBuf {
+        self.dir
+            .as_ref()
+            .expect("data dir")
+            .path()
+            .join("crm.sqlite3")
+    }
+
     /// Stops the server gracefully, waits for it, and hands back its data directory.
     pub(crate) async fn stop(mut self) -> TempDir {
         if let Some(tx) = self.stop.take() {

@@ -8,7 +8,7 @@ use crm_core::entity::EntityType;
 use crm_core::field::{Storage, php_string};
 use crm_core::identity::Scope;
 use crm_core::query::{ListQuery, PAGE_SIZE, page, parse_filter, parse_order, parse_select};
-use crm_core::record::{Origin, new_entity, output, output_fields, plan_update};
+use crm_core::record::{Origin, new_entity, output, output_fields, prepare_update};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -106,14 +106,20 @@ pub async fn update(ctx: Ctx, entity: EntityType, p: UpdateParams) -> Result<boo
         now: ctx.now(),
         tz: ctx.services.tz,
     };
-    let plan = Box::new(move |row: &_, sets: &[_]| plan_update(entity, &fields, origin, row, sets));
+    let not_found = || ApiError::Invalid(format!("{} is not found", entity.title()));
+    // Read and checked here; the store's writer only matches it against the row. A
+    // missing entity is reported before a field error, as on a portal.
+    let request = match prepare_update(entity, &fields, origin) {
+        Ok(r) => r,
+        Err(_) if !ctx.store().exists(entity, id).await? => return Err(not_found()),
+        Err(e) => return Err(ApiError::Invalid(e.0)),
+    };
+    ctx.require_readable(EntityType::Contact, request.requested_contacts())?;
+    let plan = Box::new(move |row: &_, sets: &[_]| request.plan(row, sets));
     if ctx.store().update(entity, id, plan).await? {
         Ok(true)
     } else {
-        Err(ApiError::Invalid(format!(
-            "{} is not found",
-            entity.title()
-        )))
+        Err(not_found())
     }
 }
 
