@@ -2,7 +2,8 @@
 #
 # start_server BIN [--tls]
 #   Starts BIN on 127.0.0.1 with a port the OS picks (--listen 127.0.0.1:0) and a fresh
-#   temporary data dir, waits for the start-up lines and sets:
+#   temporary data dir, waits for the last start-up line (`crm-server listening on <url>`,
+#   printed after the certificate and webhook lines, once the listener is bound) and sets:
 #     SERVER_PID      the server's process id
 #     SERVER_WORK     temp dir holding data/, stdout.log and stderr.log
 #     SERVER_HOOK     the administrator webhook URL the server printed (ends in /)
@@ -35,11 +36,11 @@ start_server() {
     "$bin" "${args[@]}" >"$SERVER_WORK/stdout.log" 2>"$SERVER_WORK/stderr.log" &
     SERVER_PID=$!
 
-    local i
+    local i listening=""
     for ((i = 0; i < 300; i++)); do
-        SERVER_HOOK=$(sed -n 's/^Administrator webhook (shown once, keep it): \(http[^ ]*\)$/\1/p' \
+        listening=$(sed -n 's/^crm-server listening on \(http[^ ]*\)$/\1/p' \
             "$SERVER_WORK/stdout.log" | head -n 1)
-        if [[ -n $SERVER_HOOK ]]; then
+        if [[ -n $listening ]]; then
             break
         fi
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -51,9 +52,17 @@ start_server() {
         fi
         sleep 0.1
     done
-    if [[ -z $SERVER_HOOK ]]; then
-        echo "crm-server printed no webhook URL within 30 s:" >&2
+    if [[ -z $listening ]]; then
+        echo "crm-server printed no \"listening\" line within 30 s:" >&2
         cat "$SERVER_WORK/stdout.log" "$SERVER_WORK/stderr.log" >&2
+        stop_server
+        return 1
+    fi
+    SERVER_HOOK=$(sed -n 's/^Administrator webhook (shown once, keep it): \(http[^ ]*\)$/\1/p' \
+        "$SERVER_WORK/stdout.log" | head -n 1)
+    if [[ $SERVER_HOOK != "$listening/rest/1/"* ]]; then
+        echo "crm-server printed no administrator webhook URL under $listening:" >&2
+        cat "$SERVER_WORK/stdout.log" >&2
         stop_server
         return 1
     fi

@@ -28,13 +28,15 @@ async fn main() -> ExitCode {
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
-    println!("crm-server listening on {}", app.base_url);
+    // The listener is bound by now. The "listening" line comes last: scripts and tests
+    // read the start-up lines up to it, and take it as the sign the server is ready.
     if let Some(cert) = &app.self_signed_cert {
         println!("TLS certificate (trust it in clients): {}", cert.display());
     }
     if let Some(url) = &app.bootstrap_webhook {
         println!("Administrator webhook (shown once, keep it): {url}");
     }
+    println!("crm-server listening on {}", app.base_url);
     app.run_until_stopped(shutdown_signal()).await
 }
 
