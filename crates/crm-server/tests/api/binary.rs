@@ -1,74 +1,189 @@
-//! The real binary on a free port: first start prints a webhook, the webhook subcommands,
-//! HTTPS with the generated certificate, graceful shutdown on SIGTERM.
+//! The real binary on a port the system picks: first start prints a webhook, the webhook
+//! subcommands, HTTPS with the generated certificate, graceful shutdown on SIGTERM. Every
+//! wait has a deadline (see [`crate::process`]).
 
 use crate::helpers::read;
-use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use crate::process::{DEADLINE, ServerProcess, cli, wait_for};
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_crm-server");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// An HTTP client whose requests cannot hang the run.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(DEADLINE)
+        .build()
+        .expect("client")
 }
 
-/// A running server binary, killed if a test panics before stopping it.
-struct Server(Option<Child>);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+/// Polls `<base>/healthz` until it answers 200; panics after [`DEADLINE`].
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let until = Instant::now() + DEADLINE;
+    loop {
+        let answer = client.get(format!("{base}/healthz")).send().await;
+        if answer.as_ref().is_ok_and(|r| r.status() == 200) {
+            return;
         }
+        assert!(
+            Instant::now() < until,
+            "{base}/healthz not ready within {} s: {answer:?}",
+            DEADLINE.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-/// Starts the binary and reads stdout up to the line that contains `last`.
-fn start(dir: &Path, port: u16, extra: &[&str], last: &str) -> (Server, Vec<String>) {
-    let mut child = Command::new(BIN)
-        .args([
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--log",
-            "warn",
-        ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = Vec::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    for _ in 0..3 {
-        let mut line = String::new();
-        if out.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        lines.push(line.trim().to_string());
-        if line.contains(last) {
-            break;
-        }
-    }
-    (Server(Some(child)), lines)
+/// The secret of a webhook URL `…/rest/<user>/<secret>/`.
+fn secret_of(hook: &str) -> String {
+    hook.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
-fn cli(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(BIN)
-        .args(["--data-dir", dir.to_str().unwrap(), "--log", "warn"])
+#[tokio::test]
+async fn the_binary_serves_manages_webhooks_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(dir.path(), &[]);
+    let base = server.base().to_string();
+    assert_eq!(base, format!("http://127.0.0.1:{}", server.port()));
+    let hook = server
+        .hook()
+        .expect("first start prints a webhook")
+        .to_string();
+    let secret = secret_of(&hook);
+    assert_eq!(hook, format!("{base}/rest/1/{secret}/"));
+    assert_eq!(secret.len(), 32, "{hook}");
+    assert_eq!(
+        server.lines(),
+        [
+            format!("Administrator webhook (shown once, keep it): {hook}"),
+            format!("crm-server listening on {base}"),
+        ]
+    );
+    let client = client();
+    wait_healthy(&client, &base).await;
+    let (status, body) = read(
+        client
+            .post(format!("{hook}server.time"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let time = body["result"].as_str().unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(time).is_ok_and(|t| {
+            (t.with_timezone(&chrono::Utc) - chrono::Utc::now()).abs() < chrono::TimeDelta::hours(1)
+        }),
+        "{time}"
+    );
+
+    // A second webhook with only the user scope; listed without secrets; revoked → 401.
+    let listen = format!("127.0.0.1:{}", server.port());
+    let (ok, out) = cli(
+        dir.path(),
+        &[
+            "--listen", &listen, "webhook", "create", "--user", "1", "--scope", "user",
+        ],
+    );
+    assert!(ok, "{out}");
+    let second = out.trim().to_string();
+    let second_secret = secret_of(&second);
+    assert_eq!(second, format!("{base}/rest/1/{second_secret}/"));
+    assert_ne!(second_secret, secret);
+    let (status, body) = read(client.get(format!("{second}scope")).send().await.unwrap()).await;
+    assert_eq!((status, body["result"].clone()), (200, json!(["user"])));
+    let (ok, listing) = cli(dir.path(), &["webhook", "list"]);
+    assert!(ok, "{listing}");
+    let rows: Vec<Vec<&str>> = listing
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{listing}");
+    assert_eq!(rows[0], ["ID", "USER", "SCOPES", "CREATED", "STATE"]);
+    assert_eq!(
+        (rows[1][..3].to_vec(), rows[1][4]),
+        (vec!["1", "1", "crm,user"], "active"),
+        "{listing}"
+    );
+    assert_eq!(
+        (rows[2][..3].to_vec(), rows[2][4]),
+        (vec!["2", "1", "user"], "active"),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains(&secret) && !listing.contains(&second_secret),
+        "list printed a secret"
+    );
+    let (ok, out) = cli(dir.path(), &["webhook", "revoke", "2"]);
+    assert_eq!((ok, out.as_str()), (true, "webhook 2 revoked\n"));
+    let (status, body) = read(client.get(format!("{second}scope")).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("INVALID_CREDENTIALS")),
+        "{body}"
+    );
+    let (ok, out) = cli(dir.path(), &["webhook", "revoke", "2"]);
+    assert_eq!(
+        (ok, out.as_str()),
+        (false, "error: no active webhook with id 2\n")
+    );
+    let (ok, out) = cli(dir.path(), &["webhook", "create", "--user", "7"]);
+    assert_eq!(
+        (ok, out.as_str()),
+        (
+            false,
+            "error: user 7 does not exist (start the server once to create the administrator)\n"
+        )
+    );
+    let (ok, listing) = cli(dir.path(), &["webhook", "list"]);
+    assert!(ok, "{listing}");
+    let states: Vec<&str> = listing
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().last())
+        .collect();
+    assert_eq!(states, ["active", "revoked"], "{listing}");
+
+    assert!(server.is_running());
+    let log = server.stderr();
+    assert_eq!(server.terminate().code(), Some(0), "{log}");
+
+    // A restart does not print a new administrator webhook, and the old secret still works.
+    let server = ServerProcess::start(dir.path(), &[]);
+    assert_eq!(
+        (server.lines(), server.hook()),
+        (
+            &[format!("crm-server listening on {}", server.base())][..],
+            None
+        )
+    );
+    wait_healthy(&client, server.base()).await;
+    let (status, body) = read(
+        client
+            .get(format!("{}/rest/1/{secret}/profile", server.base()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body["result"]["ID"].clone()), (200, json!("1")));
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+/// `curl -sS` with a time limit; returns the exit code and stdout.
+fn curl(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", &DEADLINE.as_secs().to_string()])
         .args(args)
         .output()
-        .unwrap();
+        .expect("curl is installed");
     (
-        out.status.success(),
+        out.status.code(),
         format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -77,160 +192,52 @@ fn cli(dir: &Path, args: &[&str]) -> (bool, String) {
     )
 }
 
-fn url_in(lines: &[String]) -> String {
-    lines
-        .iter()
-        .find_map(|l| l.split_whitespace().find(|w| w.contains("/rest/1/")))
-        .unwrap_or_else(|| panic!("no webhook URL in {lines:?}"))
-        .to_string()
-}
-
-fn terminate(mut server: Server) {
-    let mut child = server.0.take().expect("running");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    for _ in 0..100 {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "server exited with {status}");
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    panic!("server did not stop on SIGTERM");
-}
-
-async fn wait_up(client: &reqwest::Client, url: &str) {
-    for _ in 0..100 {
-        if client.get(url).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server did not come up at {url}");
-}
-
-#[tokio::test]
-async fn the_binary_serves_manages_webhooks_and_stops_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let (child, lines) = start(dir.path(), port, &[], "webhook");
-    let hook = url_in(&lines);
-    assert!(
-        hook.starts_with(&format!("http://127.0.0.1:{port}/rest/1/")),
-        "{hook}"
-    );
-    let client = reqwest::Client::new();
-    wait_up(&client, &format!("http://127.0.0.1:{port}/healthz")).await;
-    let (status, body) = read(
-        client
-            .post(format!("{hook}server.time"))
-            .json(&serde_json::json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-
-    // A second webhook with only the user scope; listed without secrets; revoked → 401.
-    let (ok, out) = cli(
-        dir.path(),
-        &[
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "webhook",
-            "create",
-            "--user",
-            "1",
-            "--scope",
-            "user",
-        ],
-    );
-    assert!(ok, "{out}");
-    let second = out.trim().to_string();
-    assert!(
-        second.starts_with(&format!("http://127.0.0.1:{port}/rest/1/")),
-        "{second}"
-    );
-    let secret = second
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let (status, body) = read(client.get(format!("{second}scope")).send().await.unwrap()).await;
-    assert_eq!(
-        (status, body["result"].clone()),
-        (200, serde_json::json!(["user"]))
-    );
-    let (ok, listing) = cli(dir.path(), &["webhook", "list"]);
-    assert!(
-        ok && listing.contains("user") && listing.contains("active"),
-        "{listing}"
-    );
-    assert!(!listing.contains(&secret), "list printed a secret");
-    let (ok, out) = cli(dir.path(), &["webhook", "revoke", "2"]);
-    assert!(ok, "{out}");
-    let (status, body) = read(client.get(format!("{second}scope")).send().await.unwrap()).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("INVALID_CREDENTIALS")),
-        "{body}"
-    );
-    let (ok, _) = cli(dir.path(), &["webhook", "revoke", "2"]);
-    assert!(!ok, "revoking twice must fail");
-    let (ok, out) = cli(dir.path(), &["webhook", "create", "--user", "7"]);
-    assert!(!ok && out.contains("user 7 does not exist"), "{out}");
-    let (ok, listing) = cli(dir.path(), &["webhook", "list"]);
-    assert!(ok && listing.contains("revoked"), "{listing}");
-
-    terminate(child);
-    // A restart does not print a new administrator webhook, and the old one still works.
-    let (child, lines) = start(dir.path(), port, &[], "listening");
-    assert!(lines.iter().all(|l| !l.contains("/rest/1/")), "{lines:?}");
-    wait_up(&client, &format!("http://127.0.0.1:{port}/healthz")).await;
-    let (status, _) = read(client.get(format!("{hook}profile")).send().await.unwrap()).await;
-    assert_eq!(status, 200);
-    terminate(child);
-}
-
 #[tokio::test]
 async fn self_signed_tls_works_with_curl_and_the_printed_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let (child, lines) = start(dir.path(), port, &["--tls-self-signed"], "webhook");
-    let hook = url_in(&lines);
-    assert!(hook.starts_with("https://"), "{hook}");
-    let cert = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("TLS certificate (trust it in clients): "))
-        .unwrap_or_else(|| panic!("no certificate path in {lines:?}"))
-        .to_string();
-    let mut body = Value::Null;
-    for _ in 0..100 {
-        let out = Command::new("curl")
-            .args([
-                "-sS",
-                "--cacert",
-                &cert,
-                "-X",
-                "POST",
-                "-H",
-                "Content-Type: application/json",
-                "-d",
-                "{}",
-            ])
-            .arg(format!("{hook}server.time"))
-            .output()
-            .expect("curl is installed");
-        if out.status.success() {
-            body = serde_json::from_slice(&out.stdout).unwrap();
-            break;
+    let server = ServerProcess::start(dir.path(), &["--tls-self-signed"]);
+    let base = server.base().to_string();
+    assert_eq!(base, format!("https://127.0.0.1:{}", server.port()));
+    let hook = server.hook().expect("webhook line").to_string();
+    assert_eq!(hook, format!("{base}/rest/1/{}/", secret_of(&hook)));
+    let cert = server.cert().expect("certificate line").to_string();
+    assert_eq!(
+        cert,
+        dir.path()
+            .join("tls")
+            .join("cert.pem")
+            .display()
+            .to_string()
+    );
+    assert_eq!(
+        server.lines(),
+        [
+            format!("TLS certificate (trust it in clients): {cert}"),
+            format!("Administrator webhook (shown once, keep it): {hook}"),
+            format!("crm-server listening on {base}"),
+        ]
+    );
+    let post = |method: &str, body: &str, http2: bool| {
+        let url = format!("{hook}{method}");
+        let mut args = vec!["--cacert", cert.as_str(), "-X", "POST"];
+        args.extend([
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body,
+            url.as_str(),
+        ]);
+        if http2 {
+            args.push("--http2");
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        curl(&args)
+    };
+    let mut answer = (None, String::new());
+    wait_for("server.time over HTTPS", || {
+        answer = post("server.time", "{}", false);
+        answer.0 == Some(0)
+    });
+    let body: Value = serde_json::from_str(&answer.1).unwrap_or_else(|e| panic!("{e}: {answer:?}"));
     assert!(
         body["result"].is_string() && body["time"].is_object(),
         "{body}"
@@ -239,35 +246,19 @@ async fn self_signed_tls_works_with_curl_and_the_printed_certificate() {
     // still reach the client: the server reads the body before answering, because an
     // unread body makes it reset the stream and curl then drops the response.
     for i in 0..50 {
-        let out = Command::new("curl")
-            .args([
-                "-sS",
-                "--http2",
-                "--cacert",
-                &cert,
-                "-X",
-                "POST",
-                "-H",
-                "Content-Type: application/json",
-                "-d",
-                r#"{"id":2}"#,
-            ])
-            .arg(format!("{hook}crm.lead.contact.frobnicate"))
-            .output()
-            .unwrap();
-        let body = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && body.contains("ERROR_METHOD_NOT_FOUND"),
-            "attempt {i}: {body} {}",
-            String::from_utf8_lossy(&out.stderr)
+        let (code, out) = post("crm.lead.contact.frobnicate", r#"{"id":2}"#, true);
+        assert_eq!(
+            (code, out.as_str()),
+            (
+                Some(0),
+                r#"{"error":"ERROR_METHOD_NOT_FOUND","error_description":"Method not found!"}"#
+            ),
+            "attempt {i}"
         );
     }
-    // Without trusting the certificate, curl refuses.
-    let out = Command::new("curl")
-        .args(["-sS", &format!("{hook}server.time")])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    terminate(child);
-    assert!(Path::new(&cert).exists());
+    // Without trusting the certificate, curl refuses (60: peer certificate not trusted).
+    let (code, out) = curl(&[&format!("{hook}server.time")]);
+    assert_eq!(code, Some(60), "{out}");
+    assert_eq!(server.terminate().code(), Some(0));
+    assert!(std::path::Path::new(&cert).exists());
 }

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area.
 
 mod helpers;
+mod process;
 
 mod batch;
 mod binary;
