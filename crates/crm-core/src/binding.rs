@@ -328,7 +328,11 @@ mod tests {
             json!({"CONTACT_ID": 0}),
             json!({"CONTACT_ID": "abc"}),
         ] {
-            assert!(NewBinding::from_fields(LEAD_CONTACT, bad.as_object().unwrap()).is_err());
+            assert_eq!(
+                NewBinding::from_fields(LEAD_CONTACT, bad.as_object().unwrap()),
+                Err(InvalidBindingFields),
+                "{bad}"
+            );
         }
         let boolean = json!({"CONTACT_ID": 1, "IS_PRIMARY": true});
         assert!(

@@ -482,6 +482,11 @@ mod tests {
             f.internalize(&json!("1 500,50"), utc()),
             Ok(Internalized::Set(Stored::Real(1500.5)))
         );
-        assert!(f.internalize(&json!("12abc"), utc()).is_err());
+        assert_eq!(
+            f.internalize(&json!("12abc"), utc()),
+            Err(InvalidValue(
+                "Field \"OPPORTUNITY\" has an invalid value.".into()
+            ))
+        );
     }
 }

@@ -183,8 +183,12 @@ mod tests {
             parse_offset("-05:30").unwrap().local_minus_utc(),
             -(5 * 3600 + 1800)
         );
-        assert!(parse_offset("3").is_err());
-        assert!(parse_offset("+25:00").is_err());
+        for bad in ["3", "+25:00", "+03:60", "+xx"] {
+            assert_eq!(
+                parse_offset(bad),
+                Err(format!("`{bad}` is not a UTC offset like +03:00"))
+            );
+        }
     }
 
     #[test]

@@ -333,14 +333,31 @@ mod tests {
     }
 
     #[test]
-    fn never_panics_on_odd_shapes() {
-        for input in [
-            json!(null),
-            json!("x"),
-            json!({"id": [1, 2]}),
-            json!({"select": "ID"}),
-        ] {
-            let _ = from_params::<P>(&input);
+    fn odd_shapes_give_defaults_or_clear_errors() {
+        let empty = || P {
+            id: None,
+            fields: None,
+            halt: None,
+            select: None,
+        };
+        let cases = [
+            (json!(null), Ok(empty())),
+            (json!("x"), Err(ParamsError("expected an object".into()))),
+            // An array is not a number: PHP-style cast to 0 (an invalid id downstream).
+            (
+                json!({"id": [1, 2]}),
+                Ok(P {
+                    id: Some(0),
+                    ..empty()
+                }),
+            ),
+            (
+                json!({"select": "ID"}),
+                Err(ParamsError("expected an array".into())),
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(from_params::<P>(&input), want, "{input}");
         }
     }
 }

@@ -163,7 +163,7 @@ async fn limits_nesting_scope_and_unknown_methods_are_per_command_errors() {
         .unwrap();
     let (status, body) = crate::helpers::read(res).await;
     assert_eq!(status, 200);
-    assert!(body["result"]["result"]["t"].is_string(), "{body}");
+    crate::helpers::assert_now(&body["result"]["result"]["t"]);
     assert_eq!(
         body["result"]["result_error"]["f"],
         json!({"error": "insufficient_scope", "error_description": "The request requires higher privileges than provided by the webhook token"})

@@ -2,21 +2,11 @@
 //! the multi-field filters, over HTTP in JSON and in form encoding (built like PHP's
 //! `http_build_query`). Lead creation times come from a test clock.
 
-use crate::helpers::TestApp;
-use chrono::{DateTime, TimeZone, Utc};
-use crm_core::clock::Clock;
+use crate::helpers::{TestApp, TestClock};
+use chrono::{TimeZone, Utc};
 use crm_server::wire::php_query::build_query;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
-
-#[derive(Debug)]
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
+use std::sync::Arc;
 
 fn ids(body: &Value) -> Vec<i64> {
     body["result"]
@@ -29,14 +19,15 @@ fn ids(body: &Value) -> Vec<i64> {
 
 #[tokio::test]
 async fn every_operator_on_every_field_kind_in_json_and_form() {
-    let clock = Arc::new(TestClock(Mutex::new(Utc::now())));
+    let clock = Arc::new(TestClock::at(Utc::now()));
     let app = TestApp::spawn_with_clock(&[], clock.clone()).await;
     let titles = ["alpha", "beta", "gamma", "delta", "beta two", "zeta"];
     let stages = ["NEW", "IN_PROCESS", "PROCESSED", "JUNK", "NEW", "CONVERTED"];
     for i in 0..6 {
-        *clock.0.lock().unwrap() = Utc
-            .with_ymd_and_hms(2024, 1, 1 + i as u32, 12, 0, 0)
-            .unwrap();
+        clock.set(
+            Utc.with_ymd_and_hms(2024, 1, 1 + i as u32, 12, 0, 0)
+                .unwrap(),
+        );
         let mut fields = json!({"TITLE": titles[i], "STATUS_ID": stages[i]});
         if i < 5 {
             fields["ADDRESS_LOC_ADDR_ID"] = json!((i + 1) * 10);

@@ -1,14 +1,37 @@
 //! `TestApp`: the real server (real SQLite file in a temp dir, real socket on port 0),
 //! plus small call helpers.
 
+use chrono::{DateTime, Utc};
 use clap::Parser;
 use crm_server::app::Application;
 use crm_server::config::Cli;
 use crm_server::rpc::Services;
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
+
+/// A clock the test sets by hand.
+#[derive(Debug)]
+pub(crate) struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    /// A clock standing at `t`.
+    pub(crate) fn at(t: DateTime<Utc>) -> Self {
+        Self(Mutex::new(t))
+    }
+
+    /// Moves the clock to `t`.
+    pub(crate) fn set(&self, t: DateTime<Utc>) {
+        *self.0.lock().unwrap() = t;
+    }
+}
+
+impl crm_core::clock::Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
 
 /// A running server for one test.
 pub(crate) struct TestApp {
@@ -166,5 +189,19 @@ pub(crate) fn assert_error(got: &(u16, Value), status: u16, code: &str, text: &s
     assert!(
         body.get("result").is_none() && body.get("time").is_none(),
         "{body}"
+    );
+}
+
+/// Asserts that `v` is a server time string (RFC 3339) within a minute of now.
+pub(crate) fn assert_now(v: &Value) {
+    let text = v
+        .as_str()
+        .unwrap_or_else(|| panic!("not a time string: {v}"));
+    let t = chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("not RFC 3339 ({e}): {text}"));
+    let now = Utc::now();
+    assert!(
+        (now - t.to_utc()).num_seconds().abs() <= 60,
+        "{text} is not now ({now})"
     );
 }

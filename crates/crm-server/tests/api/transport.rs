@@ -1,6 +1,6 @@
 //! Issue "server foundation": URL shapes, encodings, envelopes, auth, limits.
 
-use crate::helpers::{TestApp, assert_error, read};
+use crate::helpers::{TestApp, assert_error, assert_now, read};
 use serde_json::{Value, json};
 
 fn assert_server_time(got: &(u16, Value)) {
@@ -13,11 +13,11 @@ fn assert_server_time(got: &(u16, Value)) {
         .map(String::as_str)
         .collect();
     assert_eq!(keys, ["result", "time"], "{body}");
-    let result = body["result"].as_str().expect("string result");
-    assert!(
-        chrono::DateTime::parse_from_rfc3339(result).is_ok(),
-        "{result}"
-    );
+    let parse = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{s}: {e} in {body}"))
+    };
+    assert_now(&body["result"]);
+    let result = body["result"].as_str().unwrap();
     assert!(!result.contains('.') && !result.ends_with('Z'), "{result}");
     let time = body["time"].as_object().unwrap();
     let keys: Vec<&str> = time.keys().map(String::as_str).collect();
@@ -37,11 +37,16 @@ fn assert_server_time(got: &(u16, Value)) {
     for k in ["start", "finish", "duration", "processing", "operating"] {
         assert!(time[k].is_f64(), "{k} = {}", time[k]);
     }
-    assert!(time["operating_reset_at"].is_i64());
-    assert!(
-        time["date_start"]
-            .as_str()
-            .is_some_and(|d| chrono::DateTime::parse_from_rfc3339(d).is_ok())
+    // Whole seconds of `start`, as the date and as the limiter's reset time (+600 s).
+    let start = time["start"].as_f64().unwrap().floor() as i64;
+    assert_eq!(
+        (
+            parse(time["date_start"].as_str().unwrap()).timestamp(),
+            time["operating_reset_at"].as_i64(),
+            time["operating"].as_f64(),
+        ),
+        (start, Some(start + 600), Some(0.0)),
+        "{body}"
     );
 }
 
@@ -216,24 +221,30 @@ async fn malformed_input_gets_clear_answers_never_a_500() {
         "",
         "ID is not defined or invalid.",
     );
-    // Invalid UTF-8 in a form body and in a JSON body.
+    // Invalid UTF-8 in a form body (percent-encoded and raw): each invalid byte is stored
+    // as U+FFFD (lossy decoding), and reads back so.
     let res = c
         .post(format!("{hook}crm.lead.add"))
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(b"fields[TITLE]=%FF%FE\xff".to_vec())
+        .body(b"fields[TITLE]=a%FF%FEb\xffc".to_vec())
         .send()
         .await
         .unwrap();
     let (status, body) = read(res).await;
-    assert_eq!(status, 200, "{body}");
+    assert_eq!((status, body["result"].clone()), (200, json!(1)), "{body}");
+    let lead = app.ok("crm.lead.get", json!({"id": 1})).await;
+    assert_eq!(lead["TITLE"], json!("a\u{FFFD}\u{FFFD}b\u{FFFD}c"));
+    // Invalid UTF-8 in a JSON body: not JSON, so no parameters at all; nothing is changed.
     let res = c
-        .post(format!("{hook}server.time"))
+        .post(format!("{hook}crm.lead.update"))
         .header("Content-Type", "application/json")
-        .body(b"{\"a\":\"\xff\"}".to_vec())
+        .body(b"{\"id\":1,\"fields\":{\"TITLE\":\"x\xffy\"}}".to_vec())
         .send()
         .await
         .unwrap();
-    assert_eq!(read(res).await.0, 200);
+    assert_error(&read(res).await, 400, "", "ID is not defined or invalid.");
+    let lead = app.ok("crm.lead.get", json!({"id": 1})).await;
+    assert_eq!(lead["TITLE"], json!("a\u{FFFD}\u{FFFD}b\u{FFFD}c"));
     // A 10 MB body past the 8 MiB default limit.
     let big = format!("fields[TITLE]={}", "x".repeat(10 * 1024 * 1024));
     let got = app.form("crm.lead.add", &big).await;
@@ -268,7 +279,7 @@ async fn malformed_input_gets_clear_answers_never_a_500() {
         .unwrap();
     assert_error(&read(res).await, 400, "", "ID is not defined or invalid.");
     // Still serving.
-    assert_eq!(app.call("server.time", json!({})).await.0, 200);
+    assert_server_time(&app.call("server.time", json!({})).await);
 }
 
 #[tokio::test]

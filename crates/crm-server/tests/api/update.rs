@@ -1,7 +1,9 @@
 //! `crm.lead.update` / `crm.contact.update`: partial updates, multi-fields, contacts.
 
-use crate::helpers::{TestApp, assert_error};
+use crate::helpers::{TestApp, TestClock, assert_error};
+use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 fn phones(lead: &Value) -> Vec<(String, String, String)> {
     lead["PHONE"]
@@ -60,11 +62,19 @@ async fn multi_fields_append_replace_and_delete() {
         vec![s("1", "MOBILE", "111"), s("2", "HOME", "333")]
     );
     // Delete by empty VALUE and by DELETE: "Y" (form-encoded), e-mail by ID without VALUE.
-    app.form(
-        "crm.contact.update",
-        &format!("id={id}&fields[PHONE][0][ID]=1&fields[PHONE][0][VALUE]=&fields[EMAIL][0][ID]=3"),
-    )
-    .await;
+    let (status, body) = app
+        .form(
+            "crm.contact.update",
+            &format!(
+                "id={id}&fields[PHONE][0][ID]=1&fields[PHONE][0][VALUE]=&fields[EMAIL][0][ID]=3"
+            ),
+        )
+        .await;
+    assert_eq!(
+        (status, body["result"].clone()),
+        (200, json!(true)),
+        "{body}"
+    );
     let c = get().await;
     assert_eq!(phones(&c), vec![s("2", "HOME", "333")]);
     assert_eq!(c["HAS_EMAIL"], "N");
@@ -81,7 +91,10 @@ async fn multi_fields_append_replace_and_delete() {
 
 #[tokio::test]
 async fn partial_updates_keep_other_fields_and_track_the_modifier() {
-    let app = TestApp::spawn().await;
+    let created = Utc.with_ymd_and_hms(2024, 3, 5, 10, 20, 30).unwrap();
+    let closed = Utc.with_ymd_and_hms(2024, 3, 6, 8, 0, 0).unwrap();
+    let clock = Arc::new(TestClock::at(created));
+    let app = TestApp::spawn_with_clock(&[], clock.clone()).await;
     let id = app
         .ok(
             "crm.lead.add",
@@ -89,6 +102,11 @@ async fn partial_updates_keep_other_fields_and_track_the_modifier() {
         )
         .await;
     let before = app.ok("crm.lead.get", json!({"id": id})).await;
+    assert_eq!(
+        (before["DATE_CREATE"].clone(), before["DATE_CLOSED"].clone()),
+        (json!("2024-03-05T10:20:30+00:00"), json!(""))
+    );
+    clock.set(closed);
     let r = app
         .ok("crm.lead.update", json!({"id": id, "fields": {"NAME": "M", "ID": 99, "DATE_CREATE": "2000-01-01", "UNKNOWN": 1, "STATUS_ID": "JUNK"}, "params": {"REGISTER_HISTORY_EVENT": "N"}}))
         .await;
@@ -114,7 +132,14 @@ async fn partial_updates_keep_other_fields_and_track_the_modifier() {
         ),
         (json!("JUNK"), json!("F"))
     );
-    assert_ne!(after["DATE_CLOSED"], "", "closing a lead sets DATE_CLOSED");
+    assert_eq!(
+        (after["DATE_CLOSED"].clone(), after["DATE_MODIFY"].clone()),
+        (
+            json!("2024-03-06T08:00:00+00:00"),
+            json!("2024-03-06T08:00:00+00:00")
+        ),
+        "closing a lead sets DATE_CLOSED to the time of the update"
+    );
     assert_eq!(after["MODIFY_BY_ID"], "1");
     // An unknown stage is ignored.
     app.ok(
