@@ -16,13 +16,14 @@ use crm_core::store::{
     BindingEdit, BindingStore, EntityStore, IdentityStore, MultiValue, NewEntity, NewMultiValue,
     Row, Store, StoreError, StoreResult, UpdatePlan,
 };
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior, params};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
@@ -49,8 +50,24 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// How long a statement waits for a lock held by another connection or process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bound on the WAL file. SQLite truncates the log to this size whenever it restarts it,
+/// and the writer checkpoints and truncates it as soon as it grows past it.
+const WAL_LIMIT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// After this long without a write, a WAL that has been written is checkpointed and
+/// truncated: readers that never pause would otherwise keep SQLite from ever restarting
+/// the log, and it grows without bound.
+const CHECKPOINT_IDLE: Duration = Duration::from_secs(1);
+
+/// How long such a checkpoint waits for readers to leave the log before it gives up and
+/// tries again later (writes queue behind it meanwhile).
+const CHECKPOINT_WAIT: Duration = Duration::from_millis(200);
+
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(())
@@ -77,9 +94,67 @@ fn spawn(name: String, rx: Receiver<Job>, mut conn: Connection) -> anyhow::Resul
         while let Ok(job) = rx.recv() {
             job(&mut conn);
         }
-        // Dropping the connection closes it; the last one out checkpoints the WAL.
-        let _ = conn.pragma_update(None, "optimize", "");
     })?)
+}
+
+/// Checkpoints the whole WAL into the database and truncates it to zero bytes, waiting at
+/// most [`CHECKPOINT_WAIT`] for readers; `true` when it completed.
+fn checkpoint(conn: &Connection) -> bool {
+    let _ = conn.busy_timeout(CHECKPOINT_WAIT);
+    let done = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .is_ok_and(|busy| busy == 0);
+    let _ = conn.busy_timeout(BUSY_TIMEOUT);
+    done
+}
+
+/// The writer thread: runs write jobs in order, keeps the WAL bounded, and at shutdown
+/// waits for the readers so that its connection closes last (the last connection to
+/// close checkpoints the log and removes it).
+fn spawn_writer(
+    rx: Receiver<Job>,
+    mut conn: Connection,
+    wal: Option<PathBuf>,
+    readers: Vec<JoinHandle<()>>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let wal_size = move || {
+        wal.as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len())
+    };
+    Ok(std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || {
+            let mut dirty = false;
+            let mut jobs: u32 = 0;
+            loop {
+                match rx.recv_timeout(CHECKPOINT_IDLE) {
+                    Ok(job) => {
+                        job(&mut conn);
+                        dirty = true;
+                        jobs = jobs.wrapping_add(1);
+                        if jobs.is_multiple_of(64)
+                            && wal_size() > WAL_LIMIT_BYTES
+                            && checkpoint(&conn)
+                        {
+                            dirty = false;
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        if dirty && wal_size() > 0 && checkpoint(&conn) {
+                            dirty = false;
+                        }
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            for reader in readers {
+                let _ = reader.join();
+            }
+            let _ = conn.pragma_update(None, "optimize", "");
+        })?)
 }
 
 impl SqliteStore {
@@ -89,6 +164,7 @@ impl SqliteStore {
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
         configure(&writer)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)?;
         migrate(&mut writer)?;
         let mut readers = Vec::new();
         for _ in 0..READERS {
@@ -96,7 +172,9 @@ impl SqliteStore {
             configure(&r)?;
             readers.push(r);
         }
-        Self::start(writer, readers)
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        Self::start(writer, readers, Some(PathBuf::from(wal)))
     }
 
     /// A private in-memory database (one connection serves reads and writes).
@@ -104,27 +182,32 @@ impl SqliteStore {
         let mut conn = Connection::open_in_memory()?;
         configure(&conn)?;
         migrate(&mut conn)?;
-        Self::start(conn, Vec::new())
+        Self::start(conn, Vec::new(), None)
     }
 
-    fn start(writer: Connection, readers: Vec<Connection>) -> anyhow::Result<Self> {
+    fn start(
+        writer: Connection,
+        readers: Vec<Connection>,
+        wal: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
         let (wtx, wrx) = crossbeam_channel::unbounded::<Job>();
-        let mut threads = vec![spawn("sqlite-writer".into(), wrx.clone(), writer)?];
+        let mut reader_threads = Vec::new();
         let rtx = if readers.is_empty() {
             wtx.clone()
         } else {
             let (rtx, rrx) = crossbeam_channel::unbounded::<Job>();
             for (i, conn) in readers.into_iter().enumerate() {
-                threads.push(spawn(format!("sqlite-reader-{i}"), rrx.clone(), conn)?);
+                reader_threads.push(spawn(format!("sqlite-reader-{i}"), rrx.clone(), conn)?);
             }
             rtx
         };
+        let writer = spawn_writer(wrx, writer, wal, reader_threads)?;
         Ok(Self {
             channels: Mutex::new(Some(Channels {
                 writer: wtx,
                 readers: rtx,
             })),
-            threads: Mutex::new(threads),
+            threads: Mutex::new(vec![writer]),
         })
     }
 
