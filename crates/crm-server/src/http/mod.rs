@@ -185,11 +185,11 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
     // Only registered names are logged: the path of an unknown method may be a secret.
     let method = spec.map_or("-", |s| s.name);
     if status >= 500 {
-        tracing::error!(method, status, "request failed");
+        tracing::error!(method = %method, status, "request failed");
     }
     tracing::info!(
         target: "crm_server::request",
-        method,
+        method = %method,
         user = user.unwrap_or(0),
         status,
         duration_ms = clock.elapsed().as_secs_f64() * 1000.0,

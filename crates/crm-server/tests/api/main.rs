@@ -2,11 +2,13 @@
 
 mod helpers;
 mod process;
+mod raw;
 
 mod batch;
 mod binary;
 mod fields;
 mod filters;
+mod front_door;
 mod hardening;
 mod lead_contact;
 mod list;

@@ -17,6 +17,12 @@ use std::time::{Duration, Instant};
 /// The server binary built for these tests.
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_crm-server");
 
+/// The binary the process tests run: [`BIN`], or the one named by `CRM_TEST_SERVER_BIN`
+/// (to show that a regression test fails on an older build).
+pub(crate) fn bin() -> String {
+    std::env::var("CRM_TEST_SERVER_BIN").unwrap_or_else(|_| BIN.to_string())
+}
+
 /// How long start-up, shutdown, a CLI subcommand or a readiness poll may take.
 pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -42,11 +48,11 @@ pub(crate) struct ServerProcess {
 
 impl ServerProcess {
     /// Starts the binary with `--data-dir <dir> --listen 127.0.0.1:0 --log warn` plus
-    /// `extra` (which may override `--log` / `--listen`: the last one wins), stderr captured
+    /// `extra` (a `--log` or `--listen` there replaces the default), stderr captured
     /// to a file, and waits (deadline [`DEADLINE`]) for the `crm-server listening on <url>`
     /// line; panics with the output so far if the process exits or the deadline passes.
     pub(crate) fn start(dir: &Path, extra: &[&str]) -> Self {
-        Self::launch(Command::new(BIN), dir, extra, DEADLINE).unwrap_or_else(|e| panic!("{e}"))
+        Self::launch(Command::new(bin()), dir, extra, DEADLINE).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// [`Self::start`] with any program and deadline; the error describes what went wrong
@@ -61,7 +67,10 @@ impl ServerProcess {
         let mut child = command
             .arg("--data-dir")
             .arg(dir)
-            .args(["--listen", "127.0.0.1:0", "--log", "warn"])
+            .args(defaults_not_in(
+                extra,
+                &[("--listen", "127.0.0.1:0"), ("--log", "warn")],
+            ))
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -254,13 +263,27 @@ fn signal(pid: u32, which: &str) {
     assert!(status.success(), "kill {which} {pid}: {status}");
 }
 
+/// The `(flag, value)` defaults whose flag `extra` does not set itself (clap refuses a
+/// flag given twice).
+fn defaults_not_in<'a>(extra: &[&str], defaults: &[(&'a str, &'a str)]) -> Vec<&'a str> {
+    defaults
+        .iter()
+        .filter(|(flag, _)| {
+            !extra
+                .iter()
+                .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+        })
+        .flat_map(|(flag, value)| [*flag, *value])
+        .collect()
+}
+
 /// Runs a CLI subcommand of the binary (`--data-dir <dir> --log warn` plus `args`) with a
 /// deadline of [`DEADLINE`]; returns whether it succeeded and its stdout followed by its
 /// stderr. Panics, after killing it, when it does not finish in time.
 pub(crate) fn cli(dir: &Path, args: &[&str]) -> (bool, String) {
     let out = tempfile::tempdir().expect("temp dir for output");
     let (stdout, stderr) = (out.path().join("stdout"), out.path().join("stderr"));
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .arg("--data-dir")
         .arg(dir)
         .args(["--log", "warn"])
