@@ -6,6 +6,7 @@ mod raw;
 
 mod batch;
 mod binary;
+mod crash;
 mod fields;
 mod filters;
 mod front_door;

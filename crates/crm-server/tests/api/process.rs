@@ -185,8 +185,8 @@ impl ServerProcess {
         }
     }
 
-    /// Sends SIGKILL and reaps the process.
-    pub(crate) fn kill9(mut self) {
+    /// Sends SIGKILL and reaps the process (usable while other threads still talk to it).
+    pub(crate) fn kill9(&mut self) {
         signal(self.pid(), "-KILL");
         if self.wait_until(Instant::now() + DEADLINE).is_none() {
             panic!("{}", self.failure("survived SIGKILL"));

@@ -12,11 +12,15 @@ pub(crate) const READ_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A connected socket with a read timeout.
 pub(crate) fn connect(port: u16) -> TcpStream {
-    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    s.set_nodelay(true).unwrap();
-    s
+    try_connect(port).expect("connect")
+}
+
+/// [`connect`], or the error when nothing listens (any more).
+pub(crate) fn try_connect(port: u16) -> std::io::Result<TcpStream> {
+    let s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_millis(200)))?;
+    s.set_nodelay(true)?;
+    Ok(s)
 }
 
 /// A parsed answer.
