@@ -24,7 +24,7 @@ pub struct BatchParams {
 /// Results of the commands run so far (for references), and the five maps of the answer.
 /// Command keys are unique, so each map is written once per key.
 #[derive(Debug, Default)]
-struct Results {
+pub struct Results {
     result: Map<String, Value>,
     error: Map<String, Value>,
     total: Map<String, Value>,
@@ -33,6 +33,28 @@ struct Results {
 }
 
 impl Results {
+    /// Records one command's answer under its key.
+    pub fn record(&mut self, key: String, answer: Result<(Reply, Time), ApiError>) {
+        match answer {
+            Ok((reply, time)) => {
+                if let Some(t) = reply.total {
+                    self.total.insert(key.clone(), json!(t));
+                }
+                if let Some(nx) = reply.next {
+                    self.next.insert(key.clone(), json!(nx));
+                }
+                self.time.insert(
+                    key.clone(),
+                    serde_json::to_value(time).unwrap_or(Value::Null),
+                );
+                self.result.insert(key, reply.result);
+            }
+            Err(e) => {
+                self.error.insert(key, error_object(&e));
+            }
+        }
+    }
+
     fn map(&self, name: &str) -> &Map<String, Value> {
         match name {
             "result" => &self.result,
@@ -179,26 +201,10 @@ pub async fn batch(ctx: Ctx, p: BatchParams) -> Result<Value, ApiError> {
         } else {
             run_one(&ctx, &command, &results).await
         };
-        match outcome {
-            Ok((reply, time)) => {
-                if let Some(t) = reply.total {
-                    results.total.insert(key.clone(), json!(t));
-                }
-                if let Some(nx) = reply.next {
-                    results.next.insert(key.clone(), json!(nx));
-                }
-                results.time.insert(
-                    key.clone(),
-                    serde_json::to_value(time).unwrap_or(Value::Null),
-                );
-                results.result.insert(key, reply.result);
-            }
-            Err(e) => {
-                results.error.insert(key, error_object(&e));
-                if halt {
-                    break;
-                }
-            }
+        let failed = outcome.is_err();
+        results.record(key, outcome);
+        if failed && halt {
+            break;
         }
     }
     let mut out = Map::new();
@@ -222,11 +228,18 @@ async fn run_one(ctx: &Ctx, command: &str, results: &Results) -> Result<(Reply, 
     if !spec.batchable {
         return Err(ApiError::BatchMethodNotAllowed);
     }
-    let params = php_query::parse_str(query.as_bytes(), &Limits::default());
-    let params = substitute(Value::Object(params), results);
+    let params = command_params(query, results);
     let outcome = dispatch::call(&ctx.services, &ctx.caller, spec, params).await;
     let time = outcome.time(outcome.started, ctx.services.tz);
     Ok((outcome.result?, time))
+}
+
+/// A command's parameters: its query string parsed with PHP's rules, then `$result[…]`,
+/// `$error[…]`, `$total[…]`, `$next[…]` and `$time[…]` references substituted from the
+/// answers of the commands before it.
+pub fn command_params(query: &str, results: &Results) -> Value {
+    let params = php_query::parse_str(query.as_bytes(), &Limits::default());
+    substitute(Value::Object(params), results)
 }
 
 /// Registers `batch` (itself not callable from a batch).

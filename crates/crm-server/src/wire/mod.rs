@@ -3,6 +3,7 @@
 //! types, no storage.
 
 pub mod envelope;
+pub mod json;
 pub mod params;
 pub mod php_array;
 pub mod php_query;
