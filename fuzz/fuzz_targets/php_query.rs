@@ -33,7 +33,11 @@ fn has_empty_container(v: &Value) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits { max_depth: 16, max_vars: 1_000 };
+    let limits = Limits {
+        max_depth: 16,
+        max_vars: 1_000,
+        max_arrays: 4_000,
+    };
     let parsed = parse_str(data, &limits);
     for (key, v) in &parsed {
         assert!(!key.is_empty());

@@ -125,7 +125,7 @@ pub fn plan_add(existing: &[Binding], new: NewBinding) -> Option<Vec<Binding>> {
     let primary = new.primary || !existing.iter().any(|b| b.is_primary);
     let sort = new.sort.unwrap_or_else(|| {
         let max = existing.iter().map(|b| b.sort).max().unwrap_or(0);
-        if max > 0 { max + 10 } else { 10 }
+        if max > 0 { max.saturating_add(10) } else { 10 }
     });
     let mut set: Vec<Binding> = existing
         .iter()
@@ -279,6 +279,11 @@ mod tests {
         assert_eq!(
             plan_add(&[b(5, 0, true)], add(7, None, false)),
             Some(vec![b(5, 0, true), b(7, 10, false)])
+        );
+        // The next SORT stops at the largest integer instead of overflowing.
+        assert_eq!(
+            plan_add(&[b(5, i64::MAX - 3, true)], add(7, None, false)),
+            Some(vec![b(5, i64::MAX - 3, true), b(7, i64::MAX, false)])
         );
     }
 

@@ -220,6 +220,15 @@ pub fn php_int(v: &Value) -> i64 {
     }
 }
 
+/// A decimal number as clients write amounts: blanks ignored, `,` as the decimal point.
+/// Numbers past the range of a double are infinite (stored values refuse them; a filter
+/// bound may be one).
+pub fn parse_decimal(s: &str) -> Option<f64> {
+    let t: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let t = t.replace(',', ".");
+    is_decimal(&t).then(|| t.parse::<f64>().ok()).flatten()
+}
+
 /// PHP's `(int)` cast of a string: optional whitespace and sign, then digits.
 pub fn php_int_str(s: &str) -> i64 {
     let t = s.trim_start();
@@ -228,14 +237,22 @@ pub fn php_int_str(s: &str) -> i64 {
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
+    // Accumulated towards the sign, so that both ends of the range are reachable
+    // (saturating there, as PHP does).
     let mut n: i64 = 0;
     for b in digits.bytes() {
         if !b.is_ascii_digit() {
             break;
         }
-        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+        let d = i64::from(b - b'0');
+        n = n.saturating_mul(10);
+        n = if neg {
+            n.saturating_sub(d)
+        } else {
+            n.saturating_add(d)
+        };
     }
-    if neg { -n } else { n }
+    n
 }
 
 /// A scalar JSON value as text (numbers in their JSON form, `true` → "1", `false` → "").
@@ -329,12 +346,10 @@ impl FieldDef {
             FieldType::Double => match v {
                 Value::Number(n) => Set(Stored::Real(n.as_f64().unwrap_or(0.0))),
                 Value::String(s) => {
-                    let t: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-                    let t = t.replace(',', ".");
-                    if t.is_empty() {
+                    if s.trim().is_empty() {
                         Set(Stored::Real(0.0))
-                    } else if is_decimal(&t) {
-                        Set(Stored::Real(t.parse().unwrap_or(0.0)))
+                    } else if let Some(f) = parse_decimal(s).filter(|f| f.is_finite()) {
+                        Set(Stored::Real(f))
                     } else {
                         return Err(InvalidValue(format!(
                             "Field \"{}\" has an invalid value.",
@@ -433,6 +448,10 @@ mod tests {
             (json!(" -5"), -5),
             (json!(null), 0),
             (json!([1]), 0),
+            (json!("9223372036854775807"), i64::MAX),
+            (json!("99999999999999999999"), i64::MAX),
+            (json!("-9223372036854775808"), i64::MIN),
+            (json!("-99999999999999999999"), i64::MIN),
         ];
         for (v, want) in cases {
             assert_eq!(php_int(&v), want, "{v}");
@@ -484,6 +503,14 @@ mod tests {
         );
         assert_eq!(
             f.internalize(&json!("12abc"), utc()),
+            Err(InvalidValue(
+                "Field \"OPPORTUNITY\" has an invalid value.".into()
+            ))
+        );
+        // A number too large for a double is refused, not stored as infinity.
+        let huge = format!("1{}", "0".repeat(400));
+        assert_eq!(
+            f.internalize(&json!(huge), utc()),
             Err(InvalidValue(
                 "Field \"OPPORTUNITY\" has an invalid value.".into()
             ))

@@ -3,7 +3,7 @@
 //! the AST into SQL with bound values.
 
 use crate::entity::{EntityType, MULTIFIELD_TYPES};
-use crate::field::{FieldDef, FieldType, Internalized, Storage, Stored, php_string};
+use crate::field::{FieldDef, FieldType, Internalized, Storage, Stored, parse_decimal, php_string};
 use crate::record::LEAD_STAGES;
 use chrono::FixedOffset;
 use serde_json::{Map, Value};
@@ -17,10 +17,20 @@ pub const PAGE_SIZE: i64 = 50;
 /// real filters have a handful.
 pub const MAX_CONDITIONS: usize = 1_000;
 
-/// A filter with more than [`MAX_CONDITIONS`] conditions (distinct keys).
+/// Longest LIKE pattern (in bytes) a filter value may become (SQLite refuses longer ones;
+/// no real filter comes near it).
+pub const MAX_PATTERN_BYTES: usize = 50_000;
+
+/// A filter the store could not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("The filter has more than {MAX_CONDITIONS} conditions.")]
-pub struct TooManyConditions;
+pub enum FilterError {
+    /// More than [`MAX_CONDITIONS`] conditions (distinct keys).
+    #[error("The filter has more than {MAX_CONDITIONS} conditions.")]
+    TooManyConditions,
+    /// A substring or multi-field value longer than [`MAX_PATTERN_BYTES`].
+    #[error("The filter value of {0} is longer than 50000 bytes.")]
+    ValueTooLong(&'static str),
+}
 
 /// A comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +135,12 @@ fn filter_value(field: &FieldDef, v: &Value, tz: FixedOffset) -> Option<Stored> 
     ) {
         return php_string(v).map(Stored::Text);
     }
+    if field.ty == FieldType::Double
+        && let Value::String(s) = v
+    {
+        // A bound past the range of a double is an infinite one: `>1e400` matches nothing.
+        return parse_decimal(s).map(Stored::Real);
+    }
     match field.internalize(v, tz) {
         Ok(Internalized::Set(s)) => Some(s),
         _ => None,
@@ -136,9 +152,9 @@ pub fn parse_filter(
     entity: EntityType,
     filter: &Map<String, Value>,
     tz: FixedOffset,
-) -> Result<Vec<Condition>, TooManyConditions> {
+) -> Result<Vec<Condition>, FilterError> {
     if filter.len() > MAX_CONDITIONS {
-        return Err(TooManyConditions);
+        return Err(FilterError::TooManyConditions);
     }
     let mut out = Vec::new();
     for (key, value) in filter {
@@ -153,6 +169,9 @@ pub fn parse_filter(
                 .and_then(php_string)
                 .unwrap_or_default();
             let pattern = first.trim().to_string();
+            if pattern.len() > MAX_PATTERN_BYTES {
+                return Err(FilterError::ValueTooLong(type_id));
+            }
             if op.is_empty() && !negate && !pattern.is_empty() {
                 out.push(Condition::Multi { type_id, pattern });
             }
@@ -196,6 +215,9 @@ pub fn parse_filter(
                 filter_value(field, v, tz)
             };
             if let Some(c) = converted {
+                if op == Op::Like && matches!(&c, Stored::Text(t) if t.len() > MAX_PATTERN_BYTES) {
+                    return Err(FilterError::ValueTooLong(field.name));
+                }
                 values.push(c);
             }
         }
@@ -212,24 +234,31 @@ pub fn parse_filter(
     Ok(out)
 }
 
-/// Parses `order`: field → "ASC"/"DESC" (anything else ASC); unknown fields dropped.
+/// Parses `order`: field → "ASC"/"DESC" (anything else ASC); unknown fields dropped, and
+/// a field named again (`" TITLE"` after `"TITLE"`) adds nothing, as a repeated sort key
+/// cannot change the order.
 pub fn parse_order(
     entity: EntityType,
     order: &Map<String, Value>,
 ) -> Vec<(&'static FieldDef, Dir)> {
-    order
-        .iter()
-        .filter_map(|(k, v)| {
-            let field = entity
-                .field(k.trim())
-                .filter(|f| f.storage == Storage::Column || f.name == "ID")?;
-            let dir = match php_string(v) {
-                Some(s) if s.trim().eq_ignore_ascii_case("desc") => Dir::Desc,
-                _ => Dir::Asc,
-            };
-            Some((field, dir))
-        })
-        .collect()
+    let mut out: Vec<(&'static FieldDef, Dir)> = Vec::new();
+    for (k, v) in order {
+        let Some(field) = entity
+            .field(k.trim())
+            .filter(|f| f.storage == Storage::Column || f.name == "ID")
+        else {
+            continue;
+        };
+        if out.iter().any(|(f, _)| f.name == field.name) {
+            continue;
+        }
+        let dir = match php_string(v) {
+            Some(s) if s.trim().eq_ignore_ascii_case("desc") => Dir::Desc,
+            _ => Dir::Asc,
+        };
+        out.push((field, dir));
+    }
+    out
 }
 
 /// Which fields a list returns: `*`/empty → every standard single-valued field; named
@@ -302,6 +331,29 @@ mod tests {
         assert!(
             matches!(&got[3], Condition::Multi { type_id: "PHONE", pattern } if pattern == "555")
         );
+    }
+
+    #[test]
+    fn long_patterns_are_refused_and_repeated_order_keys_dropped() {
+        let long = "a".repeat(MAX_PATTERN_BYTES - 1);
+        let f = json!({"%TITLE": long});
+        assert_eq!(
+            parse_filter(EntityType::Lead, f.as_object().unwrap(), utc()),
+            Err(FilterError::ValueTooLong("TITLE"))
+        );
+        let f = json!({"=%TITLE": long});
+        assert!(parse_filter(EntityType::Lead, f.as_object().unwrap(), utc()).is_ok());
+        let f = json!({"EMAIL": "e".repeat(MAX_PATTERN_BYTES + 1)});
+        assert_eq!(
+            parse_filter(EntityType::Lead, f.as_object().unwrap(), utc())
+                .unwrap_err()
+                .to_string(),
+            "The filter value of EMAIL is longer than 50000 bytes."
+        );
+        let o = json!({"TITLE": "DESC", " TITLE": "ASC", "ID": "ASC", "  ID": "DESC"});
+        let got = parse_order(EntityType::Lead, o.as_object().unwrap());
+        let names: Vec<(&str, Dir)> = got.iter().map(|(f, d)| (f.name, *d)).collect();
+        assert_eq!(names, [("TITLE", Dir::Desc), ("ID", Dir::Asc)]);
     }
 
     #[test]

@@ -89,10 +89,23 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     }
 }
 
+/// Runs one job. A panic inside it is contained: the job's transaction rolls back as it
+/// unwinds, its caller gets "the database thread stopped" (a storage failure), and the
+/// thread and its connection keep serving the next job.
+fn run_job(job: Job, conn: &mut Connection) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn)));
+    if outcome.is_err() {
+        tracing::error!("a storage operation panicked; its transaction was rolled back");
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
 fn spawn(name: String, rx: Receiver<Job>, mut conn: Connection) -> anyhow::Result<JoinHandle<()>> {
     Ok(std::thread::Builder::new().name(name).spawn(move || {
         while let Ok(job) = rx.recv() {
-            job(&mut conn);
+            run_job(job, &mut conn);
         }
     })?)
 }
@@ -132,7 +145,7 @@ fn spawn_writer(
             loop {
                 match rx.recv_timeout(CHECKPOINT_IDLE) {
                     Ok(job) => {
-                        job(&mut conn);
+                        run_job(job, &mut conn);
                         dirty = true;
                         jobs = jobs.wrapping_add(1);
                         if jobs.is_multiple_of(64)

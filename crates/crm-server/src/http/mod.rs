@@ -16,8 +16,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::BytesMut;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde_json::{Map, Value};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -112,6 +113,15 @@ fn oauth_token(params: &Map<String, Value>, headers: &HeaderMap) -> Option<Crede
         .map(Credentials::Token)
 }
 
+/// The body length a request declares.
+fn declared_length(parts: &Parts) -> Option<u64> {
+    parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
 /// How reading a body ended early.
 enum BodyError {
     TooLarge,
@@ -161,11 +171,21 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let spec = split_path(parts.uri.path()).and_then(|(_, raw)| state.services.registry.get(raw));
     let outcome = match spec {
-        Some(spec) => serve(&state, &parts, body, spec).await,
+        // A panic is a bug, but it must still end in an answer and a log line.
+        Some(spec) => AssertUnwindSafe(serve(&state, &parts, body, spec))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!(method = %spec.name, "the method panicked");
+                Err((ApiError::Internal("panic".into()), None))
+            }),
         None => {
             // Drained, not parsed: an answer to an HTTP/2 request whose body is still
             // unread resets the stream, and some clients (curl) then drop the response.
-            let _ = read_body(body, state.max_body_bytes, state.body_timeout, false).await;
+            // A declared length over the limit is not waited for.
+            if declared_length(&parts).is_none_or(|n| n <= state.max_body_bytes as u64) {
+                let _ = read_body(body, state.max_body_bytes, state.body_timeout, false).await;
+            }
             Err((ApiError::MethodNotFound, None))
         }
     };
@@ -211,12 +231,7 @@ async fn serve(
 ) -> Result<(Outcome, i64), Failure> {
     let services = &state.services;
     let store = services.store.as_ref();
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
+    if declared_length(parts).is_some_and(|n| n > state.max_body_bytes as u64) {
         return Err((ApiError::BodyTooLarge(state.max_body_bytes), None));
     }
     let webhook = match split_path(parts.uri.path()) {
@@ -252,10 +267,29 @@ async fn serve(
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let params = params::collect(parts.uri.query(), content_type, bytes)
+    let query = parts.uri.query();
+    // On the OAuth-style route the token is found (and checked) before the parameter
+    // tree is built, except in multipart bodies.
+    let caller = match known {
+        Some(caller) => Some(caller),
+        None => {
+            let creds = match params::token(query, content_type, &bytes).map_err(|e| (e, None))? {
+                params::Token::Found(t) => Some(Credentials::Token(t)),
+                params::Token::Absent => {
+                    Some(bearer(&parts.headers).map_or(Credentials::Missing, Credentials::Token))
+                }
+                params::Token::Unknown => None,
+            };
+            match creds {
+                Some(creds) => Some(authenticate(store, &creds).await.map_err(|e| (e, None))?),
+                None => None,
+            }
+        }
+    };
+    let params = params::collect(query, content_type, bytes)
         .await
         .map_err(|e| (e, None))?;
-    let caller = match known {
+    let caller = match caller {
         Some(caller) => caller,
         None => {
             let creds = oauth_token(&params, &parts.headers).unwrap_or(Credentials::Missing);

@@ -12,6 +12,57 @@ use crate::wire::php_query::{self, Limits};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
+/// The OAuth token among a request's parameters, as far as it can be found without
+/// building the parameter tree.
+pub(super) enum Token {
+    /// The `auth` (else `access_token`) parameter, a non-empty string.
+    Found(String),
+    /// The parameters carry none.
+    Absent,
+    /// Only the full parse can tell (multipart bodies).
+    Unknown,
+}
+
+fn essence(content_type: Option<&str>) -> String {
+    content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Finds the OAuth token with the rules of the full parse (body over query, `auth` before
+/// `access_token`, only non-empty strings count) while building nothing but its value,
+/// so that an unauthenticated request costs a scan of its body, not a tree. JSON bodies
+/// past the parser's bounds are refused here already.
+pub(super) fn token(
+    query: Option<&str>,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<Token, ApiError> {
+    let limits = Limits::default();
+    let names = ["auth", "access_token"];
+    let from_body: [Option<Value>; 2] = match essence(content_type).as_str() {
+        "application/json" => {
+            json::check_bounds(body).map_err(|e| ApiError::BadRequest(400, e.to_string()))?;
+            json::members(body, names)
+        }
+        "multipart/form-data" => return Ok(Token::Unknown),
+        _ => names.map(|n| php_query::top_level_string(body, n, &limits).map(Value::String)),
+    };
+    let from_query =
+        names.map(|n| query.and_then(|q| php_query::top_level_string(q.as_bytes(), n, &limits)));
+    for (body_value, query_value) in from_body.into_iter().zip(from_query) {
+        let value = match body_value {
+            Some(v) => v.as_str().map(str::to_string),
+            None => query_value,
+        };
+        if let Some(t) = value.filter(|t| !t.is_empty()) {
+            return Ok(Token::Found(t));
+        }
+    }
+    Ok(Token::Absent)
+}
+
 /// The request's parameters as one JSON object.
 pub(super) async fn collect(
     query: Option<&str>,
@@ -22,11 +73,7 @@ pub(super) async fn collect(
     let mut params = query
         .map(|q| php_query::parse_str(q.as_bytes(), &limits))
         .unwrap_or_default();
-    let essence = content_type
-        .and_then(|c| c.split(';').next())
-        .map(|c| c.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    let from_body = match essence.as_str() {
+    let from_body = match essence(content_type).as_str() {
         "application/json" => {
             json::params(&body).map_err(|e| ApiError::BadRequest(400, e.to_string()))?
         }

@@ -8,7 +8,10 @@
 //! take a gigabyte).
 
 use crate::wire::php_array;
+use serde::Deserializer;
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
+use std::fmt;
 
 /// Deepest nesting of a JSON body (PHP's `max_input_nesting_level` for forms is the same).
 pub const MAX_DEPTH: usize = 64;
@@ -73,6 +76,41 @@ pub fn params(body: &[u8]) -> Result<Map<String, Value>, TooLarge> {
         .unwrap_or_default())
 }
 
+/// The values of the top-level members `names` of a JSON object body, read without
+/// building the rest of the tree (other members are skipped as they are scanned). A
+/// repeated member keeps its last value, as the full parse does; a body that is not an
+/// object has none.
+pub fn members<const N: usize>(body: &[u8], names: [&str; N]) -> [Option<Value>; N] {
+    struct Wanted<'a, const N: usize>([&'a str; N]);
+
+    impl<'de, const N: usize> Visitor<'de> for Wanted<'_, N> {
+        type Value = [Option<Value>; N];
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = [const { None }; N];
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match self.0.iter().position(|n| *n == key) {
+                    Some(i) => found[i] = Some(map.next_value::<Value>()?),
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(body);
+    de.deserialize_map(Wanted(names))
+        .ok()
+        .filter(|_| de.end().is_ok())
+        .unwrap_or([const { None }; N])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +135,24 @@ mod tests {
         assert_eq!(check_bounds(many.as_bytes()), Err(TooLarge::Long));
         let within = format!("[{}0]", "0,".repeat(MAX_ELEMENTS - 2));
         assert_eq!(check_bounds(within.as_bytes()), Ok(()));
+    }
+
+    #[test]
+    fn members_are_read_without_the_rest() {
+        let body = br#"{"x":[1,{"auth":"no"}],"auth":"a","access_token":7,"auth":"b"}"#;
+        assert_eq!(
+            members(body, ["auth", "access_token", "missing"]),
+            [Some(json!("b")), Some(json!(7)), None]
+        );
+        // Not an object, or not valid JSON to the end: nothing.
+        assert_eq!(members(br#"["auth"]"#, ["auth"]), [None]);
+        assert_eq!(members(br#"{"auth":"a"} x"#, ["auth"]), [None]);
+        assert_eq!(members(br#"{"auth":"a","#, ["auth"]), [None]);
+        // Escaped key names are compared decoded.
+        assert_eq!(
+            members(br#"{"au\u0074h":"c"}"#, ["auth"]),
+            [Some(json!("c"))]
+        );
     }
 
     #[test]

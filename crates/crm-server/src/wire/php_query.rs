@@ -43,6 +43,10 @@ pub struct Limits {
     pub max_depth: usize,
     /// Only the first `max_vars` pairs are processed, the rest ignored (PHP `max_input_vars`).
     pub max_vars: usize,
+    /// Most arrays the whole input may create; a pair that would need more is ignored.
+    /// PHP has no such bound, but without it 10,000 names 64 levels deep (a 4 MB body)
+    /// become 640,000 arrays and hundreds of megabytes.
+    pub max_arrays: usize,
 }
 
 impl Default for Limits {
@@ -51,6 +55,7 @@ impl Default for Limits {
         Self {
             max_depth: 64,
             max_vars: 10_000,
+            max_arrays: 100_000,
         }
     }
 }
@@ -81,10 +86,46 @@ where
     V: Into<String>,
 {
     let mut root = PhpArray::default();
+    let mut arrays = limits.max_arrays;
     for (name, value) in pairs.into_iter().take(limits.max_vars) {
-        register(&mut root, name.as_ref(), value.into(), limits.max_depth);
+        register(
+            &mut root,
+            name.as_ref(),
+            value.into(),
+            limits.max_depth,
+            &mut arrays,
+        );
     }
     root.into_object()
+}
+
+/// The value the top-level variable `name` would end up with if it is a plain string:
+/// the last pair named exactly `name` (after PHP's name mangling) unless a later pair makes
+/// it an array. Scans the pairs without building the tree; `None` when absent or an array.
+pub fn top_level_string(input: &[u8], name: &str, limits: &Limits) -> Option<String> {
+    let mut found = None;
+    let pieces = input
+        .split(|&b| b == b'&')
+        .filter(|piece| !piece.is_empty());
+    for piece in pieces.take(limits.max_vars) {
+        let (raw_name, raw_value) = match piece.iter().position(|&b| b == b'=') {
+            Some(eq) => (&piece[..eq], &piece[eq + 1..]),
+            None => (piece, &piece[piece.len()..]),
+        };
+        let decoded = url_decode(raw_name);
+        let Some(parsed) = parse_name(&decoded, limits.max_depth) else {
+            continue;
+        };
+        if parsed.top != name {
+            continue;
+        }
+        found = if parsed.indices.is_empty() && !parsed.too_deep {
+            Some(url_decode(raw_value))
+        } else {
+            None
+        };
+    }
+    found
 }
 
 /// Percent-decodes form encoding (`+` is a space, `%XX`), lossy UTF-8 on invalid bytes.
@@ -269,7 +310,8 @@ impl PhpArray {
 
     /// Steps into `key` (`None` = `[]`), creating an array there or replacing a scalar
     /// with one in place, as `php_register_variable_ex` does for every non-final level.
-    fn child_array(&mut self, key: Option<Key>) -> Option<&mut Self> {
+    /// Each array created takes one from `budget`; with none left, `None`.
+    fn child_array(&mut self, key: Option<Key>, budget: &mut usize) -> Option<&mut Self> {
         let key = match key {
             Some(key) => key,
             None => self.next_key()?,
@@ -277,9 +319,11 @@ impl PhpArray {
         let node = if self.positions.contains_key(&key) {
             self.get_mut(&key)?
         } else {
+            *budget = budget.checked_sub(1)?;
             self.push(key, Node::Array(Self::default()))?
         };
         if let Node::Leaf(_) = node {
+            *budget = budget.checked_sub(1)?;
             *node = Node::Array(Self::default());
         }
         match node {
@@ -411,7 +455,7 @@ fn parse_name(name: &str, max_depth: usize) -> Option<ParsedName> {
     Some(parsed)
 }
 
-fn register(root: &mut PhpArray, name: &str, value: String, max_depth: usize) {
+fn register(root: &mut PhpArray, name: &str, value: String, max_depth: usize, arrays: &mut usize) {
     let Some(parsed) = parse_name(name, max_depth) else {
         return;
     };
@@ -431,7 +475,7 @@ fn register(root: &mut PhpArray, name: &str, value: String, max_depth: usize) {
     // notices); a failed `[]` insert drops the variable.
     let mut current = &mut *root;
     for key in path {
-        current = match current.child_array(key) {
+        current = match current.child_array(key, arrays) {
             Some(child) => child,
             None => return,
         };
@@ -724,6 +768,7 @@ mod tests {
         let limits = Limits {
             max_depth: 3,
             max_vars: 100,
+            max_arrays: 100,
         };
         let parse = |input: &str| Value::Object(parse_str(input.as_bytes(), &limits));
         assert_tree(
@@ -749,6 +794,7 @@ mod tests {
         let zero = Limits {
             max_depth: 0,
             max_vars: 100,
+            max_arrays: 100,
         };
         let got = Value::Object(parse_str(b"a=1&a[b]=2&c=3", &zero));
         assert_tree(&got, &json!({"c": "3"}), "max_depth 0 forbids brackets");
@@ -773,6 +819,7 @@ mod tests {
         let limits = Limits {
             max_depth: 64,
             max_vars: 3,
+            max_arrays: 100,
         };
         let got = Value::Object(parse_str(b"a=1&b=2&c=3&d=4", &limits));
         assert_tree(
@@ -791,6 +838,67 @@ mod tests {
         let pairs = [("x[]", "1"), ("x[]", "2"), ("y", "3"), ("z", "4")];
         let got = Value::Object(parse_pairs(pairs, &limits));
         assert_tree(&got, &json!({"x": ["1", "2"], "y": "3"}), "parse_pairs too");
+    }
+
+    #[test]
+    fn top_level_strings_are_found_without_the_tree() {
+        let limits = Limits::default();
+        let find = |input: &str| top_level_string(input.as_bytes(), "auth", &limits);
+        assert_eq!(find("a=1&auth=x%20y&b=2"), Some("x y".into()));
+        assert_eq!(find("auth=1&auth=2"), Some("2".into()));
+        assert_eq!(find("auth=1&auth[x]=2"), None, "a later array wins");
+        assert_eq!(find("auth[x]=2&auth=3"), Some("3".into()));
+        assert_eq!(
+            find("%20auth=4&authx=5"),
+            Some("4".into()),
+            "leading spaces dropped"
+        );
+        assert_eq!(find("au.th=6"), None);
+        assert_eq!(
+            top_level_string(b"au.th=6", "au_th", &limits),
+            Some("6".into()),
+            "mangled like PHP"
+        );
+        assert_eq!(find(""), None);
+        // The same answers as the full parse.
+        for input in [
+            "x=1&auth=a&auth[]=b",
+            "auth[]=b&auth=a",
+            "auth",
+            "auth=&x=1",
+        ] {
+            let tree = parse_str(input.as_bytes(), &limits);
+            let want = tree.get("auth").and_then(Value::as_str).map(str::to_string);
+            assert_eq!(find(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn array_budget_ignores_pairs_past_it() {
+        let limits = Limits {
+            max_depth: 64,
+            max_vars: 100,
+            max_arrays: 5,
+        };
+        // a, a[b], a[b][c] = 3 arrays; d[e] takes two more; f[g] finds none left.
+        let got = Value::Object(parse_str(
+            b"a[b][c][]=1&a[b][c][]=2&d[e][]=3&f[g]=4&h=5",
+            &limits,
+        ));
+        assert_tree(
+            &got,
+            &json!({"a": {"b": {"c": ["1", "2"]}}, "d": {"e": ["3"]}, "h": "5"}),
+            "arrays past the budget",
+        );
+        // A scalar replaced by an array counts too.
+        let got = Value::Object(parse_str(
+            b"x=1&x[y]=2",
+            &Limits {
+                max_arrays: 0,
+                ..limits
+            },
+        ));
+        assert_tree(&got, &json!({"x": "1"}), "no array left for x[y]");
     }
 
     #[test]
@@ -892,7 +1000,7 @@ mod tests {
             max_depth in 0_usize..5,
             max_vars in 0_usize..20,
         ) {
-            for limits in [Limits { max_depth, max_vars }, Limits::default()] {
+            for limits in [Limits { max_depth, max_vars, max_arrays: 8 }, Limits::default()] {
                 let parsed = parse_str(&bytes, &limits);
                 prop_assert!(parsed.values().all(only_string_leaves));
                 prop_assert!(!parsed.contains_key(""));

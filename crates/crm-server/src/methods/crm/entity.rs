@@ -152,7 +152,9 @@ pub async fn list(
     };
     let (rows, total) = ctx.store().list(entity, query).await?;
     let items = rows.iter().map(|r| output_fields(r, tz, &fields)).collect();
-    let next = (count && offset + PAGE_SIZE < total).then_some(offset + PAGE_SIZE);
+    let next = offset
+        .checked_add(PAGE_SIZE)
+        .filter(|n| count && *n < total);
     Ok(Page { items, next, total })
 }
 
