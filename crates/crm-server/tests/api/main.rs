@@ -11,6 +11,7 @@ mod fields;
 mod filters;
 mod front_door;
 mod hardening;
+mod hostile;
 mod lead_contact;
 mod list;
 mod registry;
