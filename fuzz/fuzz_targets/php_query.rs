@@ -1,9 +1,10 @@
 //! PHP `parse_str` on arbitrary bytes: never panics, every leaf is a string, no name is
 //! nested deeper than the limit, and the result survives `http_build_query` → `parse_str`
-//! unchanged when it has no empty arrays (PHP drops those).
+//! unchanged when it has no empty arrays (PHP drops those), and the quick scan for one
+//! top-level string (the OAuth token) agrees with the full parse.
 #![no_main]
 
-use crm_server::wire::php_query::{Limits, build_query, parse_str};
+use crm_server::wire::php_query::{Limits, build_query, parse_str, top_level_string};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -43,6 +44,18 @@ fuzz_target!(|data: &[u8]| {
         assert!(!key.is_empty());
         assert!(leaves_are_strings(v), "{v}");
         assert!(depth(v) <= limits.max_depth, "{key}: {v}");
+    }
+    let unbounded = Limits {
+        max_arrays: usize::MAX,
+        ..limits
+    };
+    let full = parse_str(data, &unbounded);
+    for name in ["auth", "a", "access_token", "a_b"] {
+        assert_eq!(
+            top_level_string(data, name, &unbounded),
+            full.get(name).and_then(Value::as_str).map(str::to_string),
+            "{name}"
+        );
     }
     let tree = Value::Object(parsed.clone());
     if !has_empty_container(&tree) {

@@ -5,6 +5,7 @@ use crate::rpc::ctx::AuthKind;
 use crate::rpc::{ApiError, Ctx, Registry};
 use crm_core::identity::Scope;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
 /// Parameters of `scope` and `methods`.
@@ -21,7 +22,7 @@ pub struct MethodGetParams {
 }
 
 /// `server.time`: the server's current time, ISO-8601 with its offset.
-pub async fn server_time(ctx: Ctx, _: Value) -> Result<String, ApiError> {
+pub async fn server_time(ctx: Ctx, _: IgnoredAny) -> Result<String, ApiError> {
     Ok(ctx
         .now()
         .with_timezone(&ctx.services.tz)
@@ -30,7 +31,7 @@ pub async fn server_time(ctx: Ctx, _: Value) -> Result<String, ApiError> {
 }
 
 /// `profile`: the calling user.
-pub async fn profile(ctx: Ctx, _: Value) -> Result<Value, ApiError> {
+pub async fn profile(ctx: Ctx, _: IgnoredAny) -> Result<Value, ApiError> {
     let u = &ctx.caller.user;
     if !u.active {
         return Ok(json!({}));
@@ -81,7 +82,7 @@ pub async fn method_get(ctx: Ctx, p: MethodGetParams) -> Result<Value, ApiError>
 }
 
 /// `app.info`: for a webhook, its scopes and the license.
-pub async fn app_info(ctx: Ctx, _: Value) -> Result<Value, ApiError> {
+pub async fn app_info(ctx: Ctx, _: IgnoredAny) -> Result<Value, ApiError> {
     match ctx.caller.auth {
         AuthKind::Webhook(_) => {
             let scopes: Vec<&str> = ctx.caller.scopes.iter().map(|s| s.code()).collect();

@@ -19,6 +19,12 @@ pub const MAX_DEPTH: usize = 64;
 /// Most elements of a JSON body (counted by brackets and separators outside strings).
 pub const MAX_ELEMENTS: usize = 500_000;
 
+/// Most entries a top-level JSON list contributes as parameters `"0"`, `"1"`, … (the rest
+/// are ignored, like form pairs past PHP's `max_input_vars`). No method reads them: the
+/// rule exists for the PHP SDK's `[]`, and an index-keyed map costs about 100 bytes an
+/// entry, so a list of 500,000 zeros would otherwise take 150 MB.
+pub const MAX_TOP_LEVEL_ITEMS: usize = 10_000;
+
 /// A JSON body past the bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TooLarge {
@@ -66,14 +72,18 @@ pub fn check_bounds(body: &[u8]) -> Result<(), TooLarge> {
     Ok(())
 }
 
-/// The parameters in a JSON body: an object as it is, a list index-keyed, anything else
-/// (a scalar, invalid JSON) none.
+/// The parameters in a JSON body: an object as it is, a list index-keyed (its first
+/// [`MAX_TOP_LEVEL_ITEMS`] entries), anything else (a scalar, invalid JSON) none.
 pub fn params(body: &[u8]) -> Result<Map<String, Value>, TooLarge> {
     check_bounds(body)?;
-    Ok(serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(php_array::as_array)
-        .unwrap_or_default())
+    Ok(match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(o)) => o,
+        Ok(Value::Array(mut a)) => {
+            a.truncate(MAX_TOP_LEVEL_ITEMS);
+            php_array::from_list(a)
+        }
+        _ => Map::new(),
+    })
 }
 
 /// The values of the top-level members `names` of a JSON object body, read without
@@ -164,5 +174,9 @@ mod tests {
         assert_eq!(got("7"), json!({}));
         assert_eq!(got("{\"id\":"), json!({}));
         assert_eq!(got(""), json!({}));
+        let long = format!("[{}0]", "1,".repeat(MAX_TOP_LEVEL_ITEMS));
+        let read = params(long.as_bytes()).unwrap();
+        assert_eq!(read.len(), MAX_TOP_LEVEL_ITEMS);
+        assert_eq!(read["9999"], json!(1));
     }
 }

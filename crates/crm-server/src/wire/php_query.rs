@@ -45,7 +45,9 @@ pub struct Limits {
     pub max_vars: usize,
     /// Most arrays the whole input may create; a pair that would need more is ignored.
     /// PHP has no such bound, but without it 10,000 names 64 levels deep (a 4 MB body)
-    /// become 640,000 arrays and hundreds of megabytes.
+    /// become 640,000 arrays and hundreds of megabytes. Ordinary forms need about one
+    /// array per pair at most (`fields[PHONE][n][VALUE]`), so the bound is well above
+    /// the 10,000 pairs.
     pub max_arrays: usize,
 }
 
@@ -55,7 +57,7 @@ impl Default for Limits {
         Self {
             max_depth: 64,
             max_vars: 10_000,
-            max_arrays: 100_000,
+            max_arrays: 25_000,
         }
     }
 }
@@ -113,6 +115,16 @@ pub fn top_level_string(input: &[u8], name: &str, limits: &Limits) -> Option<Str
             None => (piece, &piece[piece.len()..]),
         };
         let decoded = url_decode(raw_name);
+        // Cheap rejection first: the mangled top-level name starts with `name` only if
+        // the name does, with `_` standing for any byte mangling turns into `_`.
+        let head = decoded.trim_start_matches(' ').as_bytes();
+        let could_match = head.len() >= name.len()
+            && name.bytes().zip(head).all(|(want, got)| {
+                want == *got || (want == b'_' && matches!(got, b' ' | b'.' | b'['))
+            });
+        if !could_match {
+            continue;
+        }
         let Some(parsed) = parse_name(&decoded, limits.max_depth) else {
             continue;
         };

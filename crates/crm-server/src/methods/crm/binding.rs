@@ -11,6 +11,7 @@ use crm_core::binding::{
 use crm_core::field::{FieldDef, FieldType};
 use crm_core::identity::Scope;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
 
 /// Parameters of `add` and `delete`.
@@ -173,7 +174,7 @@ macro_rules! family {
         $r.method(
             concat!($prefix, ".fields"),
             Some(Scope::Crm),
-            |_: Ctx, _: Value| async move { Ok::<_, ApiError>(fields($kind)) },
+            |_: Ctx, _: IgnoredAny| async move { Ok::<_, ApiError>(fields($kind)) },
         )
         .method(
             concat!($prefix, ".add"),

@@ -10,6 +10,7 @@ use crm_core::identity::Scope;
 use crm_core::query::{ListQuery, PAGE_SIZE, page, parse_filter, parse_order, parse_select};
 use crm_core::record::{Origin, new_entity, output, output_fields, prepare_update};
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 /// Parameters of `*.add`.
@@ -172,9 +173,11 @@ pub async fn delete(ctx: Ctx, entity: EntityType, p: IdParams) -> Result<bool, A
 
 macro_rules! family {
     ($r:expr, $entity:expr, $fields:literal, $add:literal, $get:literal, $list:literal, $update:literal, $delete:literal) => {{
-        $r.method($fields, Some(Scope::Crm), |_: Ctx, _: Value| async move {
-            Ok::<_, ApiError>(fields($entity))
-        })
+        $r.method(
+            $fields,
+            Some(Scope::Crm),
+            |_: Ctx, _: IgnoredAny| async move { Ok::<_, ApiError>(fields($entity)) },
+        )
         .method($add, Some(Scope::Crm), |ctx: Ctx, p: AddParams| {
             add(ctx, $entity, p)
         })

@@ -7,6 +7,7 @@ use crm_core::field::{FieldDef, FieldType, php_string};
 use crm_core::identity::Scope;
 use crm_core::reference::STATUSES;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
 
 /// Parameters of `crm.status.list`.
@@ -78,7 +79,7 @@ pub fn register(r: &mut Registry) {
     r.method(
         "crm.status.fields",
         Some(Scope::Crm),
-        |_: Ctx, _: Value| async move { Ok::<_, ApiError>(fields()) },
+        |_: Ctx, _: IgnoredAny| async move { Ok::<_, ApiError>(fields()) },
     )
     .list_method("crm.status.list", Some(Scope::Crm), list);
 }
