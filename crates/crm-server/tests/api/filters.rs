@@ -3,19 +3,15 @@
 //! `http_build_query`, and written by hand, raw and percent-encoded). Lead creation times
 //! come from a test clock.
 
-use crate::helpers::{TestApp, TestClock};
+use crate::helpers::{self, TestApp, TestClock};
 use chrono::{TimeZone, Utc};
 use crm_server::wire::php_query::build_query;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+/// The ids of a list answer.
 fn ids(body: &Value) -> Vec<i64> {
-    body["result"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{body}"))
-        .iter()
-        .map(|r| r["ID"].as_str().unwrap().parse().unwrap())
-        .collect()
+    helpers::ids(&body["result"])
 }
 
 #[tokio::test]

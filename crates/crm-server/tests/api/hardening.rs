@@ -1,28 +1,12 @@
 //! Regression tests for failures found by load and hostile-input testing: each one used to
 //! answer 5xx or cost time out of proportion to the request.
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, add_leads_with, ids};
 use serde_json::{Value, json};
 
-/// Adds `n` leads through batches; ids are 1..=n on a fresh server.
+/// Adds leads titled "L<i>" (ids 1..=n on a fresh server).
 async fn add_leads(app: &TestApp, n: usize) {
-    for chunk in (1..=n).collect::<Vec<_>>().chunks(50) {
-        let cmd: Vec<Value> = chunk
-            .iter()
-            .map(|i| json!(format!("crm.lead.add?fields[TITLE]=L{i}")))
-            .collect();
-        let r = app.ok("batch", json!({"cmd": cmd})).await;
-        assert_eq!(r["result_error"], json!([]), "{r}");
-    }
-}
-
-fn ids(result: &Value) -> Vec<i64> {
-    result
-        .as_array()
-        .unwrap_or_else(|| panic!("not a list: {result}"))
-        .iter()
-        .map(|r| r["ID"].as_str().unwrap().parse().unwrap())
-        .collect()
+    add_leads_with(app, n, |i| format!("fields[TITLE]=L{i}")).await;
 }
 
 /// A list filter with thousands of values used to be one `OR` chain past SQLite's

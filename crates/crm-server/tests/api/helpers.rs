@@ -109,6 +109,24 @@ impl TestApp {
         read(res).await
     }
 
+    /// POSTs raw bytes with a content type to `<hook><method>`.
+    pub(crate) async fn post(
+        &self,
+        method: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value) {
+        let res = self
+            .client
+            .post(format!("{}{method}", self.hook))
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        read(res).await
+    }
+
     /// POSTs a form-encoded body.
     pub(crate) async fn form(&self, method: &str, body: &str) -> (u16, Value) {
         let res = self
@@ -204,4 +222,39 @@ pub(crate) fn assert_now(v: &Value) {
         (now - t.to_utc()).num_seconds().abs() <= 60,
         "{text} is not now ({now})"
     );
+}
+
+/// The eight keys of the `time` object, in the order clients read them.
+pub(crate) const TIME_KEYS: [&str; 8] = [
+    "start",
+    "finish",
+    "duration",
+    "processing",
+    "date_start",
+    "date_finish",
+    "operating_reset_at",
+    "operating",
+];
+
+/// The `ID`s of a list result, as integers.
+pub(crate) fn ids(result: &Value) -> Vec<i64> {
+    result
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {result}"))
+        .iter()
+        .map(|r| r["ID"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Adds leads 1..=n (on a fresh server) through batches of 50 `crm.lead.add` commands;
+/// `query(i)` is the i-th command's query string.
+pub(crate) async fn add_leads_with(app: &TestApp, n: usize, query: impl Fn(usize) -> String) {
+    for chunk in (1..=n).collect::<Vec<_>>().chunks(50) {
+        let cmd: Vec<Value> = chunk
+            .iter()
+            .map(|i| Value::String(format!("crm.lead.add?{}", query(*i))))
+            .collect();
+        let r = app.ok("batch", serde_json::json!({"cmd": cmd})).await;
+        assert_eq!(r["result_error"], serde_json::json!([]), "{r}");
+    }
 }

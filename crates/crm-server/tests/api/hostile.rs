@@ -22,6 +22,7 @@
 //! second test runs each in a process of its own (one of them used to kill the store's
 //! writer thread) and fails if any misbehaves again.
 
+use crate::helpers::TIME_KEYS;
 use crate::process::ServerProcess;
 use crate::raw::{READ_DEADLINE, connect, read_until_closed};
 use crm_server::wire::php_query::build_query;
@@ -50,18 +51,6 @@ const BAD_REQUEST: &str = "INVALID_REQUEST";
 const TOO_LARGE: &str = "Request body is larger than the 8388608-byte limit";
 const FORM: &str = "application/x-www-form-urlencoded";
 const JSON: &str = "application/json";
-
-/// The keys of the envelope's `time`, in order.
-const TIME_KEYS: [&str; 8] = [
-    "start",
-    "finish",
-    "duration",
-    "processing",
-    "date_start",
-    "date_finish",
-    "operating_reset_at",
-    "operating",
-];
 
 /// The batch answer when no command ran.
 fn empty_batch() -> Value {

@@ -1,32 +1,17 @@
 //! `crm.lead.list` / `crm.contact.list`: paging, filters, order, select; and the PHP SDK's
 //! batch paging pattern.
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, add_leads_with, ids};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-/// Adds `n` leads titled "Lead <i>" in batches of 50; returns nothing (ids are 1..=n).
+/// Adds `n` leads titled "Lead <i>" (ids 1..=n), every third in process.
 async fn add_leads(app: &TestApp, n: usize) {
-    for chunk in (1..=n).collect::<Vec<_>>().chunks(50) {
-        let cmd: serde_json::Map<String, Value> = chunk
-            .iter()
-            .map(|i| {
-                let status = if i % 3 == 0 { "IN_PROCESS" } else { "NEW" };
-                (format!("a{i}"), json!(format!("crm.lead.add?fields[TITLE]=Lead%20{i}&fields[STATUS_ID]={status}&fields[OPPORTUNITY]={i}")))
-            })
-            .collect();
-        let r = app.ok("batch", json!({"cmd": cmd})).await;
-        assert_eq!(r["result_error"], json!([]), "{r}");
-    }
-}
-
-fn ids(result: &Value) -> Vec<i64> {
-    result
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["ID"].as_str().unwrap().parse().unwrap())
-        .collect()
+    add_leads_with(app, n, |i| {
+        let status = if i % 3 == 0 { "IN_PROCESS" } else { "NEW" };
+        format!("fields[TITLE]=Lead%20{i}&fields[STATUS_ID]={status}&fields[OPPORTUNITY]={i}")
+    })
+    .await;
 }
 
 #[tokio::test]
