@@ -86,7 +86,11 @@ impl TestApp {
             hook,
             dir: Some(dir),
             services,
-            client: reqwest::Client::new(),
+            // A hung server fails the test instead of hanging the run.
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(60))
+                .build()
+                .expect("HTTP client"),
             stop: Some(tx),
             task: Some(task),
         }

@@ -10,6 +10,8 @@ fn seed_curl(url: &str) -> Value {
     let out = Command::new("curl")
         .args([
             "-s",
+            "--max-time",
+            "60",
             "-X",
             "POST",
             "-H",
