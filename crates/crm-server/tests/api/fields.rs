@@ -83,13 +83,30 @@ async fn field_lists_match_the_standard_tables() {
     );
 }
 
-/// The shared reference directory: `$CRM_GOLDEN_DIR` when set, else `../shared/golden`
-/// beside the repository.
+/// The shared reference directory: `$CRM_GOLDEN_DIR` when set, else `shared/golden` beside
+/// the repository, else beside the repository this checkout was cloned from (a fresh
+/// clone made for a CI run lives elsewhere; its `origin` is the working checkout).
 fn golden_dir() -> PathBuf {
-    std::env::var_os("CRM_GOLDEN_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden"),
-        PathBuf::from,
-    )
+    if let Some(dir) = std::env::var_os("CRM_GOLDEN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let beside = |root: &Path| root.join("../shared/golden");
+    let origin = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&repo)
+        .args(["remote", "get-url", "origin"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .filter(|p| p.is_dir());
+    [Some(repo.clone()), origin]
+        .into_iter()
+        .flatten()
+        .map(|root| beside(&root))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| beside(&repo))
 }
 
 /// True under CI: `CI` is set to anything but empty, `0` or `false`.
