@@ -4,7 +4,7 @@
 
 use crate::entity::{EntityType, MULTIFIELD_TYPES};
 use crate::field::{FieldDef, FieldType, Internalized, Storage, Stored, parse_decimal, php_string};
-use crate::record::LEAD_STAGES;
+use crate::reference::LEAD_STAGES;
 use chrono::FixedOffset;
 use serde_json::{Map, Value};
 

@@ -4,6 +4,7 @@
 use crate::binding::{Binding, BindingKind, LEAD_CONTACT, plan_ids};
 use crate::entity::{EntityType, MULTIFIELD_TYPES};
 use crate::field::{FieldDef, Internalized, InvalidValue, Storage, Stored, php_int, php_string};
+use crate::reference::LEAD_STAGES;
 use crate::store::{MultiValue, NewEntity, NewMultiValue, Row, Update};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value};
@@ -19,16 +20,6 @@ pub struct Origin {
     /// The server's time zone for date input and output.
     pub tz: FixedOffset,
 }
-
-/// Default lead stages, in pipeline order, with their semantics (P process, S success,
-/// F failure).
-pub const LEAD_STAGES: [(&str, &str); 5] = [
-    ("NEW", "P"),
-    ("IN_PROCESS", "P"),
-    ("PROCESSED", "P"),
-    ("CONVERTED", "S"),
-    ("JUNK", "F"),
-];
 
 /// The portal's base currency on a fresh install of this server.
 pub const BASE_CURRENCY: &str = "USD";

@@ -1,6 +1,16 @@
 //! Reference lists (`crm.status.list`): the default values of a fresh portal, in English.
 //! Codes match what clients resolve STATUS_ID, SOURCE_ID, TYPE_ID and HONORIFIC against.
 
+/// Default lead stages, in pipeline order, with their semantics (P process, S success,
+/// F failure).
+pub const LEAD_STAGES: [(&str, &str); 5] = [
+    ("NEW", "P"),
+    ("IN_PROCESS", "P"),
+    ("PROCESSED", "P"),
+    ("CONVERTED", "S"),
+    ("JUNK", "F"),
+];
+
 /// One reference value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatusItem {
@@ -90,7 +100,6 @@ pub fn is_known(entity_id: &str, code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::LEAD_STAGES;
 
     #[test]
     fn lead_stages_agree_with_the_reference_list() {
