@@ -1,6 +1,25 @@
-//! The storage contract. Backends (SQLite now, PostgreSQL later) implement these traits;
-//! the API tests exercise the SQLite backend through them. Stores run one transaction per call and know
-//! nothing of the wire format or of election rules (they call [`crate::binding`]).
+//! The storage contract. Backends (SQLite, PostgreSQL) implement these traits, and the
+//! conformance suite holds each of them to it. Stores know nothing of the wire format or
+//! of election rules (they call the plans of [`crate::binding`] and [`crate::record`]).
+//!
+//! # What every backend guarantees
+//!
+//! - **One call, one transaction.** Every mutating method is atomic: it either applies all
+//!   its changes (columns, multi-field values, binding sets, owner mirror columns) or none,
+//!   also when the plan it runs rejects the change or the process dies halfway.
+//! - **Binding sets are edited one at a time.** Two calls that edit the same owner's set
+//!   (`edit_bindings`, `update` with new sets, `delete` cascading into it, `create`) never
+//!   interleave: each sees the set as the previous one left it, even across processes
+//!   sharing one database. So a non-empty set always has exactly one primary, no bound id
+//!   twice, and the owner's mirror column equals the primary's id.
+//! - **Ids** are allocated by the database, increase, and are never reused or shared
+//!   between processes.
+//! - **Time** is never read by a store: every timestamp it writes comes from its caller.
+//! - **Failures** are typed: [`StoreError::NotFound`] and [`StoreError::BoundNotFound`] for
+//!   missing rows, [`StoreError::Rejected`] for a plan's refusal, [`StoreError::Conflict`]
+//!   when concurrent work could not be serialised in time (nothing was changed; the call
+//!   may be repeated; backends retry serialization failures and deadlocks themselves
+//!   first), and [`StoreError::Backend`] for anything else, with its cause as the source.
 
 use crate::binding::{Binding, BindingKind};
 use crate::entity::EntityType;
@@ -11,7 +30,10 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use std::fmt::Debug;
 
-/// Errors a store reports; callers branch on the first two.
+/// The cause of a backend failure.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Errors a store reports.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The addressed owner entity does not exist.
@@ -28,9 +50,26 @@ pub enum StoreError {
     /// The domain rejected the change (a validation message for the client).
     #[error("{0}")]
     Rejected(String),
+    /// Concurrent work could not be serialised in time (a lock held past the wait, a
+    /// serialization failure or deadlock that retries did not resolve). Nothing was
+    /// changed; the call may be repeated.
+    #[error("conflict with concurrent work: {0}")]
+    Conflict(#[source] BoxError),
     /// Anything else (I/O, SQL, a stopped backend).
     #[error("storage failure: {0}")]
-    Backend(String),
+    Backend(#[source] BoxError),
+}
+
+impl StoreError {
+    /// A backend failure with its cause.
+    pub fn backend(cause: impl Into<BoxError>) -> Self {
+        Self::Backend(cause.into())
+    }
+
+    /// A conflict with concurrent work, with its cause.
+    pub fn conflict(cause: impl Into<BoxError>) -> Self {
+        Self::Conflict(cause.into())
+    }
 }
 
 /// Result of a store call.
@@ -165,21 +204,25 @@ pub trait BindingStore: Send + Sync {
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
     /// On an empty database, creates the administrator (user 1) and a webhook for it with
-    /// the given secret hash and scopes. Returns `false` when users already existed.
+    /// the given secret hash and scopes, created at `now` (unix seconds). Returns `false`
+    /// when users already existed.
     async fn bootstrap(
         &self,
         admin: User,
         secret_hash: String,
         scopes: Vec<Scope>,
+        now: i64,
     ) -> StoreResult<bool>;
     /// One user.
     async fn user(&self, id: i64) -> StoreResult<Option<User>>;
-    /// Stores a webhook; `NotFound` when the user does not exist.
+    /// Stores a webhook created at `now` (unix seconds); `NotFound` when the user does not
+    /// exist.
     async fn create_webhook(
         &self,
         user_id: i64,
         secret_hash: String,
         scopes: Vec<Scope>,
+        now: i64,
     ) -> StoreResult<i64>;
     /// Every webhook, revoked ones included.
     async fn webhooks(&self) -> StoreResult<Vec<Webhook>>;

@@ -111,7 +111,12 @@ impl Application {
 
         let secret = new_secret()?;
         let created = store
-            .bootstrap(admin(), hash_secret(&secret), Scope::ALL.to_vec())
+            .bootstrap(
+                admin(),
+                hash_secret(&secret),
+                Scope::ALL.to_vec(),
+                clock.now().timestamp(),
+            )
             .await
             .map_err(|e| anyhow::anyhow!("bootstrapping the administrator: {e}"))?;
         let bootstrap_webhook = created.then(|| format!("{base_url}/rest/1/{secret}/"));

@@ -54,7 +54,8 @@ async fn webhook(config: &Config, action: WebhookCommand) -> anyhow::Result<()> 
                         .collect::<anyhow::Result<_>>()?
                 };
                 let secret = new_secret()?;
-                match store.create_webhook(user, hash_secret(&secret), scopes).await {
+                let now = chrono::Utc::now().timestamp();
+                match store.create_webhook(user, hash_secret(&secret), scopes, now).await {
                     Ok(_) => println!("{}/rest/{user}/{secret}/", config.base_url(config.listen)),
                     Err(crm_core::store::StoreError::NotFound) => {
                         bail!("user {user} does not exist (start the server once to create the administrator)")

@@ -1,11 +1,14 @@
 //! Storage backends behind [`crm_core::store::Store`].
 //!
 //! # Layout
+//! - `sql`: SQL shared by the backends — table and column names from the field tables,
+//!   and list queries (filter, order, paging) rendered for a dialect.
 //! - [`sqlite`]: the embedded default — `rusqlite` on dedicated threads (one writer that
 //!   runs each operation as one transaction, a few readers), bridged to async callers
 //!   through channels.
 //! - [`connect`]: picks a backend from the database URL.
 
+mod sql;
 pub mod sqlite;
 
 use anyhow::{Context, bail};

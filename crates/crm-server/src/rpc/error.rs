@@ -40,6 +40,10 @@ pub enum ApiError {
     /// A request body over the configured limit.
     #[error("request body too large")]
     BodyTooLarge(usize),
+    /// Concurrent work kept the store from serialising this call in time; nothing was
+    /// changed. Answered like a portal's overload, which clients retry with back-off.
+    #[error("overloaded")]
+    Overloaded,
     /// The body did not arrive within the configured time (seconds).
     #[error("request body timed out")]
     BodyTimeout(u64),
@@ -96,6 +100,7 @@ impl ApiError {
                 413,
                 format!("Request body is larger than the {limit}-byte limit"),
             ),
+            Self::Overloaded => ("QUERY_LIMIT_EXCEEDED", 503, "Too many requests".into()),
             Self::BodyTimeout(secs) => (
                 "INVALID_REQUEST",
                 408,
@@ -120,7 +125,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     /// Store failures methods do not handle themselves: a missing owner is the portal's
     /// "Not found."; a missing bound entity is our stricter "… not found." (a portal would
-    /// create a dangling binding); anything else is a database error, logged here once.
+    /// create a dangling binding); a conflict with concurrent work is the portal's
+    /// overload answer (503 `QUERY_LIMIT_EXCEEDED`, which clients retry); anything else is
+    /// a database error, logged here once.
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::invalid("Not found."),
@@ -128,8 +135,12 @@ impl From<StoreError> for ApiError {
                 Self::Invalid(format!("{} #{id} is not found.", entity.title()))
             }
             StoreError::Rejected(text) => Self::Invalid(text),
-            StoreError::Backend(msg) => {
-                tracing::error!(error = %msg, "storage failure");
+            StoreError::Conflict(cause) => {
+                tracing::warn!(error = %cause, "storage conflict, answered as overload");
+                Self::Overloaded
+            }
+            StoreError::Backend(cause) => {
+                tracing::error!(error = %cause, "storage failure");
                 Self::CoreFailure("SQL query error!".into())
             }
         }

@@ -151,7 +151,7 @@ async fn limits_nesting_scope_and_unknown_methods_are_per_command_errors() {
     let hash = crm_server::auth::hash_secret(&secret);
     app.services
         .store
-        .create_webhook(1, hash, vec![crm_core::identity::Scope::User])
+        .create_webhook(1, hash, vec![crm_core::identity::Scope::User], 0)
         .await
         .unwrap();
     let res = app

@@ -82,6 +82,19 @@ async fn dispatch_checks_scope_then_runs_the_method() {
 }
 
 #[test]
+fn store_conflicts_are_overload_and_failures_core_errors() {
+    use crm_core::store::StoreError;
+    assert_eq!(
+        ApiError::from(StoreError::conflict("database is locked")).parts(),
+        ("QUERY_LIMIT_EXCEEDED", 503, "Too many requests".to_string())
+    );
+    assert_eq!(
+        ApiError::from(StoreError::backend("disk I/O error")).parts(),
+        ("ERROR_CORE", 500, "SQL query error!".to_string())
+    );
+}
+
+#[test]
 fn every_error_has_one_code_and_status() {
     let cases = [
         (ApiError::MethodNotFound, "ERROR_METHOD_NOT_FOUND", 404),
@@ -96,6 +109,7 @@ fn every_error_has_one_code_and_status() {
             400,
         ),
         (ApiError::Internal("x".into()), "INTERNAL_SERVER_ERROR", 500),
+        (ApiError::Overloaded, "QUERY_LIMIT_EXCEEDED", 503),
     ];
     for (e, code, status) in cases {
         assert_eq!((e.code(), e.status()), (code, status), "{e:?}");

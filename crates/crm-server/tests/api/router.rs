@@ -22,7 +22,7 @@ async fn app() -> axum::Router {
         active: true,
     };
     store
-        .bootstrap(admin, hash_secret("s3cret"), Scope::ALL.to_vec())
+        .bootstrap(admin, hash_secret("s3cret"), Scope::ALL.to_vec(), 0)
         .await
         .unwrap();
     let config = Cli::parse_from(["crm-server"]).config;

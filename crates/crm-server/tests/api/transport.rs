@@ -123,7 +123,7 @@ async fn a_webhook_without_the_crm_scope_cannot_call_crm_methods() {
     let secret = crm_server::auth::new_secret().unwrap();
     let hash = crm_server::auth::hash_secret(&secret);
     store
-        .create_webhook(1, hash, vec![crm_core::identity::Scope::User])
+        .create_webhook(1, hash, vec![crm_core::identity::Scope::User], 0)
         .await
         .unwrap();
     let url = format!("{}/rest/1/{secret}/", app.base);

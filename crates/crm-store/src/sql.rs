@@ -1,0 +1,368 @@
+//! SQL shared by the backends: table names, column lists from the field tables, and list
+//! queries (`crm_core::query::ListQuery`: filter, order, paging) rendered for a
+//! [`Dialect`]. Column names come only from the field tables and codes only from code;
+//! every value from a client is a bound argument, never part of the text.
+
+use crm_core::entity::EntityType;
+use crm_core::field::{FieldDef, Stored};
+use crm_core::query::{Condition, Dir, ListQuery, Op, stage_order};
+
+/// The SQL dialect a statement is rendered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// SQLite: `?N` placeholders, value lists as a JSON array read with `json_each`.
+    Sqlite,
+    /// PostgreSQL: `$N` placeholders, value lists as an array parameter.
+    #[cfg_attr(not(test), allow(dead_code, reason = "the PostgreSQL backend is next"))]
+    Postgres,
+}
+
+impl Dialect {
+    /// The placeholder of the `n`-th argument (1-based).
+    pub(crate) fn placeholder(self, n: usize) -> String {
+        match self {
+            Self::Sqlite => format!("?{n}"),
+            Self::Postgres => format!("${n}"),
+        }
+    }
+
+    /// The case-insensitive LIKE operator (SQLite's LIKE ignores ASCII case already).
+    fn like(self) -> &'static str {
+        match self {
+            Self::Sqlite => "LIKE",
+            Self::Postgres => "ILIKE",
+        }
+    }
+
+    /// The false literal, for `NOT COALESCE(condition, false)`.
+    fn false_literal(self) -> &'static str {
+        match self {
+            Self::Sqlite => "0",
+            Self::Postgres => "false",
+        }
+    }
+
+    /// `col` equal to any element of the list argument `p`.
+    fn in_list(self, col: &str, p: &str) -> String {
+        match self {
+            Self::Sqlite => format!("{col} IN (SELECT value FROM json_each({p}))"),
+            Self::Postgres => format!("{col} = ANY({p})"),
+        }
+    }
+
+    /// `col <op> element` for some element of the list argument `p`.
+    fn any_element(self, col: &str, op: &str, p: &str) -> String {
+        match self {
+            Self::Sqlite => format!("EXISTS (SELECT 1 FROM json_each({p}) WHERE {col} {op} value)"),
+            Self::Postgres => {
+                format!("EXISTS (SELECT 1 FROM unnest({p}) AS v(value) WHERE {col} {op} v.value)")
+            }
+        }
+    }
+}
+
+/// A bound argument of a built statement.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    /// One value.
+    Value(Stored),
+    /// A list of values of one column (one parameter whatever its length).
+    List(Vec<Stored>),
+}
+
+/// A statement and its arguments, in placeholder order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Built {
+    /// The SQL text.
+    pub(crate) sql: String,
+    /// The arguments of `?1`/`$1`, … in order.
+    pub(crate) args: Vec<Arg>,
+}
+
+/// Collects arguments while a statement is built.
+struct Binder {
+    dialect: Dialect,
+    args: Vec<Arg>,
+}
+
+impl Binder {
+    fn bind(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        self.dialect.placeholder(self.args.len())
+    }
+}
+
+/// The table of an entity type (a fixed whitelist: never built from input).
+pub(crate) fn table(entity: EntityType) -> &'static str {
+    match entity {
+        EntityType::Lead => "crm_lead",
+        EntityType::Contact => "crm_contact",
+    }
+}
+
+/// `ID` and the stored columns of an entity in field-table order, each prefixed with
+/// `prefix` (`"t."` or `""`): the shape every row mapper reads.
+pub(crate) fn row_columns(entity: EntityType, prefix: &str) -> String {
+    std::iter::once("ID")
+        .chain(entity.columns().map(|f| f.name))
+        .map(|c| format!("{prefix}{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One entity row by id (argument 1).
+pub(crate) fn select_by_id(dialect: Dialect, entity: EntityType) -> String {
+    format!(
+        "SELECT {} FROM {} WHERE ID = {}",
+        row_columns(entity, ""),
+        table(entity),
+        dialect.placeholder(1)
+    )
+}
+
+/// A value that also matches NULL for `=` (the portal's "empty" filter values).
+fn is_empty_value(v: &Stored) -> bool {
+    matches!(v, Stored::Null | Stored::Int(0)) || matches!(v, Stored::Text(s) if s.is_empty())
+}
+
+/// One condition as SQL.
+fn condition(b: &mut Binder, entity: EntityType, c: &Condition) -> String {
+    match c {
+        Condition::Field {
+            field,
+            op,
+            values,
+            negate,
+        } => {
+            let col = format!("t.{}", field.name);
+            let sql_op = match op {
+                Op::Eq => "=",
+                Op::Lt => "<",
+                Op::Le => "<=",
+                Op::Gt => ">",
+                Op::Ge => ">=",
+                Op::Like => b.dialect.like(),
+            };
+            let test = match values.as_slice() {
+                [one] => format!("{col} {sql_op} {}", b.bind(Arg::Value(one.clone()))),
+                many => {
+                    let p = b.bind(Arg::List(many.to_vec()));
+                    if *op == Op::Eq {
+                        b.dialect.in_list(&col, &p)
+                    } else {
+                        b.dialect.any_element(&col, sql_op, &p)
+                    }
+                }
+            };
+            let any = if *op == Op::Eq && values.iter().any(is_empty_value) {
+                format!("({col} IS NULL OR {test})")
+            } else {
+                format!("({test})")
+            };
+            if *negate {
+                format!("NOT COALESCE({any}, {})", b.dialect.false_literal())
+            } else {
+                any
+            }
+        }
+        Condition::Multi { type_id, pattern } => {
+            // The entity type and multi-field type come from code, never from input.
+            let p = b.bind(Arg::Value(Stored::Text(pattern.clone())));
+            format!(
+                "EXISTS (SELECT 1 FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = {} \
+                 AND m.ENTITY_ID = t.ID AND m.TYPE_ID = '{type_id}' AND m.VALUE {} {p})",
+                entity.type_id(),
+                b.dialect.like()
+            )
+        }
+    }
+}
+
+/// `a AND b AND …` as a balanced tree, so a thousand conditions nest only a few levels
+/// deep (a flat chain would pass SQLite's expression-depth limit of 1,000).
+fn conjunction(parts: &[String]) -> String {
+    match parts {
+        [] => "1 = 1".into(),
+        [one] => one.clone(),
+        _ => {
+            let (a, b) = parts.split_at(parts.len() / 2);
+            format!("({} AND {})", conjunction(a), conjunction(b))
+        }
+    }
+}
+
+fn where_clause(b: &mut Binder, entity: EntityType, filter: &[Condition]) -> String {
+    if filter.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = filter.iter().map(|c| condition(b, entity, c)).collect();
+    format!(" WHERE {}", conjunction(&parts))
+}
+
+/// The sort keys: stage fields by pipeline position, `ID ASC` last unless named.
+fn order_clause(order: &[(&'static FieldDef, Dir)]) -> String {
+    let mut keys: Vec<String> = order
+        .iter()
+        .map(|(f, dir)| {
+            let d = if *dir == Dir::Desc { "DESC" } else { "ASC" };
+            match stage_order(f) {
+                Some(stages) => {
+                    let whens: Vec<String> = stages
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (code, _))| format!("WHEN '{code}' THEN {i}"))
+                        .collect();
+                    format!(
+                        "CASE t.{} {} ELSE {} END {d}",
+                        f.name,
+                        whens.join(" "),
+                        stages.len()
+                    )
+                }
+                None => format!("t.{} {d}", f.name),
+            }
+        })
+        .collect();
+    if !order.iter().any(|(f, _)| f.name == "ID") {
+        keys.push("t.ID ASC".into());
+    }
+    format!(" ORDER BY {}", keys.join(", "))
+}
+
+/// The statements of one list page: the page itself (rows in [`row_columns`] shape) and,
+/// when the query asks for a total, the count of all matches.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ListSql {
+    /// The page.
+    pub(crate) page: Built,
+    /// `SELECT COUNT(*)` over the same filter.
+    pub(crate) count: Option<Built>,
+}
+
+/// Renders a list query for `dialect`.
+pub(crate) fn list(dialect: Dialect, entity: EntityType, q: &ListQuery) -> ListSql {
+    let mut b = Binder {
+        dialect,
+        args: Vec::new(),
+    };
+    let wh = where_clause(&mut b, entity, &q.filter);
+    let count = q.count.then(|| Built {
+        sql: format!("SELECT COUNT(*) FROM {} t{wh}", table(entity)),
+        args: b.args.clone(),
+    });
+    let limit = b.bind(Arg::Value(Stored::Int(q.limit)));
+    let offset = b.bind(Arg::Value(Stored::Int(q.offset)));
+    let page = Built {
+        sql: format!(
+            "SELECT {} FROM {} t{wh}{} LIMIT {limit} OFFSET {offset}",
+            row_columns(entity, "t."),
+            table(entity),
+            order_clause(&q.order),
+        ),
+        args: b.args,
+    };
+    ListSql { page, count }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_core::query::{parse_filter, parse_order};
+    use serde_json::json;
+
+    fn query(filter: serde_json::Value, order: serde_json::Value, count: bool) -> ListQuery {
+        let tz = chrono::FixedOffset::east_opt(0).unwrap();
+        ListQuery {
+            filter: parse_filter(EntityType::Lead, filter.as_object().unwrap(), tz).unwrap(),
+            order: parse_order(EntityType::Lead, order.as_object().unwrap()),
+            offset: 50,
+            limit: 50,
+            count,
+            with_multi: false,
+        }
+    }
+
+    #[test]
+    fn lists_render_for_both_dialects() {
+        let q = query(
+            json!({"@ID": [1, 2], "!%TITLE": "x", ">OPPORTUNITY": 5, "EMAIL": "a@b.c", "ASSIGNED_BY_ID": 0}),
+            json!({"STATUS_ID": "DESC"}),
+            true,
+        );
+        let sqlite = list(Dialect::Sqlite, EntityType::Lead, &q);
+        let pg = list(Dialect::Postgres, EntityType::Lead, &q);
+        // Five conditions AND-ed as a balanced tree: (1 AND 2) AND (3 AND (4 AND 5)).
+        let wh_sqlite = "(((t.ID IN (SELECT value FROM json_each(?1))) AND NOT COALESCE((t.TITLE LIKE ?2), 0)) AND ((t.OPPORTUNITY > ?3) AND (EXISTS (SELECT 1 FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = 1 AND m.ENTITY_ID = t.ID AND m.TYPE_ID = 'EMAIL' AND m.VALUE LIKE ?4) AND (t.ASSIGNED_BY_ID IS NULL OR t.ASSIGNED_BY_ID = ?5))))";
+        assert_eq!(
+            sqlite.count.as_ref().unwrap().sql,
+            format!("SELECT COUNT(*) FROM crm_lead t WHERE {wh_sqlite}")
+        );
+        let wh_pg = wh_sqlite
+            .replace(
+                "t.ID IN (SELECT value FROM json_each(?1))",
+                "t.ID = ANY($1)",
+            )
+            .replace("LIKE", "ILIKE")
+            .replace(", 0)", ", false)")
+            .replace('?', "$");
+        assert_eq!(
+            pg.count.as_ref().unwrap().sql,
+            format!("SELECT COUNT(*) FROM crm_lead t WHERE {wh_pg}")
+        );
+        assert!(
+            sqlite.page.sql.ends_with(
+                " ORDER BY CASE t.STATUS_ID WHEN 'NEW' THEN 0 WHEN 'IN_PROCESS' THEN 1 \
+                 WHEN 'PROCESSED' THEN 2 WHEN 'CONVERTED' THEN 3 WHEN 'JUNK' THEN 4 ELSE 5 END DESC, \
+                 t.ID ASC LIMIT ?6 OFFSET ?7"
+            ),
+            "{}",
+            sqlite.page.sql
+        );
+        assert!(pg.page.sql.ends_with("t.ID ASC LIMIT $6 OFFSET $7"));
+        assert_eq!(
+            sqlite.page.args,
+            [
+                Arg::List(vec![Stored::Int(1), Stored::Int(2)]),
+                Arg::Value(Stored::Text("%x%".into())),
+                Arg::Value(Stored::Real(5.0)),
+                Arg::Value(Stored::Text("a@b.c".into())),
+                Arg::Value(Stored::Int(0)),
+                Arg::Value(Stored::Int(50)),
+                Arg::Value(Stored::Int(50)),
+            ]
+        );
+        assert_eq!(sqlite.page.args, pg.page.args);
+        assert_eq!(sqlite.count.unwrap().args, sqlite.page.args[..5]);
+    }
+
+    #[test]
+    fn range_lists_and_no_count() {
+        let q = query(json!({"<ID": [3, 9]}), json!({}), false);
+        let pg = list(Dialect::Postgres, EntityType::Lead, &q);
+        assert!(pg.count.is_none());
+        assert!(
+            pg.page.sql.contains(
+                " WHERE (EXISTS (SELECT 1 FROM unnest($1) AS v(value) WHERE t.ID < v.value)) "
+            ),
+            "{}",
+            pg.page.sql
+        );
+        let sqlite = list(Dialect::Sqlite, EntityType::Lead, &q);
+        assert!(
+            sqlite
+                .page
+                .sql
+                .contains(" WHERE (EXISTS (SELECT 1 FROM json_each(?1) WHERE t.ID < value)) "),
+            "{}",
+            sqlite.page.sql
+        );
+        assert!(sqlite.page.sql.starts_with("SELECT t.ID, t.TITLE, "));
+        assert_eq!(
+            select_by_id(Dialect::Postgres, EntityType::Contact),
+            format!(
+                "SELECT {} FROM crm_contact WHERE ID = $1",
+                row_columns(EntityType::Contact, "")
+            )
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! SQLite backend: `rusqlite` on dedicated threads.
+//!
+//! One writer thread owns the only write connection and runs every mutating operation as
+//! one closure inside one `IMMEDIATE` transaction, so edits of one binding set are
+//! serialised without locks in the domain (and a second process writing to the file makes
+//! them wait). Reader threads (WAL mode) serve reads concurrently. Async callers send
+//! closures over channels and await the answer on a oneshot.
+//!
+//! # Layout
+//! - this module: the threads, their channels and connections, opening and closing;
+//! - [`migrate`]: the embedded schema migrations;
+//! - [`rows`]: values, row mapping and the reads every operation shares;
+//! - `entity`, `binding`, `identity`: the three storage traits.
+
+mod binding;
+mod entity;
+mod identity;
+mod migrate;
+mod rows;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use crm_core::store::{Store, StoreError, StoreResult};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Reader threads per file database.
+const READERS: usize = 3;
+
+/// The SQLite store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    channels: Mutex<Option<Channels>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+#[derive(Debug, Clone)]
+struct Channels {
+    writer: Sender<Job>,
+    readers: Sender<Job>,
+}
+
+/// A SQLite failure as a store error: a lock not obtained within the busy timeout is a
+/// conflict with concurrent work, anything else a backend failure.
+pub(super) fn db(e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::conflict(e),
+        _ => StoreError::backend(e),
+    }
+}
+
+/// A failure of the thread machinery (a closed channel, a poisoned lock).
+fn stopped(what: &str) -> StoreError {
+    StoreError::backend(format!("the SQLite store {what}"))
+}
+
+/// How long a statement waits for a lock held by another connection or process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bound on the WAL file. SQLite truncates the log to this size whenever it restarts it,
+/// and the writer checkpoints and truncates it as soon as it grows past it.
+const WAL_LIMIT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// After this long without a write, a WAL that has been written is checkpointed and
+/// truncated: readers that never pause would otherwise keep SQLite from ever restarting
+/// the log, and it grows without bound.
+const CHECKPOINT_IDLE: Duration = Duration::from_secs(1);
+
+/// How long such a checkpoint waits for readers to leave the log before it gives up and
+/// tries again later (writes queue behind it meanwhile).
+const CHECKPOINT_WAIT: Duration = Duration::from_millis(200);
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+/// Runs one job. A panic inside it is contained: the job's transaction rolls back as it
+/// unwinds, its caller gets "the database thread stopped" (a storage failure), and the
+/// thread and its connection keep serving the next job.
+fn run_job(job: Job, conn: &mut Connection) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn)));
+    if outcome.is_err() {
+        tracing::error!("a storage operation panicked; its transaction was rolled back");
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn spawn(name: String, rx: Receiver<Job>, mut conn: Connection) -> anyhow::Result<JoinHandle<()>> {
+    Ok(std::thread::Builder::new().name(name).spawn(move || {
+        while let Ok(job) = rx.recv() {
+            run_job(job, &mut conn);
+        }
+    })?)
+}
+
+/// Checkpoints the whole WAL into the database and truncates it to zero bytes, waiting at
+/// most [`CHECKPOINT_WAIT`] for readers; `true` when it completed.
+fn checkpoint(conn: &Connection) -> bool {
+    let _ = conn.busy_timeout(CHECKPOINT_WAIT);
+    let done = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .is_ok_and(|busy| busy == 0);
+    let _ = conn.busy_timeout(BUSY_TIMEOUT);
+    done
+}
+
+/// The writer thread: runs write jobs in order, keeps the WAL bounded, and at shutdown
+/// waits for the readers so that its connection closes last (the last connection to
+/// close checkpoints the log and removes it).
+fn spawn_writer(
+    rx: Receiver<Job>,
+    mut conn: Connection,
+    wal: Option<PathBuf>,
+    readers: Vec<JoinHandle<()>>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let wal_size = move || {
+        wal.as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len())
+    };
+    Ok(std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || {
+            let mut dirty = false;
+            let mut jobs: u32 = 0;
+            loop {
+                match rx.recv_timeout(CHECKPOINT_IDLE) {
+                    Ok(job) => {
+                        run_job(job, &mut conn);
+                        dirty = true;
+                        jobs = jobs.wrapping_add(1);
+                        if jobs.is_multiple_of(64)
+                            && wal_size() > WAL_LIMIT_BYTES
+                            && checkpoint(&conn)
+                        {
+                            dirty = false;
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        if dirty && wal_size() > 0 && checkpoint(&conn) {
+                            dirty = false;
+                        }
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            for reader in readers {
+                let _ = reader.join();
+            }
+            let _ = conn.pragma_update(None, "optimize", "");
+        })?)
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) a database file.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let mut writer = Connection::open(path)
+            .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        configure(&writer)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "journal_size_limit", WAL_LIMIT_BYTES)?;
+        migrate::migrate(&mut writer)?;
+        let mut readers = Vec::new();
+        for _ in 0..READERS {
+            let r = Connection::open(path)?;
+            configure(&r)?;
+            readers.push(r);
+        }
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        Self::start(writer, readers, Some(PathBuf::from(wal)))
+    }
+
+    /// A private in-memory database (one connection serves reads and writes).
+    pub fn open_in_memory() -> anyhow::Result<Self> {
+        let mut conn = Connection::open_in_memory()?;
+        configure(&conn)?;
+        migrate::migrate(&mut conn)?;
+        Self::start(conn, Vec::new(), None)
+    }
+
+    fn start(
+        writer: Connection,
+        readers: Vec<Connection>,
+        wal: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
+        let (wtx, wrx) = crossbeam_channel::unbounded::<Job>();
+        let mut reader_threads = Vec::new();
+        let rtx = if readers.is_empty() {
+            wtx.clone()
+        } else {
+            let (rtx, rrx) = crossbeam_channel::unbounded::<Job>();
+            for (i, conn) in readers.into_iter().enumerate() {
+                reader_threads.push(spawn(format!("sqlite-reader-{i}"), rrx.clone(), conn)?);
+            }
+            rtx
+        };
+        let writer = spawn_writer(wrx, writer, wal, reader_threads)?;
+        Ok(Self {
+            channels: Mutex::new(Some(Channels {
+                writer: wtx,
+                readers: rtx,
+            })),
+            threads: Mutex::new(vec![writer]),
+        })
+    }
+
+    fn channels(&self) -> StoreResult<Channels> {
+        self.channels
+            .lock()
+            .map_err(|_| stopped("lock is poisoned"))?
+            .clone()
+            .ok_or_else(|| stopped("is closed"))
+    }
+
+    pub(super) async fn run<T, F>(&self, write: bool, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let channels = self.channels()?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        let sender = if write {
+            &channels.writer
+        } else {
+            &channels.readers
+        };
+        sender.send(job).map_err(|_| stopped("thread stopped"))?;
+        rx.await
+            .map_err(|_| stopped("operation failed (it panicked)"))?
+    }
+
+    /// Runs `f` in a transaction on the writer thread.
+    ///
+    /// The transaction starts as a writer (`BEGIN IMMEDIATE`): a deferred one would read
+    /// first and then upgrade, and SQLite does not call the busy handler on that upgrade,
+    /// so a lock held by another process (the `webhook` CLI, a backup) would fail the
+    /// write at once instead of waiting up to the busy timeout.
+    pub(super) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        self.run(true, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(db)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Runs `f` on a reader thread.
+    pub(super) async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.run(false, move |conn| f(conn)).await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn close(&self) {
+        // Dropping the senders ends the threads' loops once queued work is done.
+        if let Ok(mut ch) = self.channels.lock() {
+            ch.take();
+        }
+        let threads = self
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in threads {
+                let _ = t.join();
+            }
+        })
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests;
