@@ -111,11 +111,14 @@ pub struct Row {
 }
 
 /// Computes column values that depend on the new id (e.g. the default title "Lead #12").
-pub type AfterInsert = Box<dyn FnOnce(i64) -> Vec<(&'static str, Stored)> + Send>;
+///
+/// Plans (this and the two below) are pure functions of their inputs: a backend may run
+/// one more than once when it repeats a transaction that lost a race with another process.
+pub type AfterInsert = Box<dyn Fn(i64) -> Vec<(&'static str, Stored)> + Send + Sync>;
 
 /// A plan for a binding set: receives the current set (ordered by SORT) and returns the
 /// new set, or `None` for "no change".
-pub type BindingEdit = Box<dyn FnOnce(&[Binding]) -> Option<Vec<Binding>> + Send>;
+pub type BindingEdit = Box<dyn Fn(&[Binding]) -> Option<Vec<Binding>> + Send + Sync>;
 
 /// Changes to one entity, planned by the domain from its current state.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -134,8 +137,9 @@ pub struct Update {
 
 /// Plans an update from the current row and the binding sets the entity owns.
 pub type UpdatePlan = Box<
-    dyn FnOnce(&Row, &[(BindingKind, Vec<Binding>)]) -> Result<Update, crate::field::InvalidValue>
-        + Send,
+    dyn Fn(&Row, &[(BindingKind, Vec<Binding>)]) -> Result<Update, crate::field::InvalidValue>
+        + Send
+        + Sync,
 >;
 
 /// An entity to create.

@@ -150,7 +150,7 @@ pub async fn items_set(ctx: Ctx, kind: BindingKind, p: ItemsParams) -> Result<bo
     let set = normalize_items(kind, &items);
     ctx.require_readable(kind.bound, set.iter().map(|b| b.bound_id))?;
     let ids = set.iter().map(|b| b.bound_id).collect();
-    let edit = Box::new(move |_: &[Binding]| Some(set));
+    let edit = Box::new(move |_: &[Binding]| Some(set.clone()));
     ctx.store()
         .edit_bindings(kind, owner, true, ids, edit)
         .await?;
