@@ -40,7 +40,7 @@ pub struct Application {
 
 /// Opens the configured store.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    crm_store::connect(&config.database_url()).await
+    crm_store::connect(&config.database_url(), config.store_options()).await
 }
 
 /// Builds the shared services over a store, with the system clock.

@@ -74,9 +74,12 @@ pub struct Config {
     #[arg(long, env = "CRM_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
     /// Database URL: `sqlite://<path>` (default `sqlite://<data-dir>/crm.sqlite3`) or
-    /// `postgres://…` (not available yet).
-    #[arg(long, env = "CRM_DATABASE_URL", global = true)]
-    pub database_url: Option<String>,
+    /// `postgres://user:password@host:port/database`.
+    #[arg(long, env = "CRM_DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<DatabaseUrl>,
+    /// Most connections to PostgreSQL this process keeps open.
+    #[arg(long, env = "CRM_DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1000), global = true)]
+    pub database_pool_size: u64,
     /// Log format.
     #[arg(
         long,
@@ -127,12 +130,37 @@ pub struct Config {
     pub max_connections: u64,
 }
 
+/// A database URL, which may hold a password: its `Debug` form hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", crm_store::redact(&self.0))
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
 impl Config {
     /// The effective database URL.
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("crm.sqlite3").display()))
+        self.database_url.as_ref().map_or_else(
+            || format!("sqlite://{}", self.data_dir.join("crm.sqlite3").display()),
+            |u| u.0.clone(),
+        )
+    }
+
+    /// The store's settings beyond its URL.
+    pub fn store_options(&self) -> crm_store::Options {
+        crm_store::Options {
+            pool_size: usize::try_from(self.database_pool_size).unwrap_or(16),
+        }
     }
 
     /// Whether the server speaks HTTPS.
@@ -192,10 +220,27 @@ mod tests {
     }
 
     #[test]
+    fn database_passwords_stay_out_of_debug_output() {
+        let cli = Cli::parse_from([
+            "crm-server",
+            "--database-url",
+            "postgres://crm:hunter2@db:5432/crm",
+        ]);
+        assert_eq!(
+            cli.config.database_url(),
+            "postgres://crm:hunter2@db:5432/crm"
+        );
+        let shown = format!("{:?}", cli.config);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://crm:***@db:5432/crm"), "{shown}");
+    }
+
+    #[test]
     fn defaults_match_the_readme() {
         let cli = Cli::parse_from(["crm-server"]);
         assert_eq!(cli.config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(cli.config.database_url(), "sqlite://data/crm.sqlite3");
+        assert_eq!(cli.config.database_pool_size, 16);
         assert_eq!(cli.config.max_body_bytes, 8 * 1024 * 1024);
         assert_eq!(
             (

@@ -4,7 +4,8 @@
 //! every value from a client is a bound argument, never part of the text.
 
 use crm_core::entity::EntityType;
-use crm_core::field::{FieldDef, Stored};
+use crm_core::field::{FieldDef, FieldType, Stored};
+use crm_core::identity::Scope;
 use crm_core::query::{Condition, Dir, ListQuery, Op, stage_order};
 
 /// The SQL dialect a statement is rendered for.
@@ -13,7 +14,6 @@ pub(crate) enum Dialect {
     /// SQLite: `?N` placeholders, value lists as a JSON array read with `json_each`.
     Sqlite,
     /// PostgreSQL: `$N` placeholders, value lists as an array parameter.
-    #[cfg_attr(not(test), allow(dead_code, reason = "the PostgreSQL backend is next"))]
     Postgres,
 }
 
@@ -26,11 +26,14 @@ impl Dialect {
         }
     }
 
-    /// The case-insensitive LIKE operator (SQLite's LIKE ignores ASCII case already).
-    fn like(self) -> &'static str {
+    /// `col` matching the LIKE pattern `p`, case-insensitively for all of Unicode and
+    /// with no escape character (`\\` is an ordinary character). SQLite's `like` is
+    /// replaced by the backend with a Unicode-aware one; PostgreSQL folds case with the
+    /// ICU root collation, whatever the column's or database's collation.
+    fn like(self, col: &str, p: &str) -> String {
         match self {
-            Self::Sqlite => "LIKE",
-            Self::Postgres => "ILIKE",
+            Self::Sqlite => format!("{col} LIKE {p}"),
+            Self::Postgres => format!("({col} COLLATE \"und-x-icu\") ILIKE {p} ESCAPE ''"),
         }
     }
 
@@ -42,22 +45,38 @@ impl Dialect {
         }
     }
 
-    /// `col` equal to any element of the list argument `p`.
-    fn in_list(self, col: &str, p: &str) -> String {
+    /// `col` equal to any element of the list argument `p` (of the column's type).
+    fn in_list(self, col: &str, field: &FieldDef, p: &str) -> String {
         match self {
             Self::Sqlite => format!("{col} IN (SELECT value FROM json_each({p}))"),
-            Self::Postgres => format!("{col} = ANY({p})"),
+            Self::Postgres => format!("{col} = ANY({p}::{}[])", pg_type(field.ty)),
         }
     }
 
-    /// `col <op> element` for some element of the list argument `p`.
-    fn any_element(self, col: &str, op: &str, p: &str) -> String {
+    /// `test(element)` for some element of the list argument `p`.
+    fn any_element(self, field: &FieldDef, p: &str, test: impl Fn(&str) -> String) -> String {
         match self {
-            Self::Sqlite => format!("EXISTS (SELECT 1 FROM json_each({p}) WHERE {col} {op} value)"),
-            Self::Postgres => {
-                format!("EXISTS (SELECT 1 FROM unnest({p}) AS v(value) WHERE {col} {op} v.value)")
-            }
+            Self::Sqlite => format!(
+                "EXISTS (SELECT 1 FROM json_each({p}) WHERE {})",
+                test("value")
+            ),
+            Self::Postgres => format!(
+                "EXISTS (SELECT 1 FROM unnest({p}::{}[]) AS v(value) WHERE {})",
+                pg_type(field.ty),
+                test("v.value")
+            ),
         }
+    }
+}
+
+/// The PostgreSQL column type a field is stored in.
+pub(crate) fn pg_type(ty: FieldType) -> &'static str {
+    if ty.is_integer() || ty == FieldType::DateTime {
+        "bigint"
+    } else if ty == FieldType::Double {
+        "double precision"
+    } else {
+        "text"
     }
 }
 
@@ -120,6 +139,23 @@ pub(crate) fn select_by_id(dialect: Dialect, entity: EntityType) -> String {
     )
 }
 
+/// Scopes as stored: their codes, comma-separated.
+pub(crate) fn scopes_text(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.code())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Scopes from their stored text (unknown codes are skipped).
+pub(crate) fn parse_scopes(text: &str) -> Vec<Scope> {
+    text.split(',').filter_map(Scope::parse).collect()
+}
+
+/// The columns of a webhook row, in the order the row mappers read them.
+pub(crate) const WEBHOOK_COLUMNS: &str = "ID, USER_ID, SECRET_HASH, SCOPES, CREATED_AT, REVOKED";
+
 /// A value that also matches NULL for `=` (the portal's "empty" filter values).
 fn is_empty_value(v: &Stored) -> bool {
     matches!(v, Stored::Null | Stored::Int(0)) || matches!(v, Stored::Text(s) if s.is_empty())
@@ -135,22 +171,23 @@ fn condition(b: &mut Binder, entity: EntityType, c: &Condition) -> String {
             negate,
         } => {
             let col = format!("t.{}", field.name);
-            let sql_op = match op {
-                Op::Eq => "=",
-                Op::Lt => "<",
-                Op::Le => "<=",
-                Op::Gt => ">",
-                Op::Ge => ">=",
-                Op::Like => b.dialect.like(),
+            let dialect = b.dialect;
+            let compare = |value: &str| match op {
+                Op::Eq => format!("{col} = {value}"),
+                Op::Lt => format!("{col} < {value}"),
+                Op::Le => format!("{col} <= {value}"),
+                Op::Gt => format!("{col} > {value}"),
+                Op::Ge => format!("{col} >= {value}"),
+                Op::Like => dialect.like(&col, value),
             };
             let test = match values.as_slice() {
-                [one] => format!("{col} {sql_op} {}", b.bind(Arg::Value(one.clone()))),
+                [one] => compare(&b.bind(Arg::Value(one.clone()))),
                 many => {
                     let p = b.bind(Arg::List(many.to_vec()));
                     if *op == Op::Eq {
-                        b.dialect.in_list(&col, &p)
+                        dialect.in_list(&col, field, &p)
                     } else {
-                        b.dialect.any_element(&col, sql_op, &p)
+                        dialect.any_element(field, &p, compare)
                     }
                 }
             };
@@ -170,9 +207,9 @@ fn condition(b: &mut Binder, entity: EntityType, c: &Condition) -> String {
             let p = b.bind(Arg::Value(Stored::Text(pattern.clone())));
             format!(
                 "EXISTS (SELECT 1 FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = {} \
-                 AND m.ENTITY_ID = t.ID AND m.TYPE_ID = '{type_id}' AND m.VALUE {} {p})",
+                 AND m.ENTITY_ID = t.ID AND m.TYPE_ID = '{type_id}' AND {})",
                 entity.type_id(),
-                b.dialect.like()
+                b.dialect.like("m.VALUE", &p)
             )
         }
     }
@@ -199,12 +236,19 @@ fn where_clause(b: &mut Binder, entity: EntityType, filter: &[Condition]) -> Str
     format!(" WHERE {}", conjunction(&parts))
 }
 
-/// The sort keys: stage fields by pipeline position, `ID ASC` last unless named.
-fn order_clause(order: &[(&'static FieldDef, Dir)]) -> String {
+/// The sort keys: stage fields by pipeline position, `ID ASC` last unless named. Empty
+/// values sort first ascending and last descending, as in SQLite (and a portal's MySQL);
+/// PostgreSQL is told so explicitly.
+fn order_clause(dialect: Dialect, order: &[(&'static FieldDef, Dir)]) -> String {
     let mut keys: Vec<String> = order
         .iter()
         .map(|(f, dir)| {
-            let d = if *dir == Dir::Desc { "DESC" } else { "ASC" };
+            let d = match (dialect, *dir) {
+                (Dialect::Sqlite, Dir::Asc) => "ASC",
+                (Dialect::Sqlite, Dir::Desc) => "DESC",
+                (Dialect::Postgres, Dir::Asc) => "ASC NULLS FIRST",
+                (Dialect::Postgres, Dir::Desc) => "DESC NULLS LAST",
+            };
             match stage_order(f) {
                 Some(stages) => {
                     let whens: Vec<String> = stages
@@ -257,7 +301,7 @@ pub(crate) fn list(dialect: Dialect, entity: EntityType, q: &ListQuery) -> ListS
             "SELECT {} FROM {} t{wh}{} LIMIT {limit} OFFSET {offset}",
             row_columns(entity, "t."),
             table(entity),
-            order_clause(&q.order),
+            order_clause(dialect, &q.order),
         ),
         args: b.args,
     };
@@ -300,9 +344,16 @@ mod tests {
         let wh_pg = wh_sqlite
             .replace(
                 "t.ID IN (SELECT value FROM json_each(?1))",
-                "t.ID = ANY($1)",
+                "t.ID = ANY($1::bigint[])",
             )
-            .replace("LIKE", "ILIKE")
+            .replace(
+                "t.TITLE LIKE ?2",
+                "(t.TITLE COLLATE \"und-x-icu\") ILIKE ?2 ESCAPE ''",
+            )
+            .replace(
+                "m.VALUE LIKE ?4",
+                "(m.VALUE COLLATE \"und-x-icu\") ILIKE ?4 ESCAPE ''",
+            )
             .replace(", 0)", ", false)")
             .replace('?', "$");
         assert_eq!(
@@ -318,7 +369,13 @@ mod tests {
             "{}",
             sqlite.page.sql
         );
-        assert!(pg.page.sql.ends_with("t.ID ASC LIMIT $6 OFFSET $7"));
+        assert!(
+            pg.page
+                .sql
+                .ends_with(" ELSE 5 END DESC NULLS LAST, t.ID ASC LIMIT $6 OFFSET $7"),
+            "{}",
+            pg.page.sql
+        );
         assert_eq!(
             sqlite.page.args,
             [
@@ -342,7 +399,7 @@ mod tests {
         assert!(pg.count.is_none());
         assert!(
             pg.page.sql.contains(
-                " WHERE (EXISTS (SELECT 1 FROM unnest($1) AS v(value) WHERE t.ID < v.value)) "
+                " WHERE (EXISTS (SELECT 1 FROM unnest($1::bigint[]) AS v(value) WHERE t.ID < v.value)) "
             ),
             "{}",
             pg.page.sql

@@ -9,7 +9,9 @@ use serde_json::json;
 use std::sync::Arc;
 
 async fn services() -> Arc<Services> {
-    let store = crm_store::connect("sqlite::memory:").await.unwrap();
+    let store = crm_store::connect("sqlite::memory:", crm_store::Options::default())
+        .await
+        .unwrap();
     Arc::new(Services {
         store,
         clock: Arc::new(SystemClock),

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 async fn app() -> axum::Router {
-    let store = crm_store::connect("sqlite::memory:").await.unwrap();
+    let store = crm_store::connect("sqlite::memory:", crm_store::Options::default())
+        .await
+        .unwrap();
     let admin = User {
         id: 1,
         name: "A".into(),

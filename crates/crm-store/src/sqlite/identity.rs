@@ -1,18 +1,11 @@
 //! `IdentityStore`: users and webhooks (secret hashes only).
 
 use super::{SqliteStore, db};
+use crate::sql::{WEBHOOK_COLUMNS, parse_scopes, scopes_text};
 use async_trait::async_trait;
 use crm_core::identity::{Scope, User, Webhook};
 use crm_core::store::{IdentityStore, StoreError, StoreResult};
 use rusqlite::{OptionalExtension, params};
-
-fn scopes_text(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(|s| s.code())
-        .collect::<Vec<_>>()
-        .join(",")
-}
 
 fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Webhook> {
     let scopes: String = r.get(3)?;
@@ -20,13 +13,11 @@ fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Webhook> {
         id: r.get(0)?,
         user_id: r.get(1)?,
         secret_hash: r.get(2)?,
-        scopes: scopes.split(',').filter_map(Scope::parse).collect(),
+        scopes: parse_scopes(&scopes),
         created_at: r.get(4)?,
         revoked: r.get::<_, i64>(5)? != 0,
     })
 }
-
-const WEBHOOK_COLUMNS: &str = "ID, USER_ID, SECRET_HASH, SCOPES, CREATED_AT, REVOKED";
 
 #[async_trait]
 impl IdentityStore for SqliteStore {

@@ -15,6 +15,7 @@
 mod binding;
 mod entity;
 mod identity;
+mod like;
 mod migrate;
 mod rows;
 
@@ -77,6 +78,7 @@ const CHECKPOINT_IDLE: Duration = Duration::from_secs(1);
 const CHECKPOINT_WAIT: Duration = Duration::from_millis(200);
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    like::install(conn)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;

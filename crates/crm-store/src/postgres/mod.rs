@@ -1,0 +1,199 @@
+//! PostgreSQL backend: `tokio-postgres` through a `deadpool-postgres` pool, for several
+//! stateless servers sharing one database.
+//!
+//! Every operation is one transaction at READ COMMITTED with explicit row locks, so the
+//! storage contract holds across processes: a binding set is edited only under a lock on
+//! its owner row (`SELECT … FOR UPDATE`), bound rows are locked against deletion while
+//! they are bound (`FOR KEY SHARE`), and locks are always taken bound rows first, then
+//! owners, each in ascending id order, which keeps deadlocks rare. A transaction that still
+//! loses a race (serialization failure, deadlock, lock not available) is retried from the
+//! start, with a short randomised back-off, before the store reports a conflict.
+//!
+//! # Layout
+//! - this module: the pool, migrations, the retry loop, error mapping;
+//! - [`values`]: parameters and row mapping, and the reads every operation shares;
+//! - `entity`, `binding`, `identity`: the three storage traits.
+
+mod binding;
+mod entity;
+mod identity;
+mod values;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use crm_core::store::{Store, StoreError};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::time::Duration;
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+/// The migrations, applied in order; the table `schema_version` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+
+/// The advisory lock key that serialises migrations between servers starting at once.
+const MIGRATION_LOCK: i64 = 0x0063_726d_5f6d_6967; // "crm_mig"
+
+/// Attempts of one operation before a conflict is reported.
+const ATTEMPTS: u32 = 12;
+
+/// The PostgreSQL store.
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+/// A PostgreSQL failure as a store error: a lost race (serialization failure, deadlock,
+/// a lock not available) is a conflict, anything else a backend failure.
+pub(super) fn pg(e: tokio_postgres::Error) -> StoreError {
+    if is_race(&e) {
+        StoreError::conflict(e)
+    } else {
+        StoreError::backend(e)
+    }
+}
+
+fn is_race(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::LOCK_NOT_AVAILABLE
+    })
+}
+
+/// A pool failure (no connection could be had).
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::backend(e)
+}
+
+/// Waits a little before attempt `n` (1-based) of an operation that lost a race:
+/// exponential from 2 ms, capped at 200 ms, with jitter so retrying servers spread out.
+async fn back_off(n: u32) {
+    let base = 2u64.saturating_mul(1 << n.min(7)).min(200);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let jitter = u64::from(nanos) % (base + 1);
+    tokio::time::sleep(Duration::from_millis(base / 2 + jitter / 2)).await;
+}
+
+/// Runs `$body` (an expression that may use `?` and `.await`, with the transaction bound
+/// to `$tx`) in a transaction on a pooled connection, committing at the end; a lost race
+/// is retried from the start, up to [`ATTEMPTS`] times.
+macro_rules! in_transaction {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let result: crm_core::store::StoreResult<_> = async {
+                let mut client = $store
+                    .pool
+                    .get()
+                    .await
+                    .map_err($crate::postgres::pool_error)?;
+                let $tx = client.transaction().await.map_err($crate::postgres::pg)?;
+                let out = $body;
+                $tx.commit().await.map_err($crate::postgres::pg)?;
+                Ok(out)
+            }
+            .await;
+            match result {
+                Err(crm_core::store::StoreError::Conflict(_))
+                    if attempt < $crate::postgres::ATTEMPTS =>
+                {
+                    $crate::postgres::back_off(attempt).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use in_transaction;
+
+impl PostgresStore {
+    /// Connects with a pool of at most `pool_size` connections and brings the schema up to
+    /// date (servers starting at once take turns through an advisory lock).
+    pub async fn connect(url: &str, pool_size: usize) -> anyhow::Result<Self> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL: {e}"))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .build()
+            .context("building the PostgreSQL connection pool")?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        let mut client = self.pool.get().await.context("connecting to PostgreSQL")?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (VERSION BIGINT NOT NULL)")
+            .await?;
+        let version: i64 = tx
+            .query_opt("SELECT VERSION FROM schema_version", &[])
+            .await?
+            .map_or(0, |r| r.get(0));
+        let done = usize::try_from(version).unwrap_or(usize::MAX);
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+            tx.batch_execute(sql)
+                .await
+                .with_context(|| format!("applying PostgreSQL migration {}", i + 1))?;
+        }
+        let now = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version == 0 {
+            tx.execute("INSERT INTO schema_version (VERSION) VALUES ($1)", &[&now])
+                .await?;
+        } else if version < now {
+            tx.execute("UPDATE schema_version SET VERSION = $1", &[&now])
+                .await?;
+        }
+        // Case-insensitive filters fold case with ICU: refuse to start without it rather
+        // than fail every such filter later.
+        tx.query_one("SELECT 'A' COLLATE \"und-x-icu\"", &[])
+            .await
+            .context(
+                "PostgreSQL lacks the ICU collation \"und-x-icu\" that case-insensitive \
+                 filters use (a server built with ICU is needed)",
+            )?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn close(&self) {
+        self.pool.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn races_are_conflicts() {
+        // The SQLSTATEs the retry loop treats as lost races.
+        use tokio_postgres::error::SqlState;
+        for code in ["40001", "40P01", "55P03"] {
+            let state = SqlState::from_code(code);
+            assert!(
+                [
+                    SqlState::T_R_SERIALIZATION_FAILURE,
+                    SqlState::T_R_DEADLOCK_DETECTED,
+                    SqlState::LOCK_NOT_AVAILABLE
+                ]
+                .contains(&state),
+                "{code}"
+            );
+        }
+    }
+}

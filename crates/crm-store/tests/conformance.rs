@@ -1,0 +1,583 @@
+//! The storage contract (`crm_core::store`), held against every backend: each case runs
+//! on a SQLite file and on a fresh PostgreSQL database (`<case>::sqlite`,
+//! `<case>::postgres`).
+
+mod backends;
+
+use backends::Backend;
+use chrono::FixedOffset;
+use crm_core::binding::{Binding, LEAD_CONTACT, NewBinding, plan_add, plan_ids, plan_remove};
+use crm_core::entity::EntityType;
+use crm_core::field::Stored;
+use crm_core::identity::{Scope, User};
+use crm_core::query::{ListQuery, parse_filter, parse_order};
+use crm_core::store::{NewEntity, NewMultiValue, Store, StoreError, Update};
+use serde_json::json;
+use std::sync::Arc;
+
+fn text(s: &str) -> Stored {
+    Stored::Text(s.into())
+}
+
+fn entity(values: Vec<(&'static str, Stored)>) -> NewEntity {
+    NewEntity {
+        values,
+        multi: Vec::new(),
+        bindings: Vec::new(),
+        after_insert: None,
+    }
+}
+
+fn phone(v: &str) -> NewMultiValue {
+    NewMultiValue {
+        type_id: "PHONE".into(),
+        value_type: "WORK".into(),
+        value: v.into(),
+    }
+}
+
+fn utc() -> FixedOffset {
+    FixedOffset::east_opt(0).unwrap()
+}
+
+/// A list query from JSON filter and order, a page of `limit` from `offset`, counted.
+fn query(
+    filter: serde_json::Value,
+    order: serde_json::Value,
+    offset: i64,
+    limit: i64,
+) -> ListQuery {
+    ListQuery {
+        filter: parse_filter(EntityType::Lead, filter.as_object().unwrap(), utc()).unwrap(),
+        order: parse_order(EntityType::Lead, order.as_object().unwrap()),
+        offset,
+        limit,
+        count: true,
+        with_multi: true,
+    }
+}
+
+async fn ids_of(store: &dyn Store, q: ListQuery) -> (Vec<i64>, i64) {
+    let (rows, total) = store.list(EntityType::Lead, q).await.unwrap();
+    (rows.iter().map(|r| r.id).collect(), total)
+}
+
+/// Every kind of stored value, multi-fields and values computed from the new id survive
+/// create, get, update and delete unchanged.
+async fn entities_round_trip(b: &Backend) {
+    let s = b.store.as_ref();
+    let mut new = entity(vec![
+        ("TITLE", text("Ünïcødé ✓ 'quoted' \"double\"")),
+        ("OPPORTUNITY", Stored::Real(1234.5)),
+        ("ASSIGNED_BY_ID", Stored::Int(7)),
+        ("DATE_CREATE", Stored::Int(1_700_000_000)),
+        ("BIRTHDATE", text("2001-11-11")),
+        ("COMMENTS", Stored::Null),
+    ]);
+    new.multi = vec![phone("+1 555 0100"), phone("+1 555 0101")];
+    new.after_insert = Some(Box::new(|id| {
+        vec![("ORIGIN_ID", Stored::Text(format!("o{id}")))]
+    }));
+    let id = s.create(EntityType::Lead, new).await.unwrap();
+    let row = s.get(EntityType::Lead, id).await.unwrap().unwrap();
+    assert_eq!(row.id, id);
+    assert_eq!(row.values["TITLE"], text("Ünïcødé ✓ 'quoted' \"double\""));
+    assert_eq!(row.values["OPPORTUNITY"], Stored::Real(1234.5));
+    assert_eq!(row.values["ASSIGNED_BY_ID"], Stored::Int(7));
+    assert_eq!(row.values["DATE_CREATE"], Stored::Int(1_700_000_000));
+    assert_eq!(row.values["BIRTHDATE"], text("2001-11-11"));
+    assert_eq!(row.values["COMMENTS"], Stored::Null);
+    assert_eq!(row.values["ORIGIN_ID"], Stored::Text(format!("o{id}")));
+    assert_eq!(row.values.len(), EntityType::Lead.columns().count());
+    let values: Vec<&str> = row.multi.iter().map(|m| m.value.as_str()).collect();
+    assert_eq!(values, ["+1 555 0100", "+1 555 0101"]);
+    assert!(s.exists(EntityType::Lead, id).await.unwrap());
+    assert!(!s.exists(EntityType::Contact, id + 1000).await.unwrap());
+
+    let first = row.multi[0].id;
+    let changed = s
+        .update(
+            EntityType::Lead,
+            id,
+            Box::new(move |_, _| {
+                Ok(Update {
+                    values: vec![("TITLE", text("renamed")), ("OPPORTUNITY", Stored::Int(3))],
+                    delete_multi: vec![first],
+                    add_multi: vec![phone("+1 555 0102")],
+                    ..Update::default()
+                })
+            }),
+        )
+        .await
+        .unwrap();
+    assert!(changed);
+    let row = s.get(EntityType::Lead, id).await.unwrap().unwrap();
+    assert_eq!(row.values["TITLE"], text("renamed"));
+    assert!(
+        matches!(row.values["OPPORTUNITY"], Stored::Real(f) if f == 3.0)
+            || row.values["OPPORTUNITY"] == Stored::Int(3),
+        "{:?}",
+        row.values["OPPORTUNITY"]
+    );
+    let values: Vec<&str> = row.multi.iter().map(|m| m.value.as_str()).collect();
+    assert_eq!(values, ["+1 555 0101", "+1 555 0102"]);
+
+    // A rejected plan changes nothing; a missing row is `false`.
+    let err = s
+        .update(
+            EntityType::Lead,
+            id,
+            Box::new(|_, _| Err(crm_core::field::InvalidValue("no".into()))),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Rejected(ref t) if t == "no"),
+        "{err:?}"
+    );
+    assert_eq!(
+        s.get(EntityType::Lead, id).await.unwrap().unwrap().values["TITLE"],
+        text("renamed")
+    );
+    assert!(
+        !s.update(
+            EntityType::Lead,
+            id + 99,
+            Box::new(|_, _| Ok(Update::default()))
+        )
+        .await
+        .unwrap()
+    );
+    assert!(s.delete(EntityType::Lead, id).await.unwrap());
+    assert!(!s.delete(EntityType::Lead, id).await.unwrap());
+    assert_eq!(s.get(EntityType::Lead, id).await.unwrap(), None);
+}
+
+/// Ids increase and are never handed out again, even after a delete.
+async fn ids_increase_and_are_not_reused(b: &Backend) {
+    let s = b.store.as_ref();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(s.create(EntityType::Contact, entity(vec![])).await.unwrap());
+    }
+    assert!(ids.windows(2).all(|w| w[1] > w[0]), "{ids:?}");
+    assert!(s.delete(EntityType::Contact, ids[2]).await.unwrap());
+    let next = s.create(EntityType::Contact, entity(vec![])).await.unwrap();
+    assert!(next > ids[2], "{next} after {ids:?}");
+}
+
+/// Filters, order (empty values first ascending, ties by id), paging and counts.
+async fn lists_filter_order_and_page(b: &Backend) {
+    let s = b.store.as_ref();
+    let titles = [
+        Some("Иван Петров"),
+        Some("иван сидоров"),
+        Some("ALPHA"),
+        None,
+        Some("alpha"),
+        Some("50% off_sale"),
+        Some("beta"),
+    ];
+    let mut ids = Vec::new();
+    for (i, t) in titles.iter().enumerate() {
+        let mut new = entity(vec![
+            ("TITLE", t.map_or(Stored::Null, text)),
+            ("OPPORTUNITY", Stored::Real(i as f64 * 10.0)),
+            (
+                "ASSIGNED_BY_ID",
+                Stored::Int(if i % 2 == 0 { 1 } else { 2 }),
+            ),
+        ]);
+        new.multi = vec![NewMultiValue {
+            type_id: "EMAIL".into(),
+            value_type: "WORK".into(),
+            value: format!("Person{i}@Example.org"),
+        }];
+        ids.push(s.create(EntityType::Lead, new).await.unwrap());
+    }
+    let id = |i: usize| ids[i];
+    let cases: Vec<(serde_json::Value, serde_json::Value, Vec<i64>)> = vec![
+        // Substring filters ignore case, in Cyrillic too.
+        (json!({"%TITLE": "ИВАН"}), json!({}), vec![id(0), id(1)]),
+        (json!({"%TITLE": "alp"}), json!({}), vec![id(2), id(4)]),
+        // `%` and `_` in a substring value are wildcards, as on a portal's LIKE.
+        (json!({"%TITLE": "0%o"}), json!({}), vec![id(5)]),
+        (json!({"=%TITLE": "bet_"}), json!({}), vec![id(6)]),
+        // Only Latin "a" counts: the Cyrillic names hold a Cyrillic "а". An empty title
+        // is not like anything, so the negation takes it.
+        (
+            json!({"!%TITLE": "a"}),
+            json!({}),
+            vec![id(0), id(1), id(3)],
+        ),
+        // Equality is exact.
+        (json!({"TITLE": "alpha"}), json!({}), vec![id(4)]),
+        (
+            json!({"@ID": [id(1), id(3), 999_999]}),
+            json!({}),
+            vec![id(1), id(3)],
+        ),
+        (
+            json!({"!@ID": [id(1), id(3)]}),
+            json!({}),
+            vec![id(0), id(2), id(4), id(5), id(6)],
+        ),
+        (
+            json!({">ID": [id(4), id(5)]}),
+            json!({}),
+            vec![id(5), id(6)],
+        ),
+        (
+            json!({">=OPPORTUNITY": 35, "ASSIGNED_BY_ID": 1}),
+            json!({}),
+            vec![id(4), id(6)],
+        ),
+        (json!({"TITLE": ""}), json!({}), vec![id(3)]),
+        (
+            json!({"EMAIL": "person2@example.ORG"}),
+            json!({}),
+            vec![id(2)],
+        ),
+        // Empty first ascending, bytewise order, ties by id.
+        (
+            json!({}),
+            json!({"TITLE": "ASC"}),
+            vec![id(3), id(5), id(2), id(4), id(6), id(0), id(1)],
+        ),
+        (
+            json!({}),
+            json!({"TITLE": "DESC"}),
+            vec![id(1), id(0), id(6), id(4), id(2), id(5), id(3)],
+        ),
+        (
+            json!({}),
+            json!({"ASSIGNED_BY_ID": "DESC"}),
+            vec![id(1), id(3), id(5), id(0), id(2), id(4), id(6)],
+        ),
+    ];
+    for (filter, order, want) in cases {
+        let (got, total) = ids_of(s, query(filter.clone(), order.clone(), 0, 50)).await;
+        assert_eq!(got, want, "{filter} {order}");
+        assert_eq!(total, want.len() as i64, "{filter} {order}");
+    }
+    let (page, total) = ids_of(s, query(json!({}), json!({"ID": "DESC"}), 2, 3)).await;
+    assert_eq!((page, total), (vec![id(4), id(3), id(2)], 7));
+    let mut q = query(json!({}), json!({}), 0, 2);
+    q.count = false;
+    let (rows, total) = s.list(EntityType::Lead, q).await.unwrap();
+    assert_eq!((rows.len(), total), (2, 0));
+    assert!(rows.iter().all(|r| r.multi.len() == 1));
+}
+
+fn add(bound_id: i64, primary: bool) -> crm_core::store::BindingEdit {
+    Box::new(move |old| {
+        plan_add(
+            old,
+            NewBinding {
+                bound_id,
+                sort: None,
+                primary,
+            },
+        )
+    })
+}
+
+async fn lead_contact_id(s: &dyn Store, lead: i64) -> Stored {
+    s.get(EntityType::Lead, lead).await.unwrap().unwrap().values["CONTACT_ID"].clone()
+}
+
+/// The binding engine's plans through the store: one primary, the owner's mirror column,
+/// the order of checks, and cascades on delete of either side.
+async fn binding_sets_keep_their_invariants(b: &Backend) {
+    let s = b.store.as_ref();
+    let lead = s.create(EntityType::Lead, entity(vec![])).await.unwrap();
+    let c: Vec<i64> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            v.push(s.create(EntityType::Contact, entity(vec![])).await.unwrap());
+        }
+        v
+    };
+    assert!(
+        s.edit_bindings(LEAD_CONTACT, lead, true, vec![c[0]], add(c[0], false))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.edit_bindings(LEAD_CONTACT, lead, true, vec![c[0]], add(c[0], true))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.edit_bindings(LEAD_CONTACT, lead, true, vec![c[1]], add(c[1], true))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.edit_bindings(LEAD_CONTACT, lead, true, vec![c[2]], add(c[2], false))
+            .await
+            .unwrap()
+    );
+    let set = s.bindings(LEAD_CONTACT, lead).await.unwrap();
+    let shape: Vec<(i64, i64, bool)> = set
+        .iter()
+        .map(|b| (b.bound_id, b.sort, b.is_primary))
+        .collect();
+    assert_eq!(
+        shape,
+        [(c[0], 10, false), (c[1], 20, true), (c[2], 30, false)]
+    );
+    assert_eq!(lead_contact_id(s, lead).await, Stored::Int(c[1]));
+
+    // A missing owner is reported before a missing bound entity; nothing changes.
+    let err = s
+        .edit_bindings(
+            LEAD_CONTACT,
+            lead + 999,
+            true,
+            vec![c[0] + 999],
+            add(c[0] + 999, false),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    let err = s
+        .edit_bindings(
+            LEAD_CONTACT,
+            lead,
+            true,
+            vec![c[0] + 999],
+            add(c[0] + 999, false),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::BoundNotFound { entity: EntityType::Contact, id } if id == c[0] + 999),
+        "{err:?}"
+    );
+    assert_eq!(s.bindings(LEAD_CONTACT, lead).await.unwrap(), set);
+
+    // Deleting the primary contact re-elects the first remaining one.
+    assert!(s.delete(EntityType::Contact, c[1]).await.unwrap());
+    let set = s.bindings(LEAD_CONTACT, lead).await.unwrap();
+    let shape: Vec<(i64, bool)> = set.iter().map(|b| (b.bound_id, b.is_primary)).collect();
+    assert_eq!(shape, [(c[0], true), (c[2], false)]);
+    assert_eq!(lead_contact_id(s, lead).await, Stored::Int(c[0]));
+
+    // Replacing and emptying the set; the mirror follows.
+    let ids = vec![c[2], c[0]];
+    let target = plan_ids(&ids);
+    assert!(
+        s.edit_bindings(
+            LEAD_CONTACT,
+            lead,
+            true,
+            ids,
+            Box::new(move |_| Some(target.clone()))
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(lead_contact_id(s, lead).await, Stored::Int(c[2]));
+    let gone = c[2];
+    assert!(
+        s.edit_bindings(
+            LEAD_CONTACT,
+            lead,
+            true,
+            vec![],
+            Box::new(move |old| plan_remove(old, gone))
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        s.edit_bindings(
+            LEAD_CONTACT,
+            lead,
+            false,
+            vec![],
+            Box::new(|old: &[Binding]| (!old.is_empty()).then(Vec::new))
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(lead_contact_id(s, lead).await, Stored::Null);
+
+    // A lead created with a set, then deleted: its set goes with it.
+    let mut new = entity(vec![]);
+    new.bindings = vec![(LEAD_CONTACT, plan_ids(&[c[0], c[2]]))];
+    let second = s.create(EntityType::Lead, new).await.unwrap();
+    assert_eq!(lead_contact_id(s, second).await, Stored::Int(c[0]));
+    let mut missing = entity(vec![]);
+    missing.bindings = vec![(LEAD_CONTACT, plan_ids(&[c[1]]))];
+    let err = s.create(EntityType::Lead, missing).await.unwrap_err();
+    assert!(matches!(err, StoreError::BoundNotFound { .. }), "{err:?}");
+    assert!(s.delete(EntityType::Lead, second).await.unwrap());
+    assert!(s.bindings(LEAD_CONTACT, second).await.unwrap().is_empty());
+    // An update that binds: through the plan, checked and mirrored.
+    let target = plan_ids(&[c[2]]);
+    assert!(
+        s.update(
+            EntityType::Lead,
+            lead,
+            Box::new(move |_, _| Ok(Update {
+                bindings: vec![(LEAD_CONTACT, target.clone())],
+                ..Update::default()
+            })),
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(lead_contact_id(s, lead).await, Stored::Int(c[2]));
+}
+
+/// Concurrent edits of a few sets from two stores on one database (two server processes
+/// would do the same): afterwards every non-empty set has exactly one primary, mirrored by
+/// its owner.
+async fn concurrent_binding_edits_serialise(b: &Backend) {
+    let first = Arc::clone(&b.store);
+    let second = b.another().await;
+    let mut leads = Vec::new();
+    for _ in 0..4 {
+        leads.push(
+            first
+                .create(EntityType::Lead, entity(vec![]))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut contacts = Vec::new();
+    for _ in 0..12 {
+        contacts.push(
+            first
+                .create(EntityType::Contact, entity(vec![]))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut tasks = Vec::new();
+    for i in 0..400u64 {
+        let store = if i % 2 == 0 {
+            Arc::clone(&first)
+        } else {
+            Arc::clone(&second)
+        };
+        let x = i.wrapping_mul(2_654_435_761);
+        let lead = leads[(x % 4) as usize];
+        let contact = contacts[((x >> 8) % 12) as usize];
+        let primary = (x >> 16) % 2 == 0;
+        tasks.push(tokio::spawn(async move {
+            let edit: crm_core::store::BindingEdit = match (x >> 20) % 4 {
+                0 | 1 => add(contact, primary),
+                2 => Box::new(move |old: &[Binding]| plan_remove(old, contact)),
+                _ => {
+                    let other = contact + 1;
+                    let ids = vec![contact, other];
+                    let set = plan_ids(&ids);
+                    return store
+                        .edit_bindings(
+                            LEAD_CONTACT,
+                            lead,
+                            true,
+                            ids,
+                            Box::new(move |_| Some(set.clone())),
+                        )
+                        .await
+                        .map(|_| ());
+                }
+            };
+            store
+                .edit_bindings(LEAD_CONTACT, lead, true, vec![contact], edit)
+                .await
+                .map(|_| ())
+        }));
+    }
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) | Err(StoreError::BoundNotFound { .. }) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    for lead in leads {
+        let set = first.bindings(LEAD_CONTACT, lead).await.unwrap();
+        let mut seen: Vec<i64> = set.iter().map(|b| b.bound_id).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), set.len(), "duplicates in {set:?}");
+        let primaries: Vec<i64> = set
+            .iter()
+            .filter(|b| b.is_primary)
+            .map(|b| b.bound_id)
+            .collect();
+        assert_eq!(primaries.len(), usize::from(!set.is_empty()), "{set:?}");
+        assert_eq!(
+            lead_contact_id(first.as_ref(), lead).await,
+            primaries.first().map_or(Stored::Null, |p| Stored::Int(*p)),
+        );
+    }
+    second.close().await;
+}
+
+/// Users and webhooks: bootstrap happens once (also when two stores race), secrets are
+/// stored as given (hashes), revocation sticks.
+async fn identity_is_bootstrapped_once(b: &Backend) {
+    let admin = || User {
+        id: 1,
+        name: "Admin".into(),
+        last_name: String::new(),
+        admin: true,
+        active: true,
+    };
+    let second = b.another().await;
+    let (one, two) = tokio::join!(
+        b.store
+            .bootstrap(admin(), "h1".into(), Scope::ALL.to_vec(), 100),
+        second.bootstrap(admin(), "h2".into(), Scope::ALL.to_vec(), 100),
+    );
+    assert_eq!(
+        [one.unwrap(), two.unwrap()].iter().filter(|x| **x).count(),
+        1,
+        "exactly one bootstrap"
+    );
+    second.close().await;
+    let s = b.store.as_ref();
+    assert_eq!(s.user(1).await.unwrap(), Some(admin()));
+    assert_eq!(s.user(2).await.unwrap(), None);
+    let err = s
+        .create_webhook(7, "x".into(), vec![Scope::Crm], 5)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    let id = s
+        .create_webhook(1, "h3".into(), vec![Scope::User], 200)
+        .await
+        .unwrap();
+    let all = s.webhooks().await.unwrap();
+    assert_eq!(all.len(), 2);
+    let made = all.iter().find(|w| w.id == id).unwrap();
+    assert_eq!(
+        (
+            made.user_id,
+            made.secret_hash.as_str(),
+            made.scopes.clone(),
+            made.created_at,
+            made.revoked
+        ),
+        (1, "h3", vec![Scope::User], 200, false)
+    );
+    assert!(s.revoke_webhook(id).await.unwrap());
+    assert!(!s.revoke_webhook(id).await.unwrap());
+    let active = s.active_webhooks(1).await.unwrap();
+    assert_eq!(active.len(), 1);
+    assert_ne!(active[0].id, id);
+}
+
+on_both_backends!(
+    entities_round_trip,
+    ids_increase_and_are_not_reused,
+    lists_filter_order_and_page,
+    binding_sets_keep_their_invariants,
+    concurrent_binding_edits_serialise,
+    identity_is_bootstrapped_once,
+);
