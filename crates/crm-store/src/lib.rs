@@ -9,10 +9,12 @@
 //! - [`postgres`]: `tokio-postgres` with a connection pool, for several servers on one
 //!   database.
 //! - [`connect`]: picks a backend from the database URL.
+//! - [`testing`]: fresh PostgreSQL databases for the test suites.
 
 pub mod postgres;
 mod sql;
 pub mod sqlite;
+pub mod testing;
 
 use anyhow::{Context, bail};
 use crm_core::store::Store;

@@ -1,5 +1,6 @@
-//! `kill -9` under write load: every write answered 200 survives, the database file stays
-//! intact, and the binding invariants hold after a restart on the same data directory.
+//! `kill -9` under write load: every write answered 200 survives, the database stays intact,
+//! and the binding invariants hold after a restart on the same data — on a SQLite file and
+//! on a PostgreSQL database.
 
 use crate::process::ServerProcess;
 use crate::raw::{self, post};
@@ -86,11 +87,53 @@ fn integrity_check(db: &std::path::Path) -> String {
         .unwrap()
 }
 
-#[test]
-fn acknowledged_writes_survive_kill_9() {
+/// PostgreSQL keeps its own files consistent; what can break is ours: bindings to rows
+/// that are gone, or an owner whose mirror column disagrees with its primary. Returns the
+/// problems found, "ok" when none.
+fn postgres_consistency(url: &str) -> String {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let orphans: i64 = client
+            .query_one(
+                "SELECT COUNT(*) FROM crm_binding b WHERE NOT EXISTS \
+                 (SELECT 1 FROM crm_lead l WHERE l.ID = b.OWNER_ID) \
+                 OR NOT EXISTS (SELECT 1 FROM crm_contact c WHERE c.ID = b.BOUND_ID)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let mismatched: i64 = client
+            .query_one(
+                "SELECT COUNT(*) FROM crm_lead l WHERE l.CONTACT_ID IS DISTINCT FROM \
+                 (SELECT b.BOUND_ID FROM crm_binding b WHERE b.KIND = 'lead_contact' \
+                  AND b.OWNER_ID = l.ID AND b.IS_PRIMARY = 'Y')",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if orphans == 0 && mismatched == 0 {
+            "ok".to_string()
+        } else {
+            format!("{orphans} orphaned bindings, {mismatched} leads with a wrong CONTACT_ID")
+        }
+    })
+}
+
+/// Three rounds of write load, `kill -9` and restart on one data directory (and, with
+/// `database_url`, one PostgreSQL database); `check` runs on the stored data after each
+/// kill and at the end.
+fn crash_rounds(database_url: Option<&str>, check: &dyn Fn() -> String) {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crm.sqlite3");
-    let first = ServerProcess::start(dir.path(), &[]);
+    let extra: Vec<&str> = database_url
+        .map(|u| vec!["--database-url", u])
+        .unwrap_or_default();
+    let first = ServerProcess::start(dir.path(), &extra);
     let hook = first
         .hook()
         .expect("first start prints a webhook")
@@ -122,8 +165,8 @@ fn acknowledged_writes_survive_kill_9() {
             acked.lock().unwrap().leads.len() >= before + 150,
             "round {round}: the writers made too little progress"
         );
-        assert_eq!(integrity_check(&db), "ok", "round {round}");
-        server = ServerProcess::start(dir.path(), &[]);
+        assert_eq!(check(), "ok", "round {round}");
+        server = ServerProcess::start(dir.path(), &extra);
         let port = server.port();
         let a = acked.lock().unwrap();
         for lead in &a.leads {
@@ -178,5 +221,24 @@ fn acknowledged_writes_survive_kill_9() {
         );
     }
     assert_eq!(server.terminate().code(), Some(0));
-    assert_eq!(integrity_check(&db), "ok");
+    assert_eq!(check(), "ok");
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crm.sqlite3");
+    let url = format!("sqlite://{}", db.display());
+    crash_rounds(Some(&url), &|| integrity_check(&db));
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_on_postgres() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(crm_store::testing::FreshDatabase::create(
+        "crash::acknowledged_writes_survive_kill_9_on_postgres",
+    )) else {
+        return;
+    };
+    crash_rounds(Some(&db.url), &|| postgres_consistency(&db.url));
 }

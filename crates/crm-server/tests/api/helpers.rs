@@ -33,6 +33,23 @@ impl crm_core::clock::Clock for TestClock {
     }
 }
 
+/// The storage backend of the HTTP tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    /// A SQLite file in the test's temporary directory (the default).
+    Sqlite,
+    /// A fresh PostgreSQL database per test: `CRM_TEST_BACKEND=postgres`.
+    Postgres,
+}
+
+/// The backend chosen for this run.
+pub(crate) fn backend() -> Backend {
+    match std::env::var("CRM_TEST_BACKEND").as_deref() {
+        Ok("postgres") => Backend::Postgres,
+        _ => Backend::Sqlite,
+    }
+}
+
 /// A running server for one test.
 pub(crate) struct TestApp {
     /// `http://127.0.0.1:<port>`.
@@ -40,6 +57,8 @@ pub(crate) struct TestApp {
     /// The administrator's webhook base URL, ending in `/`.
     pub(crate) hook: String,
     dir: Option<TempDir>,
+    /// The PostgreSQL database under `CRM_TEST_BACKEND=postgres` (dropped after the test).
+    database: Option<crm_store::testing::FreshDatabase>,
     /// The server's services (store access for assertions).
     pub(crate) services: Arc<Services>,
     pub(crate) client: reqwest::Client,
@@ -66,6 +85,16 @@ impl TestApp {
             "--listen".into(),
             "127.0.0.1:0".into(),
         ];
+        let database = match backend() {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let db = crm_store::testing::FreshDatabase::create("an HTTP test")
+                    .await
+                    .expect("CRM_TEST_BACKEND=postgres needs a PostgreSQL server");
+                args.extend(["--database-url".to_string(), db.url.clone()]);
+                Some(db)
+            }
+        };
         args.extend(extra.iter().map(|s| s.to_string()));
         let config = Cli::parse_from(args).config;
         let app = Application::build_with_clock(&config, clock)
@@ -85,6 +114,7 @@ impl TestApp {
             base,
             hook,
             dir: Some(dir),
+            database,
             services,
             // A hung server fails the test instead of hanging the run.
             client: reqwest::Client::builder()
@@ -155,6 +185,20 @@ impl TestApp {
         assert_eq!(status, 200, "{method} {params} → {body}");
         assert!(body.get("error").is_none(), "{method} → {body}");
         body["result"].clone()
+    }
+
+    /// The backend this test runs on.
+    pub(crate) fn backend(&self) -> Backend {
+        if self.database.is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    /// The PostgreSQL database's URL, under `CRM_TEST_BACKEND=postgres`.
+    pub(crate) fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|d| d.url.as_str())
     }
 
     /// The server's SQLite database file.

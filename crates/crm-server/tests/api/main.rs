@@ -19,4 +19,5 @@ mod router;
 mod seed;
 mod status;
 mod transport;
+mod two_servers;
 mod update;

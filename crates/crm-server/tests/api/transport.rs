@@ -1,6 +1,6 @@
 //! Issue "server foundation": URL shapes, encodings, envelopes, auth, limits.
 
-use crate::helpers::{TIME_KEYS, TestApp, assert_error, assert_now, read};
+use crate::helpers::{Backend, TIME_KEYS, TestApp, assert_error, assert_now, read};
 use serde_json::{Value, json};
 
 fn assert_server_time(got: &(u16, Value)) {
@@ -274,17 +274,41 @@ async fn webhook_secrets_are_stored_only_as_hashes() {
         .next()
         .unwrap()
         .to_string();
-    let dir = app.stop().await;
-    let db = dir.path().join("crm.sqlite3");
-    assert!(
-        !dir.path().join("crm.sqlite3-wal").exists(),
-        "the WAL was not checkpointed on shutdown"
-    );
-    let bytes = std::fs::read(&db).unwrap();
-    let text = String::from_utf8_lossy(&bytes);
+    // Everything the database holds, as text.
+    let text = match app.backend() {
+        Backend::Sqlite => {
+            let dir = app.stop().await;
+            assert!(
+                !dir.path().join("crm.sqlite3-wal").exists(),
+                "the WAL was not checkpointed on shutdown"
+            );
+            let bytes = std::fs::read(dir.path().join("crm.sqlite3")).unwrap();
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Backend::Postgres => {
+            let url = app.database_url().unwrap().to_string();
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            let mut all = String::new();
+            for table in ["app_user", "webhook", "crm_lead", "crm_contact"] {
+                let row = client
+                    .query_one(
+                        &format!("SELECT coalesce(string_agg(t::text, ' '), '') FROM {table} t"),
+                        &[],
+                    )
+                    .await
+                    .unwrap();
+                all.push_str(&row.get::<_, String>(0));
+            }
+            drop(app);
+            all
+        }
+    };
     assert!(
         !text.contains(&secret),
-        "plain secret found in the database file"
+        "plain secret found in the database"
     );
     assert!(
         text.contains(&crm_server::auth::hash_secret(&secret)),

@@ -1,7 +1,6 @@
 //! Binding sets on PostgreSQL: locking, loading, writing the difference between two sets
 //! with the owner's mirror column, and `BindingStore`.
 
-use super::values::exists;
 use super::{PostgresStore, in_transaction, pg};
 use crate::sql;
 use async_trait::async_trait;
@@ -52,24 +51,29 @@ pub(super) async fn lock_row(
     Ok(c.query_opt(&stmt, &[&id]).await.map_err(pg)?.is_some())
 }
 
-/// Locks the rows of the entities about to be bound against deletion, in ascending id
-/// order; the first missing one, if any.
+/// Locks the rows of the entities about to be bound against deletion (in ascending id
+/// order, in one statement); the first missing one in the caller's order, if any.
 pub(super) async fn lock_bound(
     c: &impl GenericClient,
     kind: BindingKind,
     ids: &[i64],
 ) -> StoreResult<Option<i64>> {
-    let mut order: Vec<i64> = ids.to_vec();
-    order.sort_unstable();
-    order.dedup();
-    let mut missing = Vec::new();
-    for id in order {
-        if !exists(c, kind.bound, id, true).await? {
-            missing.push(id);
-        }
+    if ids.is_empty() {
+        return Ok(None);
     }
-    // Report the first missing id in the caller's order, as the SQLite backend does.
-    Ok(ids.iter().copied().find(|id| missing.contains(id)))
+    let sql = format!(
+        "SELECT ID FROM {} WHERE ID = ANY($1) ORDER BY ID FOR KEY SHARE",
+        sql::table(kind.bound)
+    );
+    let stmt = c.prepare_cached(&sql).await.map_err(pg)?;
+    let found: std::collections::HashSet<i64> = c
+        .query(&stmt, &[&ids])
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(ids.iter().copied().find(|id| !found.contains(id)))
 }
 
 /// Writes the difference between two sets and mirrors the primary into the owner row.
@@ -93,26 +97,31 @@ pub(super) async fn write_bindings(
             .await
             .map_err(pg)?;
     }
+    // One statement for all rows, demotions first (rows are applied in the order given)
+    // so the one-primary index never sees two primaries.
     upserts.sort_by_key(|b| b.is_primary);
     if !upserts.is_empty() {
         let put = c
             .prepare_cached(
                 "INSERT INTO crm_binding (KIND, OWNER_ID, BOUND_ID, SORT, ROLE_ID, IS_PRIMARY) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 SELECT $1, $2, b, s, r, p \
+                 FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::text[]) \
+                      WITH ORDINALITY AS u(b, s, r, p, n) ORDER BY n \
                  ON CONFLICT (KIND, OWNER_ID, BOUND_ID) DO UPDATE SET \
                  SORT = excluded.SORT, ROLE_ID = excluded.ROLE_ID, IS_PRIMARY = excluded.IS_PRIMARY",
             )
             .await
             .map_err(pg)?;
-        for b in upserts {
-            let flag = if b.is_primary { "Y" } else { "N" };
-            c.execute(
-                &put,
-                &[&kind.code, &owner, &b.bound_id, &b.sort, &b.role_id, &flag],
-            )
+        let bound: Vec<i64> = upserts.iter().map(|b| b.bound_id).collect();
+        let sort: Vec<i64> = upserts.iter().map(|b| b.sort).collect();
+        let role: Vec<i64> = upserts.iter().map(|b| b.role_id).collect();
+        let flag: Vec<&str> = upserts
+            .iter()
+            .map(|b| if b.is_primary { "Y" } else { "N" })
+            .collect();
+        c.execute(&put, &[&kind.code, &owner, &bound, &sort, &role, &flag])
             .await
             .map_err(pg)?;
-        }
     }
     let primary = new.iter().find(|b| b.is_primary).map(|b| b.bound_id);
     let sql = format!(

@@ -29,18 +29,20 @@ async fn insert_multi(
     let put = c
         .prepare_cached(
             "INSERT INTO crm_multifield (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE) \
-             VALUES ($1, $2, $3, $4, $5)",
+             SELECT $1, $2, t, vt, v FROM unnest($3::text[], $4::text[], $5::text[]) \
+             WITH ORDINALITY AS u(t, vt, v, n) ORDER BY n",
         )
         .await
         .map_err(pg)?;
-    for m in values {
-        c.execute(
-            &put,
-            &[&entity.type_id(), &id, &m.type_id, &m.value_type, &m.value],
-        )
-        .await
-        .map_err(pg)?;
-    }
+    let types: Vec<&str> = values.iter().map(|m| m.type_id.as_str()).collect();
+    let value_types: Vec<&str> = values.iter().map(|m| m.value_type.as_str()).collect();
+    let texts: Vec<&str> = values.iter().map(|m| m.value.as_str()).collect();
+    c.execute(
+        &put,
+        &[&entity.type_id(), &id, &types, &value_types, &texts],
+    )
+    .await
+    .map_err(pg)?;
     Ok(())
 }
 
