@@ -236,9 +236,54 @@ pub trait IdentityStore: Send + Sync {
     async fn revoke_webhook(&self, id: i64) -> StoreResult<bool>;
 }
 
+/// The kinds of records with database-allocated ids, as [`TransferStore::highest_ids`]
+/// names them.
+pub const ID_KINDS: [&str; 5] = ["user", "webhook", "lead", "contact", "multi_value"];
+
+/// Records written as they are, ids included (an import of an export).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportBatch {
+    /// Users.
+    pub users: Vec<User>,
+    /// Webhooks (secret hashes only).
+    pub webhooks: Vec<Webhook>,
+    /// Entities with their multi-field values (their ids kept too).
+    pub rows: Vec<(EntityType, Row)>,
+    /// Bindings: kind, owner id, binding.
+    pub bindings: Vec<(BindingKind, i64, Binding)>,
+}
+
+/// Bulk access for moving a whole database (`crm-server export` / `import`).
+#[async_trait]
+pub trait TransferStore: Send + Sync {
+    /// Every user, by id.
+    async fn users(&self) -> StoreResult<Vec<User>>;
+    /// Up to `limit` bindings of `kind` after `(owner, bound)`, in that order, with their
+    /// owner ids.
+    async fn bindings_after(
+        &self,
+        kind: BindingKind,
+        after: (i64, i64),
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, Binding)>>;
+    /// Whether nothing is stored yet (no user, entity or binding).
+    async fn is_empty(&self) -> StoreResult<bool>;
+    /// The highest id ever handed out for each kind of record ([`ID_KINDS`]), deleted
+    /// records included, 0 for none: what an import needs so ids are never reused.
+    async fn highest_ids(&self) -> StoreResult<Vec<(String, i64)>>;
+    /// Writes the records exactly as given, ids included, in one transaction. Nothing is
+    /// checked or planned: the records come from a consistent export.
+    async fn import(&self, batch: ImportBatch) -> StoreResult<()>;
+    /// After the last batch: new ids continue after the highest imported one and after
+    /// the given highest ids of the source (kinds of [`ID_KINDS`]).
+    async fn finish_import(&self, highest: &[(String, i64)]) -> StoreResult<()>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
-pub trait Store: EntityStore + BindingStore + IdentityStore + Debug + 'static {
+pub trait Store:
+    EntityStore + BindingStore + IdentityStore + TransferStore + Debug + 'static
+{
     /// Finishes outstanding work and closes the database cleanly.
     async fn close(&self);
 }

@@ -27,6 +27,18 @@ pub enum Command {
         #[command(subcommand)]
         action: WebhookCommand,
     },
+    /// Write the whole database (users, webhooks, leads, contacts, bindings) to FILE as
+    /// NDJSON, to back it up or to move it to another database.
+    Export {
+        /// The file to write.
+        file: PathBuf,
+    },
+    /// Read a file written by `export` into an empty database (ids, dates, multi-fields,
+    /// bindings and credentials are kept).
+    Import {
+        /// The file to read.
+        file: PathBuf,
+    },
 }
 
 /// Webhook management.

@@ -10,6 +10,7 @@
 //! - [`auth`]: credentials → caller.
 //! - [`rpc`]: registry, call context, the error table, dispatch.
 //! - [`methods`]: the REST methods, one module per family.
+//! - [`transfer`]: `export` / `import` of a whole database as NDJSON.
 //!
 //! Dependencies point inward: `http` uses `rpc`, `wire` and `auth`; `methods` use `rpc`
 //! and `crm_core`; `rpc` uses `wire` and `crm_core`.
@@ -23,4 +24,5 @@ pub mod listener;
 pub mod methods;
 pub mod rpc;
 pub mod telemetry;
+pub mod transfer;
 pub mod wire;

@@ -16,6 +16,8 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         None => serve(&cli.config).await,
         Some(Command::Webhook { action }) => webhook(&cli.config, action).await,
+        Some(Command::Export { file }) => transfer(&cli.config, &file, true).await,
+        Some(Command::Import { file }) => transfer(&cli.config, &file, false).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -38,6 +40,31 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     }
     println!("crm-server listening on {}", app.base_url);
     app.run_until_stopped(shutdown_signal()).await
+}
+
+/// `export FILE` (`out`) or `import FILE`, with a count check at the end.
+async fn transfer(config: &Config, file: &std::path::Path, out: bool) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let started = std::time::Instant::now();
+    let result = if out {
+        crm_server::transfer::export(store.as_ref(), file).await
+    } else {
+        crm_server::transfer::import(store.as_ref(), file).await
+    };
+    store.close().await;
+    let counts = result?;
+    println!(
+        "{} {} users, {} webhooks, {} leads, {} contacts, {} multi-field values, {} bindings in {:.1} s",
+        if out { "exported" } else { "imported" },
+        counts.users,
+        counts.webhooks,
+        counts.leads,
+        counts.contacts,
+        counts.multi_values,
+        counts.bindings,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 async fn webhook(config: &Config, action: WebhookCommand) -> anyhow::Result<()> {

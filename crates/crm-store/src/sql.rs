@@ -129,6 +129,59 @@ pub(crate) fn row_columns(entity: EntityType, prefix: &str) -> String {
         .join(", ")
 }
 
+/// Inserts one entity row with its id: `ID` and the stored columns in field-table order.
+pub(crate) fn insert_with_id(dialect: Dialect, entity: EntityType) -> String {
+    let n = entity.columns().count() + 1;
+    let marks: Vec<String> = (1..=n).map(|i| dialect.placeholder(i)).collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        table(entity),
+        row_columns(entity, ""),
+        marks.join(", ")
+    )
+}
+
+/// Inserts one multi-field value with its id.
+pub(crate) fn insert_multi_with_id(dialect: Dialect) -> String {
+    let marks: Vec<String> = (1..=6).map(|i| dialect.placeholder(i)).collect();
+    format!(
+        "INSERT INTO crm_multifield (ID, ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE) \
+         VALUES ({})",
+        marks.join(", ")
+    )
+}
+
+/// Bindings of a kind after `(owner, bound)` (arguments 1–3), `limit` (argument 4).
+pub(crate) fn bindings_after(dialect: Dialect) -> String {
+    let p = |i| dialect.placeholder(i);
+    format!(
+        "SELECT OWNER_ID, BOUND_ID, SORT, ROLE_ID, IS_PRIMARY FROM crm_binding \
+         WHERE KIND = {} AND (OWNER_ID > {} OR (OWNER_ID = {} AND BOUND_ID > {})) \
+         ORDER BY OWNER_ID, BOUND_ID LIMIT {}",
+        p(1),
+        p(2),
+        p(2),
+        p(3),
+        p(4)
+    )
+}
+
+/// The table behind each kind of [`crm_core::store::ID_KINDS`].
+pub(crate) fn id_table(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "user" => "app_user",
+        "webhook" => "webhook",
+        "lead" => "crm_lead",
+        "contact" => "crm_contact",
+        "multi_value" => "crm_multifield",
+        _ => return None,
+    })
+}
+
+/// Whether anything is stored: a row from any of the tables an import fills.
+pub(crate) const ANY_ROW: &str = "SELECT 1 FROM app_user UNION ALL SELECT 1 FROM crm_lead \
+     UNION ALL SELECT 1 FROM crm_contact UNION ALL SELECT 1 FROM crm_binding LIMIT 1";
+
 /// One entity row by id (argument 1).
 pub(crate) fn select_by_id(dialect: Dialect, entity: EntityType) -> String {
     format!(

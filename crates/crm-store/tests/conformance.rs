@@ -573,7 +573,119 @@ async fn identity_is_bootstrapped_once(b: &Backend) {
     assert_ne!(active[0].id, id);
 }
 
+/// Bulk reads and verbatim writes: what export and import are made of.
+async fn records_transfer_verbatim(b: &Backend) {
+    let s = b.store.as_ref();
+    assert!(s.is_empty().await.unwrap());
+    let contact = crm_core::store::Row {
+        id: 40,
+        values: [("NAME", text("Imported")), ("DATE_CREATE", Stored::Int(5))]
+            .into_iter()
+            .collect(),
+        multi: vec![crm_core::store::MultiValue {
+            id: 77,
+            type_id: "EMAIL".into(),
+            value_type: "HOME".into(),
+            value: "i@example.org".into(),
+        }],
+    };
+    let lead = crm_core::store::Row {
+        id: 12,
+        values: [
+            ("TITLE", text("Old")),
+            ("CONTACT_ID", Stored::Int(40)),
+            ("OPPORTUNITY", Stored::Real(2.5)),
+        ]
+        .into_iter()
+        .collect(),
+        multi: Vec::new(),
+    };
+    let user = User {
+        id: 3,
+        name: "Ann".into(),
+        last_name: "Lee".into(),
+        admin: false,
+        active: true,
+    };
+    s.import(crm_core::store::ImportBatch {
+        users: vec![user.clone()],
+        webhooks: vec![crm_core::identity::Webhook {
+            id: 9,
+            user_id: 3,
+            secret_hash: "hash".into(),
+            scopes: vec![Scope::Crm],
+            created_at: 1,
+            revoked: true,
+        }],
+        rows: vec![(EntityType::Contact, contact), (EntityType::Lead, lead)],
+        bindings: vec![(
+            LEAD_CONTACT,
+            12,
+            Binding {
+                bound_id: 40,
+                sort: 10,
+                role_id: 0,
+                is_primary: true,
+            },
+        )],
+    })
+    .await
+    .unwrap();
+    assert!(!s.is_empty().await.unwrap());
+    let highest: Vec<(String, i64)> = [("lead", 500), ("contact", 40), ("multi_value", 90)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    s.finish_import(&highest).await.unwrap();
+
+    assert_eq!(s.users().await.unwrap(), vec![user]);
+    assert!(s.webhooks().await.unwrap()[0].revoked);
+    let row = s.get(EntityType::Contact, 40).await.unwrap().unwrap();
+    assert_eq!(row.values["NAME"], text("Imported"));
+    assert_eq!(row.multi[0].id, 77);
+    let row = s.get(EntityType::Lead, 12).await.unwrap().unwrap();
+    assert_eq!(row.values["OPPORTUNITY"], Stored::Real(2.5));
+    assert_eq!(
+        s.bindings_after(LEAD_CONTACT, (0, 0), 10).await.unwrap(),
+        vec![(
+            12,
+            Binding {
+                bound_id: 40,
+                sort: 10,
+                role_id: 0,
+                is_primary: true
+            }
+        )]
+    );
+    assert!(
+        s.bindings_after(LEAD_CONTACT, (12, 40), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // New ids continue after the source's highest, deleted ones included.
+    assert_eq!(
+        s.create(EntityType::Lead, entity(vec![])).await.unwrap(),
+        501
+    );
+    assert_eq!(
+        s.create(EntityType::Contact, entity(vec![])).await.unwrap(),
+        41
+    );
+    let mut with_value = entity(vec![]);
+    with_value.multi = vec![phone("1")];
+    let id = s.create(EntityType::Contact, with_value).await.unwrap();
+    assert_eq!(
+        s.get(EntityType::Contact, id).await.unwrap().unwrap().multi[0].id,
+        91
+    );
+    let high = s.highest_ids().await.unwrap();
+    assert!(high.contains(&("lead".to_string(), 501)), "{high:?}");
+    assert!(high.contains(&("user".to_string(), 3)), "{high:?}");
+}
+
 on_both_backends!(
+    records_transfer_verbatim,
     entities_round_trip,
     ids_increase_and_are_not_reused,
     lists_filter_order_and_page,

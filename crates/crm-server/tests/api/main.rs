@@ -18,6 +18,7 @@ mod registry;
 mod router;
 mod seed;
 mod status;
+mod transfer;
 mod transport;
 mod two_servers;
 mod update;

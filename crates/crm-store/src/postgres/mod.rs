@@ -17,6 +17,7 @@
 mod binding;
 mod entity;
 mod identity;
+mod transfer;
 mod values;
 
 use anyhow::Context;
@@ -137,8 +138,14 @@ impl PostgresStore {
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (VERSION BIGINT NOT NULL)")
-            .await?;
+        let exists = tx
+            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+            .await?
+            .get::<_, bool>(0);
+        if !exists {
+            tx.batch_execute("CREATE TABLE schema_version (VERSION BIGINT NOT NULL)")
+                .await?;
+        }
         let version: i64 = tx
             .query_opt("SELECT VERSION FROM schema_version", &[])
             .await?

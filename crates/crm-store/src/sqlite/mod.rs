@@ -18,6 +18,7 @@ mod identity;
 mod like;
 mod migrate;
 mod rows;
+mod transfer;
 
 use anyhow::Context;
 use async_trait::async_trait;

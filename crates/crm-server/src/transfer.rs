@@ -1,0 +1,624 @@
+//! `crm-server export` and `crm-server import`: a whole database as one NDJSON file, to move
+//! between backends (SQLite ↔ PostgreSQL) or to back up and restore.
+//!
+//! # Format (version 1)
+//!
+//! One JSON object per line, each with a `"type"`:
+//! - first `{"type":"header","format":"crm-server-export","version":1,"exported_at":…}`;
+//! - then `user`, `webhook` (secret hashes only), `entity` (`"entity":"lead"|"contact"`,
+//!   its `id`, every stored column under `values` by field name, its multi-field values
+//!   with their ids under `multi`) and `binding` (`kind`, `owner`, `bound`, `sort`,
+//!   `role_id`, `primary`) lines, in that order;
+//! - last `{"type":"end","counts":{…},"highest_ids":{…}}` with the number of lines of each
+//!   type, so a truncated file is refused, and the highest id the source ever handed out
+//!   for each kind, so ids of records deleted before the export are not reused.
+//!
+//! Values keep their stored types: integers as JSON integers, amounts as JSON numbers with
+//! a fraction, text as strings, empty as `null`. Ids, dates (unix seconds), multi-fields,
+//! bindings and credentials survive the round trip unchanged.
+
+use anyhow::{Context, bail, ensure};
+use crm_core::binding::{ALL_KINDS, Binding, BindingKind};
+use crm_core::entity::EntityType;
+use crm_core::field::Stored;
+use crm_core::identity::{Scope, User, Webhook};
+use crm_core::query::{Condition, Dir, ListQuery, Op};
+use crm_core::store::{ImportBatch, MultiValue, Row, Store};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+/// The `format` of the header line.
+pub const FORMAT: &str = "crm-server-export";
+
+/// The version of the format this build writes and reads.
+pub const VERSION: u32 = 1;
+
+/// Entities exported per page, and records imported per transaction.
+const CHUNK: usize = 1_000;
+
+/// The entity types, in the order they are exported.
+const ENTITIES: [EntityType; 2] = [EntityType::Contact, EntityType::Lead];
+
+/// How many lines of each type a file holds.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// `user` lines.
+    pub users: u64,
+    /// `webhook` lines.
+    pub webhooks: u64,
+    /// `entity` lines of leads.
+    pub leads: u64,
+    /// `entity` lines of contacts.
+    pub contacts: u64,
+    /// Multi-field values inside `entity` lines.
+    pub multi_values: u64,
+    /// `binding` lines.
+    pub bindings: u64,
+}
+
+/// One multi-field value.
+#[derive(Debug, Serialize, Deserialize)]
+struct Multi {
+    id: i64,
+    type_id: String,
+    value_type: String,
+    value: String,
+}
+
+/// One line of the file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Line {
+    Header {
+        format: String,
+        version: u32,
+        exported_at: String,
+    },
+    User {
+        id: i64,
+        name: String,
+        last_name: String,
+        admin: bool,
+        active: bool,
+    },
+    Webhook {
+        id: i64,
+        user_id: i64,
+        secret_hash: String,
+        scopes: Vec<String>,
+        created_at: i64,
+        revoked: bool,
+    },
+    Entity {
+        entity: String,
+        id: i64,
+        values: Map<String, Value>,
+        multi: Vec<Multi>,
+    },
+    Binding {
+        kind: String,
+        owner: i64,
+        bound: i64,
+        sort: i64,
+        role_id: i64,
+        primary: bool,
+    },
+    End {
+        counts: Counts,
+        /// The highest id the source ever handed out per kind (deleted records included),
+        /// so the target never hands one out again.
+        #[serde(default)]
+        highest_ids: Map<String, Value>,
+    },
+}
+
+/// The `type` of a line, read without the rest.
+#[derive(Deserialize)]
+struct Tag<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+}
+
+/// An `entity` line's fields (its `type` is ignored).
+#[derive(Deserialize)]
+struct EntityFields {
+    entity: String,
+    id: i64,
+    values: Map<String, Value>,
+    multi: Vec<Multi>,
+}
+
+/// A `binding` line's fields (its `type` is ignored).
+#[derive(Deserialize)]
+struct BindingFields {
+    kind: String,
+    owner: i64,
+    bound: i64,
+    sort: i64,
+    role_id: i64,
+    primary: bool,
+}
+
+/// Parses one line. The numerous entity and binding lines are read straight into their
+/// fields: serde reads an internally tagged enum through a buffered copy of the whole
+/// line, which made imports several times slower.
+fn parse_line(text: &str) -> serde_json::Result<Line> {
+    let tag: Tag<'_> = serde_json::from_str(text)?;
+    match tag.kind.as_ref() {
+        "entity" => {
+            let f: EntityFields = serde_json::from_str(text)?;
+            Ok(Line::Entity {
+                entity: f.entity,
+                id: f.id,
+                values: f.values,
+                multi: f.multi,
+            })
+        }
+        "binding" => {
+            let f: BindingFields = serde_json::from_str(text)?;
+            Ok(Line::Binding {
+                kind: f.kind,
+                owner: f.owner,
+                bound: f.bound,
+                sort: f.sort,
+                role_id: f.role_id,
+                primary: f.primary,
+            })
+        }
+        _ => serde_json::from_str(text),
+    }
+}
+
+fn entity_code(entity: EntityType) -> &'static str {
+    match entity {
+        EntityType::Lead => "lead",
+        EntityType::Contact => "contact",
+    }
+}
+
+fn entity_of(code: &str) -> anyhow::Result<EntityType> {
+    ENTITIES
+        .into_iter()
+        .find(|e| entity_code(*e) == code)
+        .with_context(|| format!("unknown entity `{code}`"))
+}
+
+fn json_of(v: &Stored) -> Value {
+    match v {
+        Stored::Null => Value::Null,
+        Stored::Int(i) => Value::from(*i),
+        Stored::Real(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        Stored::Text(s) => Value::String(s.clone()),
+    }
+}
+
+fn stored_of(v: &Value) -> anyhow::Result<Stored> {
+    Ok(match v {
+        Value::Null => Stored::Null,
+        Value::Number(n) if n.is_i64() => Stored::Int(n.as_i64().unwrap_or_default()),
+        Value::Number(n) => Stored::Real(n.as_f64().context("a number out of range")?),
+        Value::String(s) => Stored::Text(s.clone()),
+        other => bail!("a value that is not a stored one: {other}"),
+    })
+}
+
+fn counter(entity: EntityType, counts: &mut Counts) -> &mut u64 {
+    match entity {
+        EntityType::Lead => &mut counts.leads,
+        EntityType::Contact => &mut counts.contacts,
+    }
+}
+
+/// A progress bar on a terminal (hidden elsewhere).
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} ({eta} left)",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Entities of one type with ids above `after`, by id.
+async fn entities_after(
+    store: &dyn Store,
+    entity: EntityType,
+    after: i64,
+) -> anyhow::Result<Vec<Row>> {
+    let id = entity.field("ID").context("entities have an ID field")?;
+    let query = ListQuery {
+        filter: vec![Condition::Field {
+            field: id,
+            op: Op::Gt,
+            values: vec![Stored::Int(after)],
+            negate: false,
+        }],
+        order: vec![(id, Dir::Asc)],
+        offset: 0,
+        limit: i64::try_from(CHUNK).unwrap_or(1_000),
+        count: false,
+        with_multi: true,
+    };
+    Ok(store.list(entity, query).await?.0)
+}
+
+async fn count(store: &dyn Store, entity: EntityType) -> anyhow::Result<u64> {
+    let query = ListQuery {
+        filter: Vec::new(),
+        order: Vec::new(),
+        offset: 0,
+        limit: 1,
+        count: true,
+        with_multi: false,
+    };
+    Ok(u64::try_from(store.list(entity, query).await?.1).unwrap_or(0))
+}
+
+fn write_line(out: &mut impl Write, line: &Line) -> anyhow::Result<()> {
+    serde_json::to_writer(&mut *out, line)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}
+
+/// Writes the whole database to `path`; returns what was written.
+pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut out = BufWriter::new(file);
+    let mut counts = Counts::default();
+    write_line(
+        &mut out,
+        &Line::Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            exported_at: chrono::Utc::now().to_rfc3339(),
+        },
+    )?;
+    for u in store.users().await? {
+        write_line(
+            &mut out,
+            &Line::User {
+                id: u.id,
+                name: u.name,
+                last_name: u.last_name,
+                admin: u.admin,
+                active: u.active,
+            },
+        )?;
+        counts.users += 1;
+    }
+    for w in store.webhooks().await? {
+        write_line(
+            &mut out,
+            &Line::Webhook {
+                id: w.id,
+                user_id: w.user_id,
+                secret_hash: w.secret_hash,
+                scopes: w.scopes.iter().map(|s| s.code().to_string()).collect(),
+                created_at: w.created_at,
+                revoked: w.revoked,
+            },
+        )?;
+        counts.webhooks += 1;
+    }
+    let mut total = 0;
+    for entity in ENTITIES {
+        total += count(store, entity).await?;
+    }
+    let bar = progress(total, "exporting entities");
+    for entity in ENTITIES {
+        let mut after = 0;
+        loop {
+            let rows = entities_after(store, entity, after).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.id;
+            for row in rows {
+                counts.multi_values += row.multi.len() as u64;
+                let values = entity
+                    .columns()
+                    .map(|f| {
+                        let v = row.values.get(f.name).unwrap_or(&Stored::Null);
+                        (f.name.to_string(), json_of(v))
+                    })
+                    .collect();
+                let multi = row
+                    .multi
+                    .into_iter()
+                    .map(|m| Multi {
+                        id: m.id,
+                        type_id: m.type_id,
+                        value_type: m.value_type,
+                        value: m.value,
+                    })
+                    .collect();
+                write_line(
+                    &mut out,
+                    &Line::Entity {
+                        entity: entity_code(entity).into(),
+                        id: row.id,
+                        values,
+                        multi,
+                    },
+                )?;
+                *counter(entity, &mut counts) += 1;
+                bar.inc(1);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    for kind in ALL_KINDS {
+        let mut after = (0, 0);
+        loop {
+            let page = store
+                .bindings_after(*kind, after, i64::try_from(CHUNK).unwrap_or(1_000))
+                .await?;
+            let Some((owner, last)) = page.last() else {
+                break;
+            };
+            after = (*owner, last.bound_id);
+            for (owner, b) in page {
+                write_line(
+                    &mut out,
+                    &Line::Binding {
+                        kind: kind.code.into(),
+                        owner,
+                        bound: b.bound_id,
+                        sort: b.sort,
+                        role_id: b.role_id,
+                        primary: b.is_primary,
+                    },
+                )?;
+                counts.bindings += 1;
+            }
+        }
+    }
+    let highest_ids = store
+        .highest_ids()
+        .await?
+        .into_iter()
+        .map(|(k, v)| (k, Value::from(v)))
+        .collect();
+    write_line(
+        &mut out,
+        &Line::End {
+            counts,
+            highest_ids,
+        },
+    )?;
+    out.flush()?;
+    Ok(counts)
+}
+
+/// Reads the file line by line, checking its header, its end line and its counts, and
+/// hands every record to `each` (with the bytes read so far). Nothing else is done, so a
+/// first pass with an empty `each` proves the file whole before anything is written.
+async fn read_file<F, Fut>(path: &Path, mut each: F) -> anyhow::Result<(Counts, Vec<(String, i64)>)>
+where
+    F: FnMut(Line, u64) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut input = BufReader::new(file);
+    let mut counts = Counts::default();
+    let mut expected = None;
+    let mut number = 0u64;
+    let mut consumed = 0u64;
+    let mut text = String::new();
+    loop {
+        text.clear();
+        let read = input.read_line(&mut text)?;
+        if read == 0 {
+            break;
+        }
+        number += 1;
+        consumed += read as u64;
+        let line = parse_line(&text)
+            .with_context(|| format!("line {number} is not a record of this format"))?;
+        if number == 1 {
+            match line {
+                Line::Header {
+                    ref format,
+                    version,
+                    ..
+                } if format == FORMAT => ensure!(
+                    version == VERSION,
+                    "the file is format version {version}; this build reads version {VERSION}"
+                ),
+                _ => bail!("line 1 is not a {FORMAT} header"),
+            }
+            continue;
+        }
+        ensure!(expected.is_none(), "line {number} follows the end line");
+        match &line {
+            Line::Header { .. } => bail!("line {number}: a second header"),
+            Line::User { .. } => counts.users += 1,
+            Line::Webhook { .. } => counts.webhooks += 1,
+            Line::Entity { entity, multi, .. } => {
+                let entity = entity_of(entity).with_context(|| format!("line {number}"))?;
+                *counter(entity, &mut counts) += 1;
+                counts.multi_values += multi.len() as u64;
+            }
+            Line::Binding { .. } => counts.bindings += 1,
+            Line::End {
+                counts,
+                highest_ids,
+            } => {
+                let ids = highest_ids
+                    .iter()
+                    .map(|(k, v)| {
+                        Ok((
+                            k.clone(),
+                            v.as_i64().context("an id that is not an integer")?,
+                        ))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                expected = Some((*counts, ids));
+            }
+        }
+        each(line, consumed)
+            .await
+            .with_context(|| format!("line {number}"))?;
+    }
+    let Some((declared, highest)) = expected else {
+        bail!("the file ends without its end line: it is incomplete");
+    };
+    ensure!(
+        declared == counts,
+        "the file declares {declared:?} but holds {counts:?}"
+    );
+    Ok((counts, highest))
+}
+
+/// Adds one record to the batch being built.
+fn add_to_batch(
+    batch: &mut ImportBatch,
+    line: Line,
+    kinds: &HashMap<&str, BindingKind>,
+) -> anyhow::Result<()> {
+    match line {
+        Line::User {
+            id,
+            name,
+            last_name,
+            admin,
+            active,
+        } => batch.users.push(User {
+            id,
+            name,
+            last_name,
+            admin,
+            active,
+        }),
+        Line::Webhook {
+            id,
+            user_id,
+            secret_hash,
+            scopes,
+            created_at,
+            revoked,
+        } => batch.webhooks.push(Webhook {
+            id,
+            user_id,
+            secret_hash,
+            scopes: scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+            created_at,
+            revoked,
+        }),
+        Line::Entity {
+            entity,
+            id,
+            values,
+            multi,
+        } => {
+            let entity = entity_of(&entity)?;
+            let mut stored = HashMap::new();
+            for (name, v) in &values {
+                let field = entity
+                    .columns()
+                    .find(|f| f.name == name)
+                    .with_context(|| format!("no column {name} on {entity:?}"))?;
+                stored.insert(field.name, stored_of(v)?);
+            }
+            let multi = multi
+                .into_iter()
+                .map(|m| MultiValue {
+                    id: m.id,
+                    type_id: m.type_id,
+                    value_type: m.value_type,
+                    value: m.value,
+                })
+                .collect();
+            batch.rows.push((
+                entity,
+                Row {
+                    id,
+                    values: stored,
+                    multi,
+                },
+            ));
+        }
+        Line::Binding {
+            kind,
+            owner,
+            bound,
+            sort,
+            role_id,
+            primary,
+        } => {
+            let kind = *kinds
+                .get(kind.as_str())
+                .with_context(|| format!("unknown binding kind `{kind}`"))?;
+            batch.bindings.push((
+                kind,
+                owner,
+                Binding {
+                    bound_id: bound,
+                    sort,
+                    role_id,
+                    is_primary: primary,
+                },
+            ));
+        }
+        Line::Header { .. } | Line::End { .. } => {}
+    }
+    Ok(())
+}
+
+/// Reads `path` into an empty database; returns what was read. The whole file is checked
+/// first (format, every record, the end line's counts), then written in transactions of a
+/// thousand records, then the database's counts are compared with the file's.
+pub async fn import(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
+    ensure!(
+        store.is_empty().await?,
+        "the target database is not empty; import only into a new database"
+    );
+    let kinds: HashMap<&str, BindingKind> = ALL_KINDS.iter().map(|k| (k.code, *k)).collect();
+    // First pass: the whole file, every record converted, nothing written.
+    read_file(path, |line, _| {
+        let mut scratch = ImportBatch::default();
+        let result = add_to_batch(&mut scratch, line, &kinds);
+        async move { result }
+    })
+    .await?;
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let bar = progress(size, "importing");
+    let batch = std::cell::RefCell::new(ImportBatch::default());
+    let pending = std::cell::Cell::new(0usize);
+    let (counts, highest) = read_file(path, |line, consumed| {
+        bar.set_position(consumed);
+        let converted = add_to_batch(&mut batch.borrow_mut(), line, &kinds);
+        pending.set(pending.get() + 1);
+        let full = (pending.get() >= CHUNK).then(|| {
+            pending.set(0);
+            batch.take()
+        });
+        async move {
+            converted?;
+            if let Some(full) = full {
+                store.import(full).await?;
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    store.import(batch.take()).await?;
+    bar.finish_and_clear();
+    store.finish_import(&highest).await?;
+    let stored = (
+        count(store, EntityType::Lead).await?,
+        count(store, EntityType::Contact).await?,
+        store.users().await?.len() as u64,
+        store.webhooks().await?.len() as u64,
+    );
+    ensure!(
+        stored == (counts.leads, counts.contacts, counts.users, counts.webhooks),
+        "the database holds {stored:?} (leads, contacts, users, webhooks) after importing {counts:?}"
+    );
+    Ok(counts)
+}

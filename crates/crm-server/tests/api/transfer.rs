@@ -1,0 +1,260 @@
+//! `crm-server export` and `import` through the real binary: a SQLite database with
+//! leads, contacts, multi-fields, bindings and webhooks moves to PostgreSQL and back, and
+//! every lead, contact and binding set reads back identically.
+
+use crate::process::{ServerProcess, cli};
+use serde_json::{Value, json};
+use std::path::Path;
+
+const LEADS: usize = 2_000;
+const CONTACTS: usize = 900;
+
+/// A blocking JSON client for one server's admin webhook.
+struct Api {
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+    hook: String,
+}
+
+impl Api {
+    fn new(hook: &str) -> Self {
+        Self {
+            rt: tokio::runtime::Runtime::new().unwrap(),
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(60))
+                .build()
+                .unwrap(),
+            hook: hook.to_string(),
+        }
+    }
+
+    fn call(&self, method: &str, params: Value) -> Value {
+        self.rt.block_on(async {
+            let res = self
+                .client
+                .post(format!("{}{method}", self.hook))
+                .json(&params)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(status, 200, "{method}: {body}");
+            body["result"].clone()
+        })
+    }
+
+    /// Runs commands 50 at a time; their results by key, in order.
+    fn batch(&self, commands: Vec<String>) -> Vec<Value> {
+        let mut out = Vec::new();
+        for chunk in commands.chunks(50) {
+            let r = self.call("batch", json!({ "cmd": chunk }));
+            assert_eq!(r["result_error"], json!([]), "{r}");
+            out.extend(r["result"].as_array().unwrap().iter().cloned());
+        }
+        out
+    }
+}
+
+/// Every lead and contact (`*.get`) and every lead's `items.get` as the server answers
+/// them (results and errors, 50 commands a batch; the timings are left out).
+fn snapshot(api: &Api) -> Vec<Value> {
+    let mut commands: Vec<String> = (1..=LEADS)
+        .map(|i| format!("crm.lead.get?id={i}"))
+        .collect();
+    commands.extend((1..=CONTACTS).map(|i| format!("crm.contact.get?id={i}")));
+    commands.extend((1..=LEADS).map(|i| format!("crm.lead.contact.items.get?id={i}")));
+    commands
+        .chunks(50)
+        .map(|chunk| {
+            let r = api.call("batch", json!({ "cmd": chunk }));
+            json!([r["result"], r["result_error"]])
+        })
+        .collect()
+}
+
+/// Compares two snapshots chunk by chunk, naming the first difference briefly.
+fn assert_same(before: &[Value], after: &[Value], what: &str) {
+    assert_eq!(before.len(), after.len(), "{what}");
+    for (i, (a, b)) in before.iter().zip(after).enumerate() {
+        if a != b {
+            let (a, b) = (a.to_string(), b.to_string());
+            let at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+            panic!(
+                "{what}: batch {i} differs at byte {at}: …{}… vs …{}…",
+                &a[at.saturating_sub(80)..(at + 80).min(a.len())],
+                &b[at.saturating_sub(80)..(at + 80).min(b.len())]
+            );
+        }
+    }
+}
+
+fn hook_of(server: &ServerProcess, hook: &str) -> String {
+    let path = hook.split_once("/rest/").map(|(_, p)| p).unwrap();
+    format!("{}/rest/{path}", server.base())
+}
+
+fn fill(api: &Api) {
+    let contacts: Vec<String> = (1..=CONTACTS)
+        .map(|i| {
+            format!(
+                "crm.contact.add?fields[NAME]=Name%20{i}&fields[LAST_NAME]=Фамилия{i}\
+                 &fields[EMAIL][0][VALUE]=c{i}%40example.org&fields[PHONE][0][VALUE]=%2B1%20555%20{i}\
+                 &fields[BIRTHDATE]=1990-01-{:02}",
+                i % 28 + 1
+            )
+        })
+        .collect();
+    api.batch(contacts);
+    let leads: Vec<String> = (1..=LEADS)
+        .map(|i| {
+            let bound = if i % 3 == 0 {
+                format!(
+                    "&fields[CONTACT_IDS][]={}&fields[CONTACT_IDS][]={}",
+                    i % CONTACTS + 1,
+                    (i * 7) % CONTACTS + 1
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "crm.lead.add?fields[TITLE]=Lead%20{i}&fields[OPPORTUNITY]={}.5&fields[STATUS_ID]={}\
+                 &fields[WEB][0][VALUE]=example.org/{i}{bound}",
+                i * 3,
+                if i % 5 == 0 { "JUNK" } else { "NEW" }
+            )
+        })
+        .collect();
+    api.batch(leads);
+    // A removed contact and an edited set, so the data is not only fresh inserts.
+    api.call("crm.contact.delete", json!({"id": CONTACTS}));
+    api.call(
+        "crm.lead.contact.add",
+        json!({"id": 3, "fields": {"CONTACT_ID": 5, "IS_PRIMARY": "Y", "SORT": 5}}),
+    );
+}
+
+fn export(dir: &Path, database: Option<&str>, file: &Path) -> String {
+    let mut args = vec!["export", file.to_str().unwrap()];
+    if let Some(url) = database {
+        args.extend(["--database-url", url]);
+    }
+    let (ok, out) = cli(dir, &args);
+    assert!(ok, "{out}");
+    out
+}
+
+fn import(dir: &Path, database: Option<&str>, file: &Path) -> (bool, String) {
+    let mut args = vec!["import", file.to_str().unwrap()];
+    if let Some(url) = database {
+        args.extend(["--database-url", url]);
+    }
+    cli(dir, &args)
+}
+
+#[test]
+fn export_from_sqlite_imports_into_postgres_and_back_unchanged() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(pg) = rt.block_on(crm_store::testing::FreshDatabase::create(
+        "transfer::export_from_sqlite_imports_into_postgres_and_back_unchanged",
+    )) else {
+        return;
+    };
+    let files = tempfile::tempdir().unwrap();
+    let (dump, back) = (
+        files.path().join("crm.ndjson"),
+        files.path().join("back.ndjson"),
+    );
+
+    // The source: SQLite, filled over HTTP, with a second webhook.
+    let sqlite_dir = tempfile::tempdir().unwrap();
+    let source = ServerProcess::start(sqlite_dir.path(), &[]);
+    let hook = source.hook().unwrap().to_string();
+    let api = Api::new(&hook);
+    fill(&api);
+    let (ok, out) = cli(sqlite_dir.path(), &["webhook", "create", "--scope", "crm"]);
+    assert!(ok, "{out}");
+    let before = snapshot(&api);
+    assert_eq!(source.terminate().code(), Some(0));
+
+    let out = export(sqlite_dir.path(), None, &dump);
+    assert!(
+        out.contains(&format!(
+            "exported 1 users, 2 webhooks, {LEADS} leads, {} contacts",
+            CONTACTS - 1
+        )),
+        "{out}"
+    );
+    // Into PostgreSQL: every answer identical, the second webhook works, ids continue.
+    let pg_dir = tempfile::tempdir().unwrap();
+    let (ok, out) = import(pg_dir.path(), Some(&pg.url), &dump);
+    assert!(ok, "{out}");
+    assert!(out.contains("imported 1 users, 2 webhooks"), "{out}");
+    let (ok, out) = import(pg_dir.path(), Some(&pg.url), &dump);
+    assert!(
+        !ok && out.contains("not empty"),
+        "importing twice must fail: {out}"
+    );
+    let target = ServerProcess::start(pg_dir.path(), &["--database-url", &pg.url]);
+    assert!(
+        target.hook().is_none(),
+        "the imported administrator is kept"
+    );
+    let api = Api::new(&hook_of(&target, &hook));
+    assert_same(&before, &snapshot(&api), "after the move to PostgreSQL");
+    let next = api.call("crm.lead.add", json!({"fields": {"TITLE": "next"}}));
+    assert_eq!(next, json!(LEADS + 1));
+    let next = api.call("crm.contact.add", json!({"fields": {"NAME": "next"}}));
+    assert_eq!(
+        next,
+        json!(CONTACTS + 1),
+        "a deleted id is not handed out again"
+    );
+    assert_eq!(target.terminate().code(), Some(0));
+
+    // And back into a new SQLite database from PostgreSQL's export.
+    export(pg_dir.path(), Some(&pg.url), &back);
+    let again = tempfile::tempdir().unwrap();
+    let (ok, out) = import(again.path(), None, &back);
+    assert!(ok, "{out}");
+    let server = ServerProcess::start(again.path(), &[]);
+    let api = Api::new(&hook_of(&server, &hook));
+    assert_same(&before, &snapshot(&api), "after the round trip");
+    let lead = api.call("crm.lead.get", json!({"id": LEADS + 1}));
+    assert_eq!(lead["TITLE"], "next");
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
+fn truncated_and_foreign_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let api = Api::new(server.hook().unwrap());
+    api.call("crm.lead.add", json!({"fields": {"TITLE": "one"}}));
+    assert_eq!(server.terminate().code(), Some(0));
+    let file = dir.path().join("dump.ndjson");
+    export(dir.path(), None, &file);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].contains("\"format\":\"crm-server-export\""),
+        "{}",
+        lines[0]
+    );
+    assert!(lines.last().unwrap().starts_with("{\"type\":\"end\""));
+
+    let cut = dir.path().join("cut.ndjson");
+    std::fs::write(&cut, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let (ok, out) = import(fresh.path(), None, &cut);
+    assert!(!ok && out.contains("incomplete"), "{out}");
+    // The file is checked before anything is written: the database is still empty.
+    let (ok, out) = import(fresh.path(), None, &file);
+    assert!(ok, "{out}");
+
+    let other = dir.path().join("other.ndjson");
+    std::fs::write(&other, "{\"hello\":1}\n").unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let (ok, out) = import(fresh.path(), None, &other);
+    assert!(!ok && out.contains("line 1"), "{out}");
+}

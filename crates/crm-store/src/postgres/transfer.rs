@@ -1,0 +1,214 @@
+//! `TransferStore` on PostgreSQL: bulk reads for export, verbatim writes for import.
+
+use super::values::PgValue;
+use super::{PostgresStore, in_transaction, pg, pool_error};
+use crate::sql::{self, Dialect, WEBHOOK_COLUMNS, scopes_text};
+use async_trait::async_trait;
+use crm_core::binding::{Binding, BindingKind};
+use crm_core::entity::EntityType;
+use crm_core::field::Stored;
+use crm_core::identity::User;
+use crm_core::store::{ID_KINDS, ImportBatch, StoreResult, TransferStore};
+use deadpool_postgres::GenericClient;
+use tokio_postgres::types::ToSql;
+
+#[async_trait]
+impl TransferStore for PostgresStore {
+    async fn users(&self) -> StoreResult<Vec<User>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let rows = client
+            .query(
+                "SELECT ID, NAME, LAST_NAME, ADMIN, ACTIVE FROM app_user ORDER BY ID",
+                &[],
+            )
+            .await
+            .map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| User {
+                id: r.get(0),
+                name: r.get(1),
+                last_name: r.get(2),
+                admin: r.get(3),
+                active: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn bindings_after(
+        &self,
+        kind: BindingKind,
+        after: (i64, i64),
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, Binding)>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let stmt = client
+            .prepare_cached(&sql::bindings_after(Dialect::Postgres))
+            .await
+            .map_err(pg)?;
+        let rows = client
+            .query(&stmt, &[&kind.code, &after.0, &after.1, &limit])
+            .await
+            .map_err(pg)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    Binding {
+                        bound_id: r.get(1),
+                        sort: r.get(2),
+                        role_id: r.get(3),
+                        is_primary: r.get::<_, String>(4) == "Y",
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn is_empty(&self) -> StoreResult<bool> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        Ok(client
+            .query_opt(sql::ANY_ROW, &[])
+            .await
+            .map_err(pg)?
+            .is_none())
+    }
+
+    async fn import(&self, batch: ImportBatch) -> StoreResult<()> {
+        let batch = &batch;
+        in_transaction!(self, |tx| {
+            // The statements of a batch are sent without waiting for each answer
+            // (pipelined on the one connection, in order), then all answers are awaited.
+            let user = tx
+                .prepare_cached(
+                    "INSERT INTO app_user (ID, NAME, LAST_NAME, ADMIN, ACTIVE) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .await
+                .map_err(pg)?;
+            let webhook = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO webhook ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+                ))
+                .await
+                .map_err(pg)?;
+            let multi = tx
+                .prepare_cached(&sql::insert_multi_with_id(Dialect::Postgres))
+                .await
+                .map_err(pg)?;
+            let lead = tx
+                .prepare_cached(&sql::insert_with_id(Dialect::Postgres, EntityType::Lead))
+                .await
+                .map_err(pg)?;
+            let contact = tx
+                .prepare_cached(&sql::insert_with_id(Dialect::Postgres, EntityType::Contact))
+                .await
+                .map_err(pg)?;
+            let binding = tx
+                .prepare_cached(
+                    "INSERT INTO crm_binding (KIND, OWNER_ID, BOUND_ID, SORT, ROLE_ID, IS_PRIMARY) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .await
+                .map_err(pg)?;
+            let scopes: Vec<String> = batch
+                .webhooks
+                .iter()
+                .map(|w| scopes_text(&w.scopes))
+                .collect();
+            let values: Vec<Vec<PgValue<'_>>> = batch
+                .rows
+                .iter()
+                .map(|(entity, row)| {
+                    entity
+                        .columns()
+                        .map(|f| PgValue(row.values.get(f.name).unwrap_or(&Stored::Null)))
+                        .collect()
+                })
+                .collect();
+            let type_ids: Vec<i64> = batch.rows.iter().map(|(e, _)| e.type_id()).collect();
+            let flags: Vec<&str> = batch
+                .bindings
+                .iter()
+                .map(|(_, _, b)| if b.is_primary { "Y" } else { "N" })
+                .collect();
+            type Params<'p> = Vec<&'p (dyn ToSql + Sync)>;
+            let mut pending = Vec::new();
+            for u in &batch.users {
+                let p: Params<'_> = vec![&u.id, &u.name, &u.last_name, &u.admin, &u.active];
+                pending.push(tx.execute_raw(&user, p));
+            }
+            for (w, scopes) in batch.webhooks.iter().zip(&scopes) {
+                let p: Params<'_> = vec![
+                    &w.id,
+                    &w.user_id,
+                    &w.secret_hash,
+                    scopes,
+                    &w.created_at,
+                    &w.revoked,
+                ];
+                pending.push(tx.execute_raw(&webhook, p));
+            }
+            for (((entity, row), values), type_id) in batch.rows.iter().zip(&values).zip(&type_ids)
+            {
+                let stmt = match entity {
+                    EntityType::Lead => &lead,
+                    EntityType::Contact => &contact,
+                };
+                let mut p: Params<'_> = vec![&row.id];
+                p.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
+                pending.push(tx.execute_raw(stmt, p));
+                for m in &row.multi {
+                    let p: Params<'_> =
+                        vec![&m.id, type_id, &row.id, &m.type_id, &m.value_type, &m.value];
+                    pending.push(tx.execute_raw(&multi, p));
+                }
+            }
+            for ((kind, owner, b), flag) in batch.bindings.iter().zip(&flags) {
+                let p: Params<'_> = vec![&kind.code, owner, &b.bound_id, &b.sort, &b.role_id, flag];
+                pending.push(tx.execute_raw(&binding, p));
+            }
+            futures_util::future::try_join_all(pending)
+                .await
+                .map_err(pg)?;
+        })
+    }
+
+    async fn highest_ids(&self) -> StoreResult<Vec<(String, i64)>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let mut out = Vec::new();
+        for kind in ID_KINDS {
+            let table = sql::id_table(kind).unwrap_or_default();
+            let sql = format!(
+                "SELECT GREATEST(COALESCE(pg_sequence_last_value(pg_get_serial_sequence('{table}', 'id')::regclass), 0), \
+                 COALESCE((SELECT MAX(ID) FROM {table}), 0))"
+            );
+            let high: i64 = client.query_one(&sql, &[]).await.map_err(pg)?.get(0);
+            out.push((kind.to_string(), high));
+        }
+        Ok(out)
+    }
+
+    async fn finish_import(&self, highest: &[(String, i64)]) -> StoreResult<()> {
+        in_transaction!(self, |tx| {
+            for kind in ID_KINDS {
+                let table = sql::id_table(kind).unwrap_or_default();
+                let source = highest
+                    .iter()
+                    .find(|(k, _)| k == kind)
+                    .map_or(0, |(_, h)| *h);
+                // Past both the highest row here and the source's highest id ever, so
+                // an id deleted before the export is not handed out again.
+                tx.execute(
+                    &format!(
+                        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                         GREATEST($1::bigint, COALESCE((SELECT MAX(ID) FROM {table}), 0)) + 1, false)"
+                    ),
+                    &[&source],
+                )
+                .await
+                .map_err(pg)?;
+            }
+        })
+    }
+}

@@ -1,0 +1,186 @@
+//! `TransferStore` on SQLite: bulk reads for export, verbatim writes for import.
+
+use super::rows::Sql;
+use super::{SqliteStore, db};
+use crate::sql::{self, Dialect, WEBHOOK_COLUMNS, scopes_text};
+use async_trait::async_trait;
+use crm_core::binding::{Binding, BindingKind};
+use crm_core::entity::EntityType;
+use crm_core::identity::User;
+use crm_core::store::{ID_KINDS, ImportBatch, StoreResult, TransferStore};
+use rusqlite::{ToSql, params};
+
+#[async_trait]
+impl TransferStore for SqliteStore {
+    async fn users(&self) -> StoreResult<Vec<User>> {
+        self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT ID, NAME, LAST_NAME, ADMIN, ACTIVE FROM app_user ORDER BY ID",
+            )
+            .and_then(|mut s| {
+                s.query_map([], |r| {
+                    Ok(User {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        last_name: r.get(2)?,
+                        admin: r.get(3)?,
+                        active: r.get(4)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn bindings_after(
+        &self,
+        kind: BindingKind,
+        after: (i64, i64),
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, Binding)>> {
+        self.read(move |conn| {
+            conn.prepare_cached(&sql::bindings_after(Dialect::Sqlite))
+                .and_then(|mut s| {
+                    s.query_map(params![kind.code, after.0, after.1, limit], |r| {
+                        Ok((
+                            r.get(0)?,
+                            Binding {
+                                bound_id: r.get(1)?,
+                                sort: r.get(2)?,
+                                role_id: r.get(3)?,
+                                is_primary: r.get::<_, String>(4)? == "Y",
+                            },
+                        ))
+                    })?
+                    .collect()
+                })
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn is_empty(&self) -> StoreResult<bool> {
+        self.read(|conn| {
+            conn.prepare_cached(sql::ANY_ROW)
+                .and_then(|mut s| s.exists([]))
+                .map(|any| !any)
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn import(&self, batch: ImportBatch) -> StoreResult<()> {
+        self.write(move |tx| {
+            for u in &batch.users {
+                tx.prepare_cached(
+                    "INSERT INTO app_user (ID, NAME, LAST_NAME, ADMIN, ACTIVE) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| s.execute(params![u.id, u.name, u.last_name, u.admin, u.active]))
+                .map_err(db)?;
+            }
+            for w in &batch.webhooks {
+                let sql = format!("INSERT INTO webhook ({WEBHOOK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+                tx.prepare_cached(&sql)
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            w.id,
+                            w.user_id,
+                            w.secret_hash,
+                            scopes_text(&w.scopes),
+                            w.created_at,
+                            w.revoked
+                        ])
+                    })
+                    .map_err(db)?;
+            }
+            let insert_lead = sql::insert_with_id(Dialect::Sqlite, EntityType::Lead);
+            let insert_contact = sql::insert_with_id(Dialect::Sqlite, EntityType::Contact);
+            let insert_multi = sql::insert_multi_with_id(Dialect::Sqlite);
+            for (entity, row) in &batch.rows {
+                let insert = match entity {
+                    EntityType::Lead => &insert_lead,
+                    EntityType::Contact => &insert_contact,
+                };
+                let values: Vec<Sql<'_>> = entity
+                    .columns()
+                    .map(|f| Sql(row.values.get(f.name).unwrap_or(&crm_core::field::Stored::Null)))
+                    .collect();
+                let mut args: Vec<&dyn ToSql> = vec![&row.id];
+                args.extend(values.iter().map(|v| v as &dyn ToSql));
+                tx.prepare_cached(insert)
+                    .and_then(|mut s| s.execute(args.as_slice()))
+                    .map_err(db)?;
+                for m in &row.multi {
+                    tx.prepare_cached(&insert_multi)
+                        .and_then(|mut s| {
+                            s.execute(params![m.id, entity.type_id(), row.id, m.type_id, m.value_type, m.value])
+                        })
+                        .map_err(db)?;
+                }
+            }
+            for (kind, owner, b) in &batch.bindings {
+                tx.prepare_cached(
+                    "INSERT INTO crm_binding (KIND, OWNER_ID, BOUND_ID, SORT, ROLE_ID, IS_PRIMARY) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .and_then(|mut s| {
+                    let flag = if b.is_primary { "Y" } else { "N" };
+                    s.execute(params![kind.code, owner, b.bound_id, b.sort, b.role_id, flag])
+                })
+                .map_err(db)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn highest_ids(&self) -> StoreResult<Vec<(String, i64)>> {
+        self.read(|conn| {
+            let mut out = Vec::new();
+            for kind in ID_KINDS {
+                let table = sql::id_table(kind).unwrap_or_default();
+                // AUTOINCREMENT tables remember their highest id in sqlite_sequence;
+                // app_user has explicit ids only.
+                let sql = format!(
+                    "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), \
+                     COALESCE((SELECT MAX(ID) FROM {table}), 0))"
+                );
+                let high: i64 = conn.query_row(&sql, [], |r| r.get(0)).map_err(db)?;
+                out.push((kind.to_string(), high));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn finish_import(&self, highest: &[(String, i64)]) -> StoreResult<()> {
+        let highest = highest.to_vec();
+        self.write(move |tx| {
+            for (kind, high) in &highest {
+                let Some(table) = sql::id_table(kind) else {
+                    continue;
+                };
+                if table == "app_user" {
+                    continue;
+                }
+                // Inserted rows already moved the counter to their highest id; a
+                // source's deleted ids beyond it are remembered too.
+                tx.execute(
+                    "DELETE FROM sqlite_sequence WHERE name = ?1 AND seq < ?2",
+                    params![table, high],
+                )
+                .map_err(db)?;
+                tx.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) SELECT ?1, ?2 \
+                     WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?1)",
+                    params![table, high],
+                )
+                .map_err(db)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
