@@ -141,3 +141,63 @@ fn two_servers_on_one_postgres_keep_binding_sets_consistent() {
         assert_eq!(server.terminate().code(), Some(0));
     }
 }
+
+/// Servers started at the same moment on an empty database: the migrations run once
+/// (behind an advisory lock), exactly one creates the administrator, all of them serve.
+#[test]
+fn servers_starting_together_migrate_and_bootstrap_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(crm_store::testing::FreshDatabase::create(
+        "two_servers::servers_starting_together_migrate_and_bootstrap_once",
+    )) else {
+        return;
+    };
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let servers: Vec<ServerProcess> = std::thread::scope(|s| {
+        let started: Vec<_> = dirs
+            .iter()
+            .map(|d| {
+                let url = &db.url;
+                s.spawn(move || ServerProcess::start(d.path(), &["--database-url", url]))
+            })
+            .collect();
+        started.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let hooks: Vec<&str> = servers.iter().filter_map(ServerProcess::hook).collect();
+    assert_eq!(hooks.len(), 1, "exactly one server bootstraps");
+    let path = hooks[0]
+        .split_once("/rest/")
+        .map(|(_, p)| format!("/rest/{p}"))
+        .unwrap();
+    for server in &servers {
+        let (status, body) = call(server.port(), &path, "profile", &json!({}));
+        assert_eq!(
+            (status, &body["result"]["ID"]),
+            (200, &json!("1")),
+            "{body}"
+        );
+    }
+    for server in servers {
+        assert_eq!(server.terminate().code(), Some(0));
+    }
+}
+
+/// The database password stays out of `--help` (where clap would show the value of
+/// the environment variable) and out of start-up errors.
+#[test]
+fn database_passwords_stay_out_of_help_and_errors() {
+    let url = "postgres://crm:pw-not-for-eyes@127.0.0.1:1/crm";
+    let help = std::process::Command::new(crate::process::bin())
+        .arg("--help")
+        .env("CRM_DATABASE_URL", url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("--database-url"), "{text}");
+    assert!(!text.contains("pw-not-for-eyes"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = crate::process::cli(dir.path(), &["--database-url", url, "webhook", "list"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("postgres://crm:***@127.0.0.1:1/crm"), "{out}");
+    assert!(!out.contains("pw-not-for-eyes"), "{out}");
+}
