@@ -93,20 +93,8 @@ enum Line {
         created_at: i64,
         revoked: bool,
     },
-    Entity {
-        entity: String,
-        id: i64,
-        values: Map<String, Value>,
-        multi: Vec<Multi>,
-    },
-    Binding {
-        kind: String,
-        owner: i64,
-        bound: i64,
-        sort: i64,
-        role_id: i64,
-        primary: bool,
-    },
+    Entity(EntityLine),
+    Binding(BindingLine),
     End {
         counts: Counts,
         /// The highest id the source ever handed out per kind (deleted records included),
@@ -123,18 +111,18 @@ struct Tag<'a> {
     kind: std::borrow::Cow<'a, str>,
 }
 
-/// An `entity` line's fields (its `type` is ignored).
-#[derive(Deserialize)]
-struct EntityFields {
+/// An `entity` line (read without its `type`, which serde ignores for a struct).
+#[derive(Debug, Serialize, Deserialize)]
+struct EntityLine {
     entity: String,
     id: i64,
     values: Map<String, Value>,
     multi: Vec<Multi>,
 }
 
-/// A `binding` line's fields (its `type` is ignored).
-#[derive(Deserialize)]
-struct BindingFields {
+/// A `binding` line.
+#[derive(Debug, Serialize, Deserialize)]
+struct BindingLine {
     kind: String,
     owner: i64,
     bound: i64,
@@ -149,26 +137,8 @@ struct BindingFields {
 fn parse_line(text: &str) -> serde_json::Result<Line> {
     let tag: Tag<'_> = serde_json::from_str(text)?;
     match tag.kind.as_ref() {
-        "entity" => {
-            let f: EntityFields = serde_json::from_str(text)?;
-            Ok(Line::Entity {
-                entity: f.entity,
-                id: f.id,
-                values: f.values,
-                multi: f.multi,
-            })
-        }
-        "binding" => {
-            let f: BindingFields = serde_json::from_str(text)?;
-            Ok(Line::Binding {
-                kind: f.kind,
-                owner: f.owner,
-                bound: f.bound,
-                sort: f.sort,
-                role_id: f.role_id,
-                primary: f.primary,
-            })
-        }
+        "entity" => serde_json::from_str(text).map(Line::Entity),
+        "binding" => serde_json::from_str(text).map(Line::Binding),
         _ => serde_json::from_str(text),
     }
 }
@@ -339,12 +309,12 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
                     .collect();
                 write_line(
                     &mut out,
-                    &Line::Entity {
+                    &Line::Entity(EntityLine {
                         entity: entity_code(entity).into(),
                         id: row.id,
                         values,
                         multi,
-                    },
+                    }),
                 )?;
                 *counter(entity, &mut counts) += 1;
                 bar.inc(1);
@@ -365,14 +335,14 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
             for (owner, b) in page {
                 write_line(
                     &mut out,
-                    &Line::Binding {
+                    &Line::Binding(BindingLine {
                         kind: kind.code.into(),
                         owner,
                         bound: b.bound_id,
                         sort: b.sort,
                         role_id: b.role_id,
                         primary: b.is_primary,
-                    },
+                    }),
                 )?;
                 counts.bindings += 1;
             }
@@ -439,12 +409,12 @@ where
             Line::Header { .. } => bail!("line {number}: a second header"),
             Line::User { .. } => counts.users += 1,
             Line::Webhook { .. } => counts.webhooks += 1,
-            Line::Entity { entity, multi, .. } => {
+            Line::Entity(EntityLine { entity, multi, .. }) => {
                 let entity = entity_of(entity).with_context(|| format!("line {number}"))?;
                 *counter(entity, &mut counts) += 1;
                 counts.multi_values += multi.len() as u64;
             }
-            Line::Binding { .. } => counts.bindings += 1,
+            Line::Binding(_) => counts.bindings += 1,
             Line::End {
                 counts,
                 highest_ids,
@@ -510,12 +480,12 @@ fn add_to_batch(
             created_at,
             revoked,
         }),
-        Line::Entity {
+        Line::Entity(EntityLine {
             entity,
             id,
             values,
             multi,
-        } => {
+        }) => {
             let entity = entity_of(&entity)?;
             let mut stored = HashMap::new();
             for (name, v) in &values {
@@ -543,14 +513,14 @@ fn add_to_batch(
                 },
             ));
         }
-        Line::Binding {
+        Line::Binding(BindingLine {
             kind,
             owner,
             bound,
             sort,
             role_id,
             primary,
-        } => {
+        }) => {
             let kind = *kinds
                 .get(kind.as_str())
                 .with_context(|| format!("unknown binding kind `{kind}`"))?;

@@ -206,6 +206,9 @@ pub(crate) fn parse_scopes(text: &str) -> Vec<Scope> {
     text.split(',').filter_map(Scope::parse).collect()
 }
 
+/// The columns of a user row, in the order the row mappers read them.
+pub(crate) const USER_COLUMNS: &str = "ID, NAME, LAST_NAME, ADMIN, ACTIVE";
+
 /// The columns of a webhook row, in the order the row mappers read them.
 pub(crate) const WEBHOOK_COLUMNS: &str = "ID, USER_ID, SECRET_HASH, SCOPES, CREATED_AT, REVOKED";
 

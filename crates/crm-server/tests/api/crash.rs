@@ -2,7 +2,7 @@
 //! and the binding invariants hold after a restart on the same data — on a SQLite file and
 //! on a PostgreSQL database.
 
-use crate::process::ServerProcess;
+use crate::process::{ServerProcess, fresh_postgres, webhook_path};
 use crate::raw::{self, post};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -138,10 +138,7 @@ fn crash_rounds(database_url: Option<&str>, check: &dyn Fn() -> String) {
         .hook()
         .expect("first start prints a webhook")
         .to_string();
-    let path = hook
-        .split_once("/rest/")
-        .map(|(_, p)| format!("/rest/{p}"))
-        .unwrap();
+    let path = webhook_path(&hook);
     let acked = Mutex::new(Acknowledged::default());
     let mut server = first;
     for round in 0..3 {
@@ -234,10 +231,7 @@ fn acknowledged_writes_survive_kill_9() {
 
 #[test]
 fn acknowledged_writes_survive_kill_9_on_postgres() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(db) = rt.block_on(crm_store::testing::FreshDatabase::create(
-        "crash::acknowledged_writes_survive_kill_9_on_postgres",
-    )) else {
+    let Some(db) = fresh_postgres("crash::acknowledged_writes_survive_kill_9_on_postgres") else {
         return;
     };
     crash_rounds(Some(&db.url), &|| postgres_consistency(&db.url));

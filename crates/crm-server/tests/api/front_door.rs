@@ -1,7 +1,7 @@
 //! The real binary's front door under abuse: what an unauthenticated request may cost,
 //! connection timeouts and the connection cap, early refusals, and what reaches the log.
 
-use crate::process::{ServerProcess, cli, wait_for};
+use crate::process::{ServerProcess, cli, wait_for, webhook_path};
 use crate::raw::{READ_DEADLINE, connect, exchange, parse, post, read_until_closed};
 use serde_json::json;
 use std::io::Write;
@@ -82,10 +82,7 @@ fn an_oversized_declared_length_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(dir.path(), &["--max-body-bytes", "1000"]);
     let hook = server.hook().unwrap().to_string();
-    let path = hook
-        .split_once("/rest/")
-        .map(|(_, p)| format!("/rest/{p}"))
-        .unwrap();
+    let path = webhook_path(&hook);
     let mut s = connect(server.port());
     s.write_all(
         format!(
@@ -124,10 +121,7 @@ fn slow_and_idle_connections_are_closed() {
     );
     let port = server.port();
     let hook = server.hook().unwrap().to_string();
-    let path = hook
-        .split_once("/rest/")
-        .map(|(_, p)| format!("/rest/{p}"))
-        .unwrap();
+    let path = webhook_path(&hook);
 
     // Headers that never end.
     let mut s = connect(port);
@@ -271,10 +265,7 @@ fn the_cli_writes_while_the_server_binds_without_5xx() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(dir.path(), &[]);
     let hook = server.hook().unwrap().to_string();
-    let path = hook
-        .split_once("/rest/")
-        .map(|(_, p)| format!("/rest/{p}"))
-        .unwrap();
+    let path = webhook_path(&hook);
     let port = server.port();
     let call = |method: &str, body: serde_json::Value| {
         let a = exchange(

@@ -317,6 +317,20 @@ pub(crate) fn cli(dir: &Path, args: &[&str]) -> (bool, String) {
     (status.success(), output)
 }
 
+/// The path of a webhook URL (`/rest/1/<secret>/`), to call any server of the database.
+pub(crate) fn webhook_path(hook: &str) -> String {
+    let (_, path) = hook.split_once("/rest/").expect("a webhook URL");
+    format!("/rest/{path}")
+}
+
+/// A fresh PostgreSQL database for a test of the binary; `None` (after a visible
+/// `SKIPPED` line) without a server outside CI.
+pub(crate) fn fresh_postgres(test: &str) -> Option<crm_store::testing::FreshDatabase> {
+    tokio::runtime::Runtime::new()
+        .expect("a runtime")
+        .block_on(crm_store::testing::FreshDatabase::create(test))
+}
+
 /// Polls `ready` every 50 ms until it returns true; panics after [`DEADLINE`].
 pub(crate) fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let until = Instant::now() + DEADLINE;

@@ -2,7 +2,7 @@
 //! leads, contacts, multi-fields, bindings and webhooks moves to PostgreSQL and back, and
 //! every lead, contact and binding set reads back identically.
 
-use crate::process::{ServerProcess, cli};
+use crate::process::{ServerProcess, cli, fresh_postgres, webhook_path};
 use serde_json::{Value, json};
 use std::path::Path;
 
@@ -90,8 +90,7 @@ fn assert_same(before: &[Value], after: &[Value], what: &str) {
 }
 
 fn hook_of(server: &ServerProcess, hook: &str) -> String {
-    let path = hook.split_once("/rest/").map(|(_, p)| p).unwrap();
-    format!("{}/rest/{path}", server.base())
+    format!("{}{}", server.base(), webhook_path(hook))
 }
 
 fn fill(api: &Api) {
@@ -154,10 +153,9 @@ fn import(dir: &Path, database: Option<&str>, file: &Path) -> (bool, String) {
 
 #[test]
 fn export_from_sqlite_imports_into_postgres_and_back_unchanged() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(pg) = rt.block_on(crm_store::testing::FreshDatabase::create(
-        "transfer::export_from_sqlite_imports_into_postgres_and_back_unchanged",
-    )) else {
+    let Some(pg) =
+        fresh_postgres("transfer::export_from_sqlite_imports_into_postgres_and_back_unchanged")
+    else {
         return;
     };
     let files = tempfile::tempdir().unwrap();

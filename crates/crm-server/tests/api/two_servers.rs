@@ -2,7 +2,7 @@
 //! calls of every kind split across them on a few leads keep every set consistent, and
 //! none of them is answered 5xx.
 
-use crate::process::ServerProcess;
+use crate::process::{ServerProcess, fresh_postgres, webhook_path};
 use crate::raw::{self, post};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -21,10 +21,9 @@ fn call(port: u16, path: &str, method: &str, body: &Value) -> (u16, Value) {
 
 #[test]
 fn two_servers_on_one_postgres_keep_binding_sets_consistent() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(db) = rt.block_on(crm_store::testing::FreshDatabase::create(
-        "two_servers::two_servers_on_one_postgres_keep_binding_sets_consistent",
-    )) else {
+    let Some(db) =
+        fresh_postgres("two_servers::two_servers_on_one_postgres_keep_binding_sets_consistent")
+    else {
         return;
     };
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -32,10 +31,7 @@ fn two_servers_on_one_postgres_keep_binding_sets_consistent() {
     let b = ServerProcess::start(dir_b.path(), &["--database-url", &db.url]);
     assert!(b.hook().is_none(), "only the first server bootstraps");
     let hook = a.hook().expect("the first server prints a webhook");
-    let path = hook
-        .split_once("/rest/")
-        .map(|(_, p)| format!("/rest/{p}"))
-        .unwrap();
+    let path = webhook_path(hook);
     let ports = [a.port(), b.port()];
 
     let mut leads = Vec::new();
@@ -146,10 +142,9 @@ fn two_servers_on_one_postgres_keep_binding_sets_consistent() {
 /// (behind an advisory lock), exactly one creates the administrator, all of them serve.
 #[test]
 fn servers_starting_together_migrate_and_bootstrap_once() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(db) = rt.block_on(crm_store::testing::FreshDatabase::create(
-        "two_servers::servers_starting_together_migrate_and_bootstrap_once",
-    )) else {
+    let Some(db) =
+        fresh_postgres("two_servers::servers_starting_together_migrate_and_bootstrap_once")
+    else {
         return;
     };
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
@@ -165,10 +160,7 @@ fn servers_starting_together_migrate_and_bootstrap_once() {
     });
     let hooks: Vec<&str> = servers.iter().filter_map(ServerProcess::hook).collect();
     assert_eq!(hooks.len(), 1, "exactly one server bootstraps");
-    let path = hooks[0]
-        .split_once("/rest/")
-        .map(|(_, p)| format!("/rest/{p}"))
-        .unwrap();
+    let path = webhook_path(hooks[0]);
     for server in &servers {
         let (status, body) = call(server.port(), &path, "profile", &json!({}));
         assert_eq!(

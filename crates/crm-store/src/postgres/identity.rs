@@ -1,11 +1,22 @@
 //! `IdentityStore` on PostgreSQL: users and webhooks (secret hashes only).
 
 use super::{PostgresStore, in_transaction, pg, pool_error};
-use crate::sql::{WEBHOOK_COLUMNS, parse_scopes, scopes_text};
+use crate::sql::{USER_COLUMNS, WEBHOOK_COLUMNS, parse_scopes, scopes_text};
 use async_trait::async_trait;
 use crm_core::identity::{Scope, User, Webhook};
 use crm_core::store::{IdentityStore, StoreError, StoreResult};
 use deadpool_postgres::GenericClient;
+
+/// A user from `SELECT USER_COLUMNS …`.
+pub(super) fn user_row(r: &tokio_postgres::Row) -> StoreResult<User> {
+    Ok(User {
+        id: r.try_get(0).map_err(pg)?,
+        name: r.try_get(1).map_err(pg)?,
+        last_name: r.try_get(2).map_err(pg)?,
+        admin: r.try_get(3).map_err(pg)?,
+        active: r.try_get(4).map_err(pg)?,
+    })
+}
 
 fn webhook_row(r: &tokio_postgres::Row) -> StoreResult<Webhook> {
     let scopes: String = r.try_get(3).map_err(pg)?;
@@ -84,20 +95,15 @@ impl IdentityStore for PostgresStore {
 
     async fn user(&self, id: i64) -> StoreResult<Option<User>> {
         let client = self.pool.get().await.map_err(pool_error)?;
-        let stmt = client
-            .prepare_cached("SELECT ID, NAME, LAST_NAME, ADMIN, ACTIVE FROM app_user WHERE ID = $1")
+        let sql = format!("SELECT {USER_COLUMNS} FROM app_user WHERE ID = $1");
+        let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
+        client
+            .query_opt(&stmt, &[&id])
             .await
-            .map_err(pg)?;
-        let Some(r) = client.query_opt(&stmt, &[&id]).await.map_err(pg)? else {
-            return Ok(None);
-        };
-        Ok(Some(User {
-            id: r.try_get(0).map_err(pg)?,
-            name: r.try_get(1).map_err(pg)?,
-            last_name: r.try_get(2).map_err(pg)?,
-            admin: r.try_get(3).map_err(pg)?,
-            active: r.try_get(4).map_err(pg)?,
-        }))
+            .map_err(pg)?
+            .as_ref()
+            .map(user_row)
+            .transpose()
     }
 
     async fn create_webhook(

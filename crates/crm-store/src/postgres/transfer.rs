@@ -1,8 +1,9 @@
 //! `TransferStore` on PostgreSQL: bulk reads for export, verbatim writes for import.
 
+use super::identity::user_row;
 use super::values::PgValue;
 use super::{PostgresStore, in_transaction, pg, pool_error};
-use crate::sql::{self, Dialect, WEBHOOK_COLUMNS, scopes_text};
+use crate::sql::{self, Dialect, USER_COLUMNS, WEBHOOK_COLUMNS, scopes_text};
 use async_trait::async_trait;
 use crm_core::binding::{Binding, BindingKind};
 use crm_core::entity::EntityType;
@@ -16,23 +17,9 @@ use tokio_postgres::types::ToSql;
 impl TransferStore for PostgresStore {
     async fn users(&self) -> StoreResult<Vec<User>> {
         let client = self.pool.get().await.map_err(pool_error)?;
-        let rows = client
-            .query(
-                "SELECT ID, NAME, LAST_NAME, ADMIN, ACTIVE FROM app_user ORDER BY ID",
-                &[],
-            )
-            .await
-            .map_err(pg)?;
-        Ok(rows
-            .iter()
-            .map(|r| User {
-                id: r.get(0),
-                name: r.get(1),
-                last_name: r.get(2),
-                admin: r.get(3),
-                active: r.get(4),
-            })
-            .collect())
+        let sql = format!("SELECT {USER_COLUMNS} FROM app_user ORDER BY ID");
+        let rows = client.query(&sql, &[]).await.map_err(pg)?;
+        rows.iter().map(user_row).collect()
     }
 
     async fn bindings_after(

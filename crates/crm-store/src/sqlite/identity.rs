@@ -1,11 +1,22 @@
 //! `IdentityStore`: users and webhooks (secret hashes only).
 
 use super::{SqliteStore, db};
-use crate::sql::{WEBHOOK_COLUMNS, parse_scopes, scopes_text};
+use crate::sql::{USER_COLUMNS, WEBHOOK_COLUMNS, parse_scopes, scopes_text};
 use async_trait::async_trait;
 use crm_core::identity::{Scope, User, Webhook};
 use crm_core::store::{IdentityStore, StoreError, StoreResult};
 use rusqlite::{OptionalExtension, params};
+
+/// A user from `SELECT USER_COLUMNS …`.
+pub(super) fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        last_name: r.get(2)?,
+        admin: r.get(3)?,
+        active: r.get(4)?,
+    })
+}
 
 fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Webhook> {
     let scopes: String = r.get(3)?;
@@ -52,22 +63,10 @@ impl IdentityStore for SqliteStore {
 
     async fn user(&self, id: i64) -> StoreResult<Option<User>> {
         self.read(move |conn| {
-            conn.prepare_cached(
-                "SELECT ID, NAME, LAST_NAME, ADMIN, ACTIVE FROM app_user WHERE ID = ?1",
-            )
-            .and_then(|mut s| {
-                s.query_row([id], |r| {
-                    Ok(User {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        last_name: r.get(2)?,
-                        admin: r.get(3)?,
-                        active: r.get(4)?,
-                    })
-                })
-                .optional()
-            })
-            .map_err(db)
+            let sql = format!("SELECT {USER_COLUMNS} FROM app_user WHERE ID = ?1");
+            conn.prepare_cached(&sql)
+                .and_then(|mut s| s.query_row([id], user_row).optional())
+                .map_err(db)
         })
         .await
     }

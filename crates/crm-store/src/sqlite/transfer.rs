@@ -1,8 +1,9 @@
 //! `TransferStore` on SQLite: bulk reads for export, verbatim writes for import.
 
+use super::identity::user_row;
 use super::rows::Sql;
 use super::{SqliteStore, db};
-use crate::sql::{self, Dialect, WEBHOOK_COLUMNS, scopes_text};
+use crate::sql::{self, Dialect, USER_COLUMNS, WEBHOOK_COLUMNS, scopes_text};
 use async_trait::async_trait;
 use crm_core::binding::{Binding, BindingKind};
 use crm_core::entity::EntityType;
@@ -14,22 +15,10 @@ use rusqlite::{ToSql, params};
 impl TransferStore for SqliteStore {
     async fn users(&self) -> StoreResult<Vec<User>> {
         self.read(|conn| {
-            conn.prepare_cached(
-                "SELECT ID, NAME, LAST_NAME, ADMIN, ACTIVE FROM app_user ORDER BY ID",
-            )
-            .and_then(|mut s| {
-                s.query_map([], |r| {
-                    Ok(User {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        last_name: r.get(2)?,
-                        admin: r.get(3)?,
-                        active: r.get(4)?,
-                    })
-                })?
-                .collect()
-            })
-            .map_err(db)
+            let sql = format!("SELECT {USER_COLUMNS} FROM app_user ORDER BY ID");
+            conn.prepare_cached(&sql)
+                .and_then(|mut s| s.query_map([], user_row)?.collect())
+                .map_err(db)
         })
         .await
     }
