@@ -10,13 +10,15 @@
 //! start, with a short randomised back-off, before the store reports a conflict.
 //!
 //! # Layout
-//! - this module: the pool, migrations, the retry loop, error mapping;
+//! - this module: the pool, the retry loop, error mapping;
+//! - `migrate`: the embedded schema migrations, run under an advisory lock;
 //! - [`values`]: parameters and row mapping, and the reads every operation shares;
 //! - `entity`, `binding`, `identity`: the three storage traits.
 
 mod binding;
 mod entity;
 mod identity;
+mod migrate;
 mod transfer;
 mod values;
 
@@ -27,12 +29,6 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::time::Duration;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
-
-/// The migrations, applied in order; the table `schema_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
-
-/// The advisory lock key that serialises migrations between servers starting at once.
-const MIGRATION_LOCK: i64 = 0x0063_726d_5f6d_6967; // "crm_mig"
 
 /// Attempts of one operation before a conflict is reported.
 const ATTEMPTS: u32 = 12;
@@ -129,51 +125,8 @@ impl PostgresStore {
             .build()
             .context("building the PostgreSQL connection pool")?;
         let store = Self { pool };
-        store.migrate().await?;
+        migrate::migrate(&store.pool).await?;
         Ok(store)
-    }
-
-    async fn migrate(&self) -> anyhow::Result<()> {
-        let mut client = self.pool.get().await.context("connecting to PostgreSQL")?;
-        let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
-        let exists = tx
-            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
-            .await?
-            .get::<_, bool>(0);
-        if !exists {
-            tx.batch_execute("CREATE TABLE schema_version (VERSION BIGINT NOT NULL)")
-                .await?;
-        }
-        let version: i64 = tx
-            .query_opt("SELECT VERSION FROM schema_version", &[])
-            .await?
-            .map_or(0, |r| r.get(0));
-        let done = usize::try_from(version).unwrap_or(usize::MAX);
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
-            tx.batch_execute(sql)
-                .await
-                .with_context(|| format!("applying PostgreSQL migration {}", i + 1))?;
-        }
-        let now = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-        if version == 0 {
-            tx.execute("INSERT INTO schema_version (VERSION) VALUES ($1)", &[&now])
-                .await?;
-        } else if version < now {
-            tx.execute("UPDATE schema_version SET VERSION = $1", &[&now])
-                .await?;
-        }
-        // Case-insensitive filters fold case with ICU: refuse to start without it rather
-        // than fail every such filter later.
-        tx.query_one("SELECT 'A' COLLATE \"und-x-icu\"", &[])
-            .await
-            .context(
-                "PostgreSQL lacks the ICU collation \"und-x-icu\" that case-insensitive \
-                 filters use (a server built with ICU is needed)",
-            )?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 
