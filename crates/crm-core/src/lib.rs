@@ -8,6 +8,7 @@
 //! - [`record`]: building a new lead/contact from client input, defaults, output rows.
 //! - [`binding`]: the generic owner → bound binding engine (`crm.lead.contact.*` and kin).
 //! - [`identity`]: users, scopes and webhook credentials.
+//! - [`permission`]: CRM access levels and what they reach.
 //! - [`store`]: the async storage traits and their error type.
 //!
 //! Nothing here knows about HTTP, the Bitrix envelope or SQL.
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod entity;
 pub mod field;
 pub mod identity;
+pub mod permission;
 pub mod query;
 pub mod record;
 pub mod reference;

@@ -4,6 +4,7 @@
 
 use crate::entity::{EntityType, MULTIFIELD_TYPES};
 use crate::field::{FieldDef, FieldType, Internalized, Storage, Stored, parse_decimal, php_string};
+use crate::permission::Reach;
 use crate::reference::LEAD_STAGES;
 use chrono::FixedOffset;
 use serde_json::{Map, Value};
@@ -96,6 +97,8 @@ pub struct ListQuery {
     pub count: bool,
     /// Whether to load multi-field values.
     pub with_multi: bool,
+    /// The rows the caller may read: the page and the total count only these.
+    pub visible: Reach,
 }
 
 /// Stage order of `crm_status` fields that sort by pipeline position.

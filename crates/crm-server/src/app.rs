@@ -7,7 +7,7 @@ use crate::http::{AppState, router};
 use crate::listener::Limited;
 use crate::methods;
 use crate::rpc::Services;
-use crate::rpc::ctx::Permissions;
+use crate::rpc::access::AdministratorsOnly;
 use anyhow::Context;
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
@@ -58,7 +58,7 @@ pub fn services_with_clock(
         store,
         clock,
         tz: config.tz_offset,
-        permissions: Permissions,
+        permissions: Arc::new(AdministratorsOnly),
         registry: Arc::new(methods::registry()),
     })
 }

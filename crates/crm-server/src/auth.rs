@@ -2,9 +2,8 @@
 //! and the one place a request's credentials become a [`Caller`]. OAuth tokens plug in
 //! here later as another [`Credentials`] variant.
 
-use crate::rpc::ApiError;
 use crate::rpc::ctx::{AuthKind, Caller};
-use crm_core::store::Store;
+use crate::rpc::{ApiError, Services};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -52,8 +51,9 @@ pub fn hash_secret(secret: &str) -> String {
         .collect()
 }
 
-/// Checks credentials against the store.
-pub async fn authenticate(store: &dyn Store, creds: &Credentials) -> Result<Caller, ApiError> {
+/// Checks credentials against the store, at the time of the server's clock.
+pub async fn authenticate(services: &Services, creds: &Credentials) -> Result<Caller, ApiError> {
+    let store = services.store.as_ref();
     match creds {
         Credentials::Missing => Err(ApiError::NoAuthFound),
         Credentials::Token(_) => Err(ApiError::InvalidToken),

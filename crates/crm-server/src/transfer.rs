@@ -22,6 +22,7 @@ use crm_core::binding::{ALL_KINDS, Binding, BindingKind};
 use crm_core::entity::EntityType;
 use crm_core::field::Stored;
 use crm_core::identity::{Scope, User, Webhook};
+use crm_core::permission::Reach;
 use crm_core::query::{Condition, Dir, ListQuery, Op};
 use crm_core::store::{ImportBatch, MultiValue, Row, Store};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -214,6 +215,7 @@ async fn entities_after(
         limit: i64::try_from(CHUNK).unwrap_or(1_000),
         count: false,
         with_multi: true,
+        visible: Reach::Everything,
     };
     Ok(store.list(entity, query).await?.0)
 }
@@ -226,6 +228,7 @@ async fn count(store: &dyn Store, entity: EntityType) -> anyhow::Result<u64> {
         limit: 1,
         count: true,
         with_multi: false,
+        visible: Reach::Everything,
     };
     Ok(u64::try_from(store.list(entity, query).await?.1).unwrap_or(0))
 }

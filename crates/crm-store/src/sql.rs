@@ -6,6 +6,7 @@
 use crm_core::entity::EntityType;
 use crm_core::field::{FieldDef, FieldType, Stored};
 use crm_core::identity::Scope;
+use crm_core::permission::Reach;
 use crm_core::query::{Condition, Dir, ListQuery, Op, stage_order};
 
 /// The SQL dialect a statement is rendered for.
@@ -284,11 +285,40 @@ fn conjunction(parts: &[String]) -> String {
     }
 }
 
-fn where_clause(b: &mut Binder, entity: EntityType, filter: &[Condition]) -> String {
-    if filter.is_empty() {
+/// The rows a caller may read: assigned to one of the reached users, or open to all.
+fn visibility(b: &mut Binder, visible: &Reach) -> Option<String> {
+    let Reach::Only { users, opened } = visible else {
+        return None;
+    };
+    let users: Vec<Stored> = users.iter().copied().map(Stored::Int).collect();
+    let assigned = match users.as_slice() {
+        [] => None,
+        [one] => Some(format!(
+            "t.ASSIGNED_BY_ID = {}",
+            b.bind(Arg::Value(one.clone()))
+        )),
+        _ => {
+            let p = b.bind(Arg::List(users));
+            Some(b.dialect.in_list("t.ASSIGNED_BY_ID", &ASSIGNED_BY_ID, &p))
+        }
+    };
+    let open = opened.then(|| "t.OPENED = 'Y'".to_string());
+    Some(match (assigned, open) {
+        (Some(a), Some(o)) => format!("({a} OR {o})"),
+        (Some(one), None) | (None, Some(one)) => format!("({one})"),
+        (None, None) => "(1 = 0)".into(),
+    })
+}
+
+/// The type of the `ASSIGNED_BY_ID` column, for rendering a list of user ids.
+const ASSIGNED_BY_ID: FieldDef = FieldDef::new("ASSIGNED_BY_ID", FieldType::User, "");
+
+fn where_clause(b: &mut Binder, entity: EntityType, q: &ListQuery) -> String {
+    let mut parts: Vec<String> = q.filter.iter().map(|c| condition(b, entity, c)).collect();
+    parts.extend(visibility(b, &q.visible));
+    if parts.is_empty() {
         return String::new();
     }
-    let parts: Vec<String> = filter.iter().map(|c| condition(b, entity, c)).collect();
     format!(" WHERE {}", conjunction(&parts))
 }
 
@@ -345,7 +375,7 @@ pub(crate) fn list(dialect: Dialect, entity: EntityType, q: &ListQuery) -> ListS
         dialect,
         args: Vec::new(),
     };
-    let wh = where_clause(&mut b, entity, &q.filter);
+    let wh = where_clause(&mut b, entity, q);
     let count = q.count.then(|| Built {
         sql: format!("SELECT COUNT(*) FROM {} t{wh}", table(entity)),
         args: b.args.clone(),
@@ -379,6 +409,7 @@ mod tests {
             limit: 50,
             count,
             with_multi: false,
+            visible: Reach::Everything,
         }
     }
 
@@ -446,6 +477,47 @@ mod tests {
         );
         assert_eq!(sqlite.page.args, pg.page.args);
         assert_eq!(sqlite.count.unwrap().args, sqlite.page.args[..5]);
+    }
+
+    #[test]
+    fn visibility_limits_the_page_and_the_count() {
+        let mut q = query(json!({">ID": 3}), json!({}), true);
+        q.visible = Reach::only(vec![4, 2], true);
+        let sqlite = list(Dialect::Sqlite, EntityType::Lead, &q);
+        let wh = " WHERE ((t.ID > ?1) AND (t.ASSIGNED_BY_ID IN (SELECT value FROM json_each(?2)) \
+                  OR t.OPENED = 'Y'))";
+        assert_eq!(
+            sqlite.count.unwrap().sql,
+            format!("SELECT COUNT(*) FROM crm_lead t{wh}")
+        );
+        assert!(sqlite.page.sql.contains(wh), "{}", sqlite.page.sql);
+        assert_eq!(
+            sqlite.page.args[1],
+            Arg::List(vec![Stored::Int(2), Stored::Int(4)])
+        );
+        q.visible = Reach::only(vec![5], false);
+        q.filter.clear();
+        let pg = list(Dialect::Postgres, EntityType::Contact, &q);
+        assert_eq!(
+            pg.count.unwrap().sql,
+            "SELECT COUNT(*) FROM crm_contact t WHERE (t.ASSIGNED_BY_ID = $1)"
+        );
+        q.visible = Reach::only(vec![], false);
+        let nothing = list(Dialect::Postgres, EntityType::Contact, &q);
+        assert!(
+            nothing.page.sql.contains(" WHERE (1 = 0) "),
+            "{}",
+            nothing.page.sql
+        );
+        q.visible = Reach::only(vec![2, 3], false);
+        let many = list(Dialect::Postgres, EntityType::Lead, &q);
+        assert!(
+            many.page
+                .sql
+                .contains(" WHERE (t.ASSIGNED_BY_ID = ANY($1::bigint[])) "),
+            "{}",
+            many.page.sql
+        );
     }
 
     #[test]

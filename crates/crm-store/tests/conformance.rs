@@ -10,6 +10,7 @@ use crm_core::binding::{Binding, LEAD_CONTACT, NewBinding, plan_add, plan_ids, p
 use crm_core::entity::EntityType;
 use crm_core::field::Stored;
 use crm_core::identity::{Scope, User};
+use crm_core::permission::Reach;
 use crm_core::query::{ListQuery, parse_filter, parse_order};
 use crm_core::store::{NewEntity, NewMultiValue, Store, StoreError, Update};
 use serde_json::json;
@@ -54,6 +55,7 @@ fn query(
         limit,
         count: true,
         with_multi: true,
+        visible: Reach::Everything,
     }
 }
 
@@ -187,6 +189,7 @@ async fn lists_filter_order_and_page(b: &Backend) {
                 "ASSIGNED_BY_ID",
                 Stored::Int(if i % 2 == 0 { 1 } else { 2 }),
             ),
+            ("OPENED", text(if i == 4 { "Y" } else { "N" })),
         ]);
         new.multi = vec![NewMultiValue {
             type_id: "EMAIL".into(),
@@ -260,6 +263,26 @@ async fn lists_filter_order_and_page(b: &Backend) {
         assert_eq!(got, want, "{filter} {order}");
         assert_eq!(total, want.len() as i64, "{filter} {order}");
     }
+    // What the caller may read limits the page and the total alike.
+    let visible_cases = [
+        (Reach::only(vec![2], false), vec![id(1), id(3), id(5)]),
+        (Reach::only(vec![2], true), vec![id(1), id(3), id(4), id(5)]),
+        (Reach::only(vec![], true), vec![id(4)]),
+        (Reach::only(vec![1, 2, 3], false), ids.clone()),
+        (Reach::only(vec![9], false), vec![]),
+    ];
+    for (visible, want) in visible_cases {
+        let mut q = query(json!({}), json!({}), 0, 50);
+        q.visible = visible.clone();
+        assert_eq!(
+            ids_of(s, q).await,
+            (want.clone(), want.len() as i64),
+            "{visible:?}"
+        );
+    }
+    let mut q = query(json!({">ID": id(0)}), json!({"ID": "DESC"}), 1, 1);
+    q.visible = Reach::only(vec![2], false);
+    assert_eq!(ids_of(s, q).await, (vec![id(3)], 3));
     let (page, total) = ids_of(s, query(json!({}), json!({"ID": "DESC"}), 2, 3)).await;
     assert_eq!((page, total), (vec![id(4), id(3), id(2)], 7));
     let mut q = query(json!({}), json!({}), 0, 2);

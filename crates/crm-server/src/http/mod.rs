@@ -230,7 +230,6 @@ async fn serve(
     spec: &MethodSpec,
 ) -> Result<(Outcome, i64), Failure> {
     let services = &state.services;
-    let store = services.store.as_ref();
     if declared_length(parts).is_some_and(|n| n > state.max_body_bytes as u64) {
         return Err((ApiError::BodyTooLarge(state.max_body_bytes), None));
     }
@@ -242,7 +241,7 @@ async fn serve(
         _ => None,
     };
     let known = match &webhook {
-        Some(creds) => match authenticate(store, creds).await {
+        Some(creds) => match authenticate(services, creds).await {
             Ok(caller) => Some(caller),
             Err(e) => {
                 let _ = read_body(body, state.max_body_bytes, state.body_timeout, false).await;
@@ -281,7 +280,11 @@ async fn serve(
                 params::Token::Unknown => None,
             };
             match creds {
-                Some(creds) => Some(authenticate(store, &creds).await.map_err(|e| (e, None))?),
+                Some(creds) => Some(
+                    authenticate(services, &creds)
+                        .await
+                        .map_err(|e| (e, None))?,
+                ),
                 None => None,
             }
         }
@@ -293,7 +296,9 @@ async fn serve(
         Some(caller) => caller,
         None => {
             let creds = oauth_token(&params, &parts.headers).unwrap_or(Credentials::Missing);
-            authenticate(store, &creds).await.map_err(|e| (e, None))?
+            authenticate(services, &creds)
+                .await
+                .map_err(|e| (e, None))?
         }
     };
     let caller = Arc::new(caller);

@@ -2,12 +2,14 @@
 //! (store, clock, settings, permission seam, registry for `batch`).
 
 use crate::rpc::ApiError;
+use crate::rpc::access::Permissions;
 use crate::rpc::registry::Registry;
 use chrono::{DateTime, FixedOffset, Utc};
 use crm_core::clock::Clock;
 use crm_core::entity::EntityType;
 use crm_core::identity::{Scope, User};
-use crm_core::store::Store;
+use crm_core::permission::{Action, Level, Reach};
+use crm_core::store::{Row, Store};
 use std::sync::Arc;
 
 /// How the caller authenticated.
@@ -28,32 +30,6 @@ pub struct Caller {
     pub auth: AuthKind,
 }
 
-/// An action a permission check is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Read an item.
-    Read,
-    /// Create an item.
-    Add,
-    /// Change an item (bindings included).
-    Update,
-    /// Delete an item.
-    Delete,
-}
-
-/// The one permission seam every method calls. Today only administrators exist and they
-/// may do everything (even on ids that do not exist, as on a portal); CRM roles plug in
-/// here later.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Permissions;
-
-impl Permissions {
-    /// Whether `caller` may perform `action` on item `id` of `entity`.
-    pub fn allows(&self, caller: &Caller, _action: Action, _entity: EntityType, _id: i64) -> bool {
-        caller.user.admin
-    }
-}
-
 /// Shared services, built once at start-up.
 #[derive(Debug)]
 pub struct Services {
@@ -64,7 +40,7 @@ pub struct Services {
     /// The server's time zone for date input and output.
     pub tz: FixedOffset,
     /// The permission seam.
-    pub permissions: Permissions,
+    pub permissions: Arc<dyn Permissions>,
     /// Every method (used by `batch`, `methods`, `method.get`).
     pub registry: Arc<Registry>,
 }
@@ -89,43 +65,83 @@ impl Ctx {
         self.services.clock.now()
     }
 
-    /// The read check on entities about to be bound: "[Contact #N] Access denied." (400).
-    pub fn require_readable(
+    /// What `action` on items of `entity` reaches for the caller; `None` when the caller
+    /// holds no such right at all.
+    pub async fn reach(
         &self,
+        action: Action,
         entity: EntityType,
-        ids: impl IntoIterator<Item = i64>,
-    ) -> Result<(), ApiError> {
-        for id in ids {
-            if !self
-                .services
-                .permissions
-                .allows(&self.caller, Action::Read, entity, id)
-            {
-                return Err(ApiError::Invalid(format!(
-                    "[{} #{id}] Access denied.",
-                    entity.title()
-                )));
-            }
+    ) -> Result<Option<Reach>, ApiError> {
+        let permissions = &self.services.permissions;
+        let user = &self.caller.user;
+        let level = permissions.level(user, entity, action).await?;
+        if level == Level::None {
+            return Ok(None);
         }
-        Ok(())
+        Ok(Some(permissions.reach(user, level).await?))
     }
 
-    /// Checks a permission, failing with the given error.
-    pub fn require(
+    /// The entity-level gate (`*.add`, the start of `*.list`): some right for `action`.
+    pub async fn require_any(
+        &self,
+        action: Action,
+        entity: EntityType,
+        denied: fn() -> ApiError,
+    ) -> Result<Reach, ApiError> {
+        self.reach(action, entity).await?.ok_or_else(denied)
+    }
+
+    /// The item check: whether the caller may `action` item `id`. A full right passes
+    /// without reading (for ids that do not exist too, as on a portal); a partial one is
+    /// tested against the stored row, and a missing row is denied.
+    pub async fn require_item(
         &self,
         action: Action,
         entity: EntityType,
         id: i64,
-        denied: ApiError,
-    ) -> Result<(), ApiError> {
-        if self
-            .services
-            .permissions
-            .allows(&self.caller, action, entity, id)
-        {
-            Ok(())
-        } else {
-            Err(denied)
+        denied: fn() -> ApiError,
+    ) -> Result<Reach, ApiError> {
+        let reach = self.require_any(action, entity, denied).await?;
+        if reach != Reach::Everything {
+            let row = self.store().get(entity, id).await?;
+            if !row.is_some_and(|r| reach.covers_row(&r)) {
+                return Err(denied());
+            }
         }
+        Ok(reach)
+    }
+
+    /// The item check on a row already loaded (`None`: it does not exist).
+    pub fn permits(reach: &Reach, row: Option<&Row>) -> bool {
+        match row {
+            Some(r) => reach.covers_row(r),
+            None => *reach == Reach::Everything,
+        }
+    }
+
+    /// The read check on entities about to be bound: "[Contact #N] Access denied." (400).
+    pub async fn require_readable(
+        &self,
+        entity: EntityType,
+        ids: Vec<i64>,
+    ) -> Result<(), ApiError> {
+        let denied =
+            |id: i64| ApiError::Invalid(format!("[{} #{id}] Access denied.", entity.title()));
+        let Some(first) = ids.first().copied() else {
+            return Ok(());
+        };
+        let Some(reach) = self.reach(Action::Read, entity).await? else {
+            return Err(denied(first));
+        };
+        if reach == Reach::Everything {
+            return Ok(());
+        }
+        for id in ids {
+            let row = self.store().get(entity, id).await?;
+            if !Self::permits(&reach, row.as_ref()) {
+                return Err(denied(id));
+            }
+        }
+        Ok(())
     }
 }

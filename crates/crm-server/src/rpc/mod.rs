@@ -1,6 +1,8 @@
 //! The method layer's runtime: the registry of methods, the call context, the one error
-//! table, and dispatch (scope check, timing, the call). Knows nothing of HTTP.
+//! table, the permission seam, and dispatch (scope check, timing, the call). Knows
+//! nothing of HTTP.
 
+pub mod access;
 pub mod batch;
 pub mod ctx;
 pub mod dispatch;

@@ -3,7 +3,8 @@
 use crm_core::clock::SystemClock;
 use crm_core::identity::{Scope, User};
 use crm_server::methods;
-use crm_server::rpc::ctx::{AuthKind, Permissions};
+use crm_server::rpc::access::AdministratorsOnly;
+use crm_server::rpc::ctx::AuthKind;
 use crm_server::rpc::{ApiError, Caller, Services, dispatch};
 use serde_json::json;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ async fn services() -> Arc<Services> {
         store,
         clock: Arc::new(SystemClock),
         tz: chrono::FixedOffset::east_opt(0).unwrap(),
-        permissions: Permissions,
+        permissions: Arc::new(AdministratorsOnly),
         registry: Arc::new(methods::registry()),
     })
 }

@@ -4,6 +4,7 @@ use super::migrate::migrate;
 use super::rows;
 use crate::sql::{self, Dialect, table};
 use crm_core::entity::EntityType;
+use crm_core::permission::Reach;
 use rusqlite::Connection;
 
 /// The query plan of a list page over 100,000 leads: filtered and ordered pages are
@@ -65,6 +66,7 @@ fn filtered_ordered_pages_use_an_index_on_a_large_table() {
             limit: 50,
             count,
             with_multi: false,
+            visible: Reach::Everything,
         };
         let built = sql::list(Dialect::Sqlite, EntityType::Lead, &q);
         let plan: Vec<String> = conn

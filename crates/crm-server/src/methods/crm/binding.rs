@@ -2,7 +2,6 @@
 //! [`BindingKind`], following the portal's step order, texts and statuses. Deal, company
 //! and contact↔company families become further `family(..)` registrations.
 
-use crate::rpc::ctx::Action;
 use crate::rpc::{ApiError, Ctx, Registry};
 use crate::wire::php_array;
 use crm_core::binding::{
@@ -10,6 +9,7 @@ use crm_core::binding::{
 };
 use crm_core::field::{FieldDef, FieldType};
 use crm_core::identity::Scope;
+use crm_core::permission::Action;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
@@ -79,13 +79,14 @@ async fn prepare(
         .fields
         .and_then(php_array::as_array)
         .ok_or_else(|| ApiError::invalid(not_array))?;
-    ctx.require(Action::Update, kind.owner, owner, ApiError::AccessDenied)?;
+    ctx.require_item(Action::Update, kind.owner, owner, || ApiError::AccessDenied)
+        .await?;
     if !ctx.store().exists(kind.owner, owner).await? {
         return Err(ApiError::invalid("Not found."));
     }
     let new =
         NewBinding::from_fields(kind, &fields).map_err(|e| ApiError::invalid(e.to_string()))?;
-    ctx.require_readable(kind.bound, [new.bound_id])?;
+    ctx.require_readable(kind.bound, vec![new.bound_id]).await?;
     Ok((owner, new))
 }
 
@@ -117,7 +118,8 @@ pub async fn items_get(
     p: OwnerParams,
 ) -> Result<Vec<Value>, ApiError> {
     let owner = owner_id_items(p.id)?;
-    ctx.require(Action::Read, kind.owner, owner, ApiError::AccessDenied)?;
+    ctx.require_item(Action::Read, kind.owner, owner, || ApiError::AccessDenied)
+        .await?;
     let set = ctx.store().bindings(kind, owner).await?;
     Ok(set
         .iter()
@@ -143,12 +145,14 @@ pub async fn items_set(ctx: Ctx, kind: BindingKind, p: ItemsParams) -> Result<bo
         Some(Value::Object(o)) => o.into_iter().map(|(_, v)| v).collect(),
         _ => return Err(ApiError::invalid("The parameter items must be array.")),
     };
-    ctx.require(Action::Update, kind.owner, owner, ApiError::AccessDenied)?;
+    ctx.require_item(Action::Update, kind.owner, owner, || ApiError::AccessDenied)
+        .await?;
     if !ctx.store().exists(kind.owner, owner).await? {
         return Err(ApiError::invalid("Not found."));
     }
     let set = normalize_items(kind, &items);
-    ctx.require_readable(kind.bound, set.iter().map(|b| b.bound_id))?;
+    ctx.require_readable(kind.bound, set.iter().map(|b| b.bound_id).collect())
+        .await?;
     let ids = set.iter().map(|b| b.bound_id).collect();
     let edit = Box::new(move |_: &[Binding]| Some(set.clone()));
     ctx.store()
@@ -160,8 +164,10 @@ pub async fn items_set(ctx: Ctx, kind: BindingKind, p: ItemsParams) -> Result<bo
 /// `items.delete`: removes every binding (`true` even for a missing owner).
 pub async fn items_delete(ctx: Ctx, kind: BindingKind, p: OwnerParams) -> Result<bool, ApiError> {
     let owner = owner_id_items(p.id)?;
-    ctx.require(Action::Read, kind.owner, owner, ApiError::AccessDenied)?;
-    ctx.require(Action::Update, kind.owner, owner, ApiError::AccessDenied)?;
+    ctx.require_item(Action::Read, kind.owner, owner, || ApiError::AccessDenied)
+        .await?;
+    ctx.require_item(Action::Update, kind.owner, owner, || ApiError::AccessDenied)
+        .await?;
     let edit = Box::new(|old: &[Binding]| (!old.is_empty()).then(Vec::new));
     ctx.store()
         .edit_bindings(kind, owner, false, Vec::new(), edit)
