@@ -20,6 +20,24 @@ impl EntityType {
         }
     }
 
+    /// Every entity type.
+    pub const ALL: [Self; 2] = [Self::Lead, Self::Contact];
+
+    /// The lower-case code used in role grants and on the command line (`lead`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Lead => "lead",
+            Self::Contact => "contact",
+        }
+    }
+
+    /// Parses a [`EntityType::code`] (case-insensitive).
+    pub fn parse_code(code: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.code().eq_ignore_ascii_case(code.trim()))
+    }
+
     /// Name used in messages ("Lead", "Contact").
     pub fn title(self) -> &'static str {
         match self {

@@ -3,11 +3,9 @@
 //! some users plus, at the "open" level, those marked `OPENED = Y`.
 //!
 //! Levels are resolved into a reach by the server (it knows the caller's departments);
-//! item checks test a loaded row against the reach, and list queries carry it so the
+//! item checks test a loaded row's [`crate::store::Row::access`] against the reach, and list queries carry it so the
 //! store counts and pages only visible rows.
 
-use crate::field::Stored;
-use crate::store::Row;
 use std::fmt;
 
 /// An action a permission is about.
@@ -135,22 +133,11 @@ impl Reach {
             }
         }
     }
-
-    /// Whether this reaches a stored row (by its `ASSIGNED_BY_ID` and `OPENED` columns).
-    pub fn covers_row(&self, row: &Row) -> bool {
-        let assigned = match row.values.get("ASSIGNED_BY_ID") {
-            Some(Stored::Int(id)) => Some(*id),
-            _ => None,
-        };
-        let opened = matches!(row.values.get("OPENED"), Some(Stored::Text(t)) if t == "Y");
-        self.covers(assigned, opened)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     #[test]
     fn levels_are_ordered_and_named() {
@@ -180,17 +167,5 @@ mod tests {
         assert!(open.covers(Some(8), true));
         assert!(!open.covers(Some(8), false));
         assert!(Reach::Everything.covers(None, false));
-
-        let row = |assigned: Stored, opened: &str| Row {
-            id: 1,
-            values: HashMap::from([
-                ("ASSIGNED_BY_ID", assigned),
-                ("OPENED", Stored::Text(opened.into())),
-            ]),
-            multi: Vec::new(),
-        };
-        assert!(own.covers_row(&row(Stored::Int(3), "N")));
-        assert!(!own.covers_row(&row(Stored::Null, "Y")));
-        assert!(open.covers_row(&row(Stored::Null, "Y")));
     }
 }

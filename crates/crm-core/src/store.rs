@@ -24,7 +24,7 @@
 use crate::binding::{Binding, BindingKind};
 use crate::entity::EntityType;
 use crate::field::Stored;
-use crate::identity::{Scope, User, Webhook};
+use crate::identity::{App, Department, Grant, NewTokens, Role, Scope, TokenGrant, User, Webhook};
 use crate::query::ListQuery;
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -108,6 +108,19 @@ pub struct Row {
     pub values: HashMap<&'static str, Stored>,
     /// Multi-field values in insertion order.
     pub multi: Vec<MultiValue>,
+}
+
+impl Row {
+    /// What permission checks read from a row: its responsible user (`ASSIGNED_BY_ID`)
+    /// and whether it is open to all (`OPENED = Y`).
+    pub fn access(&self) -> (Option<i64>, bool) {
+        let assigned = match self.values.get("ASSIGNED_BY_ID") {
+            Some(Stored::Int(id)) => Some(*id),
+            _ => None,
+        };
+        let opened = matches!(self.values.get("OPENED"), Some(Stored::Text(t)) if t == "Y");
+        (assigned, opened)
+    }
 }
 
 /// Computes column values that depend on the new id (e.g. the default title "Lead #12").
@@ -204,12 +217,12 @@ pub trait BindingStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
-/// Users and credentials.
+/// Users, departments and webhooks.
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
-    /// On an empty database, creates the administrator (user 1) and a webhook for it with
-    /// the given secret hash and scopes, created at `now` (unix seconds). Returns `false`
-    /// when users already existed.
+    /// On an empty database, creates the administrator (user 1, in the root department)
+    /// and a webhook for it with the given secret hash and scopes, created at `now` (unix
+    /// seconds). Returns `false` when users already existed.
     async fn bootstrap(
         &self,
         admin: User,
@@ -219,6 +232,22 @@ pub trait IdentityStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// One user.
     async fn user(&self, id: i64) -> StoreResult<Option<User>>;
+    /// Every user, by id.
+    async fn users(&self) -> StoreResult<Vec<User>>;
+    /// Adds a user (its id is allocated; the one given is ignored); `NotFound` when one
+    /// of its departments does not exist.
+    async fn create_user(&self, user: User) -> StoreResult<i64>;
+    /// Activates or deactivates a user; `false` when there is no such user.
+    async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<bool>;
+    /// Every department, by id.
+    async fn departments(&self) -> StoreResult<Vec<Department>>;
+    /// Adds a department (its id is allocated); `NotFound` when its parent or head does
+    /// not exist.
+    async fn create_department(&self, department: Department) -> StoreResult<i64>;
+    /// The users in any of the given departments (ascending, each once).
+    async fn department_members(&self, departments: Vec<i64>) -> StoreResult<Vec<i64>>;
+    /// The portal's member id: random, made with the database, kept by export/import.
+    async fn member_id(&self) -> StoreResult<String>;
     /// Stores a webhook created at `now` (unix seconds); `NotFound` when the user does not
     /// exist.
     async fn create_webhook(
@@ -236,9 +265,86 @@ pub trait IdentityStore: Send + Sync {
     async fn revoke_webhook(&self, id: i64) -> StoreResult<bool>;
 }
 
+/// CRM roles.
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    /// Adds a role with its grants; `Rejected` when the name is taken.
+    async fn create_role(&self, name: String, grants: Vec<Grant>) -> StoreResult<i64>;
+    /// Assigns a role (by name) to a user; `false` when it already was; `NotFound` when
+    /// the role or the user does not exist.
+    async fn assign_role(&self, name: String, user_id: i64) -> StoreResult<bool>;
+    /// Every role with its grants and users, by id.
+    async fn roles(&self) -> StoreResult<Vec<Role>>;
+    /// Every grant of every role assigned to the user.
+    async fn user_grants(&self, user_id: i64) -> StoreResult<Vec<Grant>>;
+}
+
+/// OAuth applications, their tokens and authorization codes (hashes only).
+///
+/// Token and code operations take the caller's `now` and clean up pairs that can no
+/// longer be used.
+#[async_trait]
+pub trait OAuthStore: Send + Sync {
+    /// Registers an application (its id is allocated); `Rejected` when the client id is
+    /// taken.
+    async fn create_app(&self, app: App) -> StoreResult<i64>;
+    /// Every application, by id.
+    async fn apps(&self) -> StoreResult<Vec<App>>;
+    /// An application by its client id.
+    async fn app_by_client_id(&self, client_id: String) -> StoreResult<Option<App>>;
+    /// An application by its row id.
+    async fn app(&self, id: i64) -> StoreResult<Option<App>>;
+    /// Stores a new token pair; `NotFound` when the application or user does not exist.
+    async fn issue_tokens(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        scopes: Vec<Scope>,
+        tokens: NewTokens,
+        now: i64,
+    ) -> StoreResult<TokenGrant>;
+    /// What the access token with this hash grants, expired or not (`None`: unknown).
+    async fn access_token(&self, access_hash: String) -> StoreResult<Option<TokenGrant>>;
+    /// Exchanges an unused, unexpired refresh token of the application for a new pair
+    /// with the same user and scopes, using it up; `None` when there is no such token.
+    async fn refresh_tokens(
+        &self,
+        app_id: i64,
+        refresh_hash: String,
+        tokens: NewTokens,
+        now: i64,
+    ) -> StoreResult<Option<TokenGrant>>;
+    /// Stores an authorization code for (application, user), valid until `expires`.
+    async fn create_code(
+        &self,
+        app_id: i64,
+        user_id: i64,
+        code_hash: String,
+        expires: i64,
+    ) -> StoreResult<()>;
+    /// Exchanges an unused, unexpired code of the application for a new token pair with
+    /// the application's scopes, using it up; `None` when there is no such code.
+    async fn redeem_code(
+        &self,
+        app_id: i64,
+        code_hash: String,
+        tokens: NewTokens,
+        now: i64,
+    ) -> StoreResult<Option<TokenGrant>>;
+}
+
 /// The kinds of records with database-allocated ids, as [`TransferStore::highest_ids`]
 /// names them.
-pub const ID_KINDS: [&str; 5] = ["user", "webhook", "lead", "contact", "multi_value"];
+pub const ID_KINDS: [&str; 8] = [
+    "user",
+    "webhook",
+    "department",
+    "role",
+    "app",
+    "lead",
+    "contact",
+    "multi_value",
+];
 
 /// Records written as they are, ids included (an import of an export).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -247,6 +353,14 @@ pub struct ImportBatch {
     pub users: Vec<User>,
     /// Webhooks (secret hashes only).
     pub webhooks: Vec<Webhook>,
+    /// Departments (replacing those of the same id, such as the root).
+    pub departments: Vec<Department>,
+    /// Roles with their grants and users.
+    pub roles: Vec<Role>,
+    /// OAuth applications (secret hashes only; their tokens are not moved).
+    pub apps: Vec<App>,
+    /// The source's member id, when this batch carries it.
+    pub member_id: Option<String>,
     /// Entities with their multi-field values (their ids kept too).
     pub rows: Vec<(EntityType, Row)>,
     /// Bindings: kind, owner id, binding.
@@ -256,8 +370,6 @@ pub struct ImportBatch {
 /// Bulk access for moving a whole database (`crm-server export` / `import`).
 #[async_trait]
 pub trait TransferStore: Send + Sync {
-    /// Every user, by id.
-    async fn users(&self) -> StoreResult<Vec<User>>;
     /// Up to `limit` bindings of `kind` after `(owner, bound)`, in that order, with their
     /// owner ids.
     async fn bindings_after(
@@ -282,7 +394,14 @@ pub trait TransferStore: Send + Sync {
 /// Everything a backend provides.
 #[async_trait]
 pub trait Store:
-    EntityStore + BindingStore + IdentityStore + TransferStore + Debug + 'static
+    EntityStore
+    + BindingStore
+    + IdentityStore
+    + RoleStore
+    + OAuthStore
+    + TransferStore
+    + Debug
+    + 'static
 {
     /// Finishes outstanding work and closes the database cleanly.
     async fn close(&self);

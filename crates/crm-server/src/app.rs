@@ -7,12 +7,12 @@ use crate::http::{AppState, router};
 use crate::listener::Limited;
 use crate::methods;
 use crate::rpc::Services;
-use crate::rpc::access::AdministratorsOnly;
+use crate::rpc::access::RolePermissions;
 use anyhow::Context;
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 use crm_core::clock::{Clock, SystemClock};
-use crm_core::identity::{Scope, User};
+use crm_core::identity::{Portal, ROOT_DEPARTMENT, Scope, User};
 use crm_core::store::Store;
 use hyper_util::rt::TokioTimer;
 use std::future::Future;
@@ -44,33 +44,44 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// Builds the shared services over a store, with the system clock.
-pub fn services(store: Arc<dyn Store>, config: &Config) -> Arc<Services> {
-    services_with_clock(store, config, Arc::new(SystemClock))
+pub async fn services(store: Arc<dyn Store>, config: &Config) -> anyhow::Result<Arc<Services>> {
+    services_with_clock(store, config, Arc::new(SystemClock)).await
 }
 
 /// Builds the shared services with a given clock (tests, and later a virtual clock).
-pub fn services_with_clock(
+pub async fn services_with_clock(
     store: Arc<dyn Store>,
     config: &Config,
     clock: Arc<dyn Clock>,
-) -> Arc<Services> {
-    Arc::new(Services {
+) -> anyhow::Result<Arc<Services>> {
+    let portal = Portal {
+        base_url: config.base_url(config.listen),
+        member_id: store
+            .member_id()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the member id: {e}"))?,
+    };
+    Ok(Arc::new(Services {
+        permissions: Arc::new(RolePermissions::new(Arc::clone(&store))),
         store,
         clock,
         tz: config.tz_offset,
-        permissions: Arc::new(AdministratorsOnly),
         registry: Arc::new(methods::registry()),
-    })
+        portal,
+    }))
 }
 
 /// The bootstrap administrator.
-fn admin() -> User {
+fn admin(now: i64) -> User {
     User {
         id: 1,
         name: "Admin".into(),
         last_name: String::new(),
+        email: String::new(),
         admin: true,
         active: true,
+        departments: vec![ROOT_DEPARTMENT],
+        registered_at: now,
     }
 }
 
@@ -112,7 +123,7 @@ impl Application {
         let secret = new_secret()?;
         let created = store
             .bootstrap(
-                admin(),
+                admin(clock.now().timestamp()),
                 hash_secret(&secret),
                 Scope::ALL.to_vec(),
                 clock.now().timestamp(),
@@ -144,10 +155,16 @@ impl Application {
             (None, None)
         };
 
+        let mut services = services_with_clock(store, config, clock).await?;
+        // The listener may have been given port 0: advertise the bound one.
+        if let Some(s) = Arc::get_mut(&mut services) {
+            s.portal.base_url.clone_from(&base_url);
+        }
         let state = AppState {
-            services: services_with_clock(store, config, clock),
+            services,
             max_body_bytes: config.max_body_bytes,
             body_timeout: Duration::from_secs(config.body_timeout),
+            token_ttl: config.oauth_token_ttl,
         };
         Ok(Self {
             listener,

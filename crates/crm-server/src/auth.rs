@@ -1,6 +1,6 @@
-//! Credentials: webhook secrets (random, stored as SHA-256, compared in constant time)
-//! and the one place a request's credentials become a [`Caller`]. OAuth tokens plug in
-//! here later as another [`Credentials`] variant.
+//! Credentials: random secrets and tokens (stored only as SHA-256; webhook secrets are
+//! compared in constant time, tokens are looked up by their hash), and the one place a
+//! request's credentials become a [`Caller`], at the time of the server's clock.
 
 use crate::rpc::ctx::{AuthKind, Caller};
 use crate::rpc::{ApiError, Services};
@@ -25,22 +25,27 @@ pub enum Credentials {
 
 const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
-/// A new webhook secret: 32 characters from `[a-z0-9]` (≈165 bits), from the OS RNG.
-pub fn new_secret() -> anyhow::Result<String> {
-    let mut out = String::with_capacity(32);
-    while out.len() < 32 {
+/// `len` random characters from `[a-z0-9]` (≈5.2 bits each), from the OS RNG.
+pub fn random_string(len: usize) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
         let mut buf = [0u8; 64];
         getrandom::fill(&mut buf)
             .map_err(|e| anyhow::anyhow!("OS random generator failed: {e}"))?;
         // 252 = 7 * 36: rejecting larger bytes keeps every character equally likely.
         for b in buf.into_iter().filter(|b| *b < 252) {
-            if out.len() == 32 {
+            if out.len() == len {
                 break;
             }
             out.push(char::from(ALPHABET[usize::from(b % 36)]));
         }
     }
     Ok(out)
+}
+
+/// A new webhook secret: 32 characters (≈165 bits).
+pub fn new_secret() -> anyhow::Result<String> {
+    random_string(32)
 }
 
 /// Lower-case hex SHA-256 of a secret, as stored.
@@ -56,7 +61,28 @@ pub async fn authenticate(services: &Services, creds: &Credentials) -> Result<Ca
     let store = services.store.as_ref();
     match creds {
         Credentials::Missing => Err(ApiError::NoAuthFound),
-        Credentials::Token(_) => Err(ApiError::InvalidToken),
+        Credentials::Token(token) => {
+            let grant = store
+                .access_token(hash_secret(token))
+                .await?
+                .ok_or(ApiError::InvalidToken)?;
+            if grant.access_expires <= services.clock.now().timestamp() {
+                return Err(ApiError::ExpiredToken);
+            }
+            let user = store
+                .user(grant.user_id)
+                .await?
+                .filter(|u| u.active)
+                .ok_or(ApiError::InvalidToken)?;
+            Ok(Caller {
+                user,
+                scopes: grant.scopes,
+                auth: AuthKind::OAuth {
+                    app_id: grant.app_id,
+                    expires: grant.access_expires,
+                },
+            })
+        }
         Credentials::Webhook { user, secret } => {
             let user_id: i64 = user.parse().map_err(|_| ApiError::InvalidCredentials)?;
             let presented = hash_secret(secret);

@@ -39,6 +39,143 @@ pub enum Command {
         /// The file to read.
         file: PathBuf,
     },
+    /// Manage users.
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+    /// Manage departments (the company structure department levels of roles follow).
+    Department {
+        /// What to do.
+        #[command(subcommand)]
+        action: DepartmentCommand,
+    },
+    /// Manage CRM roles.
+    Role {
+        /// What to do.
+        #[command(subcommand)]
+        action: RoleCommand,
+    },
+    /// Manage local OAuth applications and issue their tokens.
+    App {
+        /// What to do.
+        #[command(subcommand)]
+        action: AppCommand,
+    },
+}
+
+/// User management.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user and print its id.
+    Add {
+        /// First name.
+        #[arg(long)]
+        name: String,
+        /// Last name.
+        #[arg(long, default_value = "")]
+        last_name: String,
+        /// E-mail address.
+        #[arg(long, default_value = "")]
+        email: String,
+        /// Make the user an administrator (passes every CRM permission check).
+        #[arg(long)]
+        admin: bool,
+        /// Department id (repeatable; default: the root department 1).
+        #[arg(long = "department")]
+        departments: Vec<i64>,
+    },
+    /// List users.
+    List,
+    /// Deactivate a user: their webhooks and tokens stop working at once.
+    Deactivate {
+        /// User id.
+        id: i64,
+    },
+    /// Activate a deactivated user again.
+    Activate {
+        /// User id.
+        id: i64,
+    },
+}
+
+/// Department management.
+#[derive(Debug, Subcommand)]
+pub enum DepartmentCommand {
+    /// Add a department and print its id.
+    Add {
+        /// Its name.
+        name: String,
+        /// The parent department (default: the root department 1).
+        #[arg(long, default_value_t = 1)]
+        parent: i64,
+        /// The head of the department (a user id).
+        #[arg(long)]
+        head: Option<i64>,
+        /// Sort weight among siblings.
+        #[arg(long, default_value_t = 500)]
+        sort: i64,
+    },
+    /// List departments.
+    List,
+}
+
+/// CRM role management.
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Create a role. Rights not granted are `none`.
+    Create {
+        /// A unique name.
+        name: String,
+        /// A right as ENTITY.ACTION=LEVEL (`lead.read=own`); entities lead, contact;
+        /// actions read, add, update, delete; levels none, own, department,
+        /// subdepartment, open, all. Repeatable.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+    },
+    /// Assign a role to a user (a user's rights are the highest of their roles').
+    Assign {
+        /// The role's name.
+        name: String,
+        /// User id.
+        #[arg(long)]
+        user: i64,
+    },
+    /// List roles with their rights and users.
+    List,
+}
+
+/// OAuth application management.
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Register an application; prints `{"client_id":…,"client_secret":…}` (the secret is
+    /// shown only here).
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes (crm,user,…); default: every scope.
+        #[arg(long, value_delimiter = ',')]
+        scope: Vec<String>,
+        /// Where the consent page sends users back with a code.
+        #[arg(long, default_value = "")]
+        redirect_uri: String,
+    },
+    /// Issue a token pair for a user; prints what `/oauth/token/` answers.
+    Token {
+        /// The application's client id.
+        #[arg(long)]
+        client_id: String,
+        /// The user the tokens act as.
+        #[arg(long)]
+        user: i64,
+        /// Lifetime of the access token in seconds (default: --oauth-token-ttl).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+        ttl: Option<i64>,
+    },
+    /// List applications (never secrets).
+    List,
 }
 
 /// Webhook management.
@@ -137,6 +274,13 @@ pub struct Config {
     /// handshakes, idle HTTP/2) before it is closed.
     #[arg(long, env = "CRM_IDLE_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub idle_timeout: u64,
+    /// The URL clients reach this server at (`https://crm.example.com`), used in printed
+    /// webhook URLs and OAuth answers; default: the scheme, address and port listened on.
+    #[arg(long, env = "CRM_PUBLIC_URL", value_parser = parse_public_url, global = true)]
+    pub public_url: Option<String>,
+    /// Lifetime of OAuth access tokens, in seconds.
+    #[arg(long, env = "CRM_OAUTH_TOKEN_TTL", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(1..), global = true)]
+    pub oauth_token_ttl: i64,
     /// Most connections open at once; further ones are closed as soon as they arrive.
     #[arg(long, env = "CRM_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub max_connections: u64,
@@ -180,8 +324,12 @@ impl Config {
         self.tls_self_signed || self.tls_cert.is_some()
     }
 
-    /// The base URL clients use (`http://127.0.0.1:8080`), for printing webhook URLs.
+    /// The base URL clients use: `--public-url`, else the listening address
+    /// (`http://127.0.0.1:8080`).
     pub fn base_url(&self, addr: SocketAddr) -> String {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
         let scheme = if self.tls() { "https" } else { "http" };
         let host = if addr.ip().is_unspecified() {
             "127.0.0.1".to_string()
@@ -195,6 +343,20 @@ impl Config {
         };
         format!("{scheme}://{host}:{}", addr.port())
     }
+}
+
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let url = s.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{s}` is not an http:// or https:// URL"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ']) {
+        return Err(format!(
+            "`{s}` must be a scheme, a host and an optional port, without a path"
+        ));
+    }
+    Ok(url.to_string())
 }
 
 fn parse_offset(s: &str) -> Result<FixedOffset, String> {
@@ -232,6 +394,23 @@ mod tests {
     }
 
     #[test]
+    fn public_urls_are_scheme_host_and_port() {
+        assert_eq!(
+            parse_public_url("https://crm.example.com:8443/").unwrap(),
+            "https://crm.example.com:8443"
+        );
+        assert!(parse_public_url("crm.example.com").is_err());
+        assert!(parse_public_url("https://crm.example.com/rest").is_err());
+        let cli = Cli::parse_from(["crm-server", "--public-url", "http://h:1"]);
+        let addr: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert_eq!(cli.config.base_url(addr), "http://h:1");
+        assert_eq!(
+            Cli::parse_from(["crm-server"]).config.base_url(addr),
+            "http://127.0.0.1:8080"
+        );
+    }
+
+    #[test]
     fn database_passwords_stay_out_of_debug_output() {
         let cli = Cli::parse_from([
             "crm-server",
@@ -253,6 +432,7 @@ mod tests {
         assert_eq!(cli.config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(cli.config.database_url(), "sqlite://data/crm.sqlite3");
         assert_eq!(cli.config.database_pool_size, 16);
+        assert_eq!(cli.config.oauth_token_ttl, 3600);
         assert_eq!(cli.config.max_body_bytes, 8 * 1024 * 1024);
         assert_eq!(
             (

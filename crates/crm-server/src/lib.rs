@@ -8,20 +8,25 @@
 //! - [`wire`]: Bitrix formats — PHP `parse_str`, the lenient parameter deserializer,
 //!   envelopes.
 //! - [`auth`]: credentials → caller.
+//! - [`oauth`]: local OAuth applications, token pairs, the token endpoint; the consent
+//!   page lives in [`http`].
 //! - [`rpc`]: registry, call context, the error table, dispatch.
 //! - [`methods`]: the REST methods, one module per family.
 //! - [`transfer`]: `export` / `import` of a whole database as NDJSON.
+//! - [`cli`]: the maintenance commands (webhooks, users, departments, roles, apps).
 //!
-//! Dependencies point inward: `http` uses `rpc`, `wire` and `auth`; `methods` use `rpc`
+//! Dependencies point inward: `http` uses `rpc`, `wire`, `auth` and `oauth`; `methods` use `rpc`
 //! and `crm_core`; `rpc` uses `wire` and `crm_core`.
 //! Methods never see HTTP or SQL; stores never see `ApiError`.
 
 pub mod app;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod http;
 pub mod listener;
 pub mod methods;
+pub mod oauth;
 pub mod rpc;
 pub mod telemetry;
 pub mod transfer;

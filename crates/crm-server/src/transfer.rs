@@ -1,14 +1,17 @@
 //! `crm-server export` and `crm-server import`: a whole database as one NDJSON file, to move
 //! between backends (SQLite ↔ PostgreSQL) or to back up and restore.
 //!
-//! # Format (version 1)
+//! # Format (version 2; version 1 files are read too)
 //!
 //! One JSON object per line, each with a `"type"`:
-//! - first `{"type":"header","format":"crm-server-export","version":1,"exported_at":…}`;
-//! - then `user`, `webhook` (secret hashes only), `entity` (`"entity":"lead"|"contact"`,
+//! - first `{"type":"header","format":"crm-server-export","version":2,"exported_at":…}`;
+//! - then `portal` (the member id), `department`, `user` (with its departments), `role`
+//!   (grants and users), `app` (OAuth applications, secret hashes only; their tokens are
+//!   not exported), `webhook` (secret hashes only), `entity` (`"entity":"lead"|"contact"`,
 //!   its `id`, every stored column under `values` by field name, its multi-field values
 //!   with their ids under `multi`) and `binding` (`kind`, `owner`, `bound`, `sort`,
-//!   `role_id`, `primary`) lines, in that order;
+//!   `role_id`, `primary`) lines, in that order (version 1 had no portal, department,
+//!   role or app lines, and users without e-mail, departments and registration time);
 //! - last `{"type":"end","counts":{…},"highest_ids":{…}}` with the number of lines of each
 //!   type, so a truncated file is refused, and the highest id the source ever handed out
 //!   for each kind, so ids of records deleted before the export are not reused.
@@ -21,8 +24,9 @@ use anyhow::{Context, bail, ensure};
 use crm_core::binding::{ALL_KINDS, Binding, BindingKind};
 use crm_core::entity::EntityType;
 use crm_core::field::Stored;
-use crm_core::identity::{Scope, User, Webhook};
+use crm_core::identity::{App, Department, Grant, Role, Scope, User, Webhook};
 use crm_core::permission::Reach;
+use crm_core::permission::{Action, Level};
 use crm_core::query::{Condition, Dir, ListQuery, Op};
 use crm_core::store::{ImportBatch, MultiValue, Row, Store};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -35,8 +39,8 @@ use std::path::Path;
 /// The `format` of the header line.
 pub const FORMAT: &str = "crm-server-export";
 
-/// The version of the format this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The version of the format this build writes (it reads this one and every earlier one).
+pub const VERSION: u32 = 2;
 
 /// Entities exported per page, and records imported per transaction.
 const CHUNK: usize = 1_000;
@@ -59,6 +63,15 @@ pub struct Counts {
     pub multi_values: u64,
     /// `binding` lines.
     pub bindings: u64,
+    /// `department` lines.
+    #[serde(default)]
+    pub departments: u64,
+    /// `role` lines.
+    #[serde(default)]
+    pub roles: u64,
+    /// `app` lines.
+    #[serde(default)]
+    pub apps: u64,
 }
 
 /// One multi-field value.
@@ -79,12 +92,44 @@ enum Line {
         version: u32,
         exported_at: String,
     },
+    Portal {
+        member_id: String,
+    },
+    Department {
+        id: i64,
+        name: String,
+        sort: i64,
+        parent: Option<i64>,
+        head: Option<i64>,
+    },
     User {
         id: i64,
         name: String,
         last_name: String,
         admin: bool,
         active: bool,
+        #[serde(default)]
+        email: String,
+        #[serde(default = "root_department")]
+        departments: Vec<i64>,
+        #[serde(default)]
+        registered_at: i64,
+    },
+    Role {
+        id: i64,
+        name: String,
+        /// `entity.action` → level.
+        grants: Vec<GrantLine>,
+        users: Vec<i64>,
+    },
+    App {
+        id: i64,
+        client_id: String,
+        secret_hash: String,
+        name: String,
+        scopes: Vec<String>,
+        redirect_uri: String,
+        created_at: i64,
     },
     Webhook {
         id: i64,
@@ -103,6 +148,20 @@ enum Line {
         #[serde(default)]
         highest_ids: Map<String, Value>,
     },
+}
+
+/// One grant of a `role` line.
+#[derive(Debug, Serialize, Deserialize)]
+struct GrantLine {
+    entity: String,
+    action: String,
+    level: String,
+}
+
+/// Users of a version 1 file belong to the root department, as after migrating a
+/// database of that time.
+fn root_department() -> Vec<i64> {
+    vec![crm_core::identity::ROOT_DEPARTMENT]
 }
 
 /// The `type` of a line, read without the rest.
@@ -144,17 +203,10 @@ fn parse_line(text: &str) -> serde_json::Result<Line> {
     }
 }
 
-fn entity_code(entity: EntityType) -> &'static str {
-    match entity {
-        EntityType::Lead => "lead",
-        EntityType::Contact => "contact",
-    }
-}
-
 fn entity_of(code: &str) -> anyhow::Result<EntityType> {
     ENTITIES
         .into_iter()
-        .find(|e| entity_code(*e) == code)
+        .find(|e| e.code() == code)
         .with_context(|| format!("unknown entity `{code}`"))
 }
 
@@ -253,6 +305,25 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
             exported_at: chrono::Utc::now().to_rfc3339(),
         },
     )?;
+    write_line(
+        &mut out,
+        &Line::Portal {
+            member_id: store.member_id().await?,
+        },
+    )?;
+    for d in store.departments().await? {
+        write_line(
+            &mut out,
+            &Line::Department {
+                id: d.id,
+                name: d.name,
+                sort: d.sort,
+                parent: d.parent,
+                head: d.head,
+            },
+        )?;
+        counts.departments += 1;
+    }
     for u in store.users().await? {
         write_line(
             &mut out,
@@ -262,9 +333,48 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
                 last_name: u.last_name,
                 admin: u.admin,
                 active: u.active,
+                email: u.email,
+                departments: u.departments,
+                registered_at: u.registered_at,
             },
         )?;
         counts.users += 1;
+    }
+    for r in store.roles().await? {
+        let grants = r
+            .grants
+            .into_iter()
+            .map(|g| GrantLine {
+                entity: g.entity,
+                action: g.action.code().into(),
+                level: g.level.code().into(),
+            })
+            .collect();
+        write_line(
+            &mut out,
+            &Line::Role {
+                id: r.id,
+                name: r.name,
+                grants,
+                users: r.users,
+            },
+        )?;
+        counts.roles += 1;
+    }
+    for a in store.apps().await? {
+        write_line(
+            &mut out,
+            &Line::App {
+                id: a.id,
+                client_id: a.client_id,
+                secret_hash: a.secret_hash,
+                name: a.name,
+                scopes: a.scopes.iter().map(|s| s.code().to_string()).collect(),
+                redirect_uri: a.redirect_uri,
+                created_at: a.created_at,
+            },
+        )?;
+        counts.apps += 1;
     }
     for w in store.webhooks().await? {
         write_line(
@@ -313,7 +423,7 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
                 write_line(
                     &mut out,
                     &Line::Entity(EntityLine {
-                        entity: entity_code(entity).into(),
+                        entity: entity.code().into(),
                         id: row.id,
                         values,
                         multi,
@@ -400,8 +510,8 @@ where
                     version,
                     ..
                 } if format == FORMAT => ensure!(
-                    version == VERSION,
-                    "the file is format version {version}; this build reads version {VERSION}"
+                    (1..=VERSION).contains(&version),
+                    "the file is format version {version}; this build reads versions 1 to {VERSION}"
                 ),
                 _ => bail!("line 1 is not a {FORMAT} header"),
             }
@@ -410,7 +520,11 @@ where
         ensure!(expected.is_none(), "line {number} follows the end line");
         match &line {
             Line::Header { .. } => bail!("line {number}: a second header"),
+            Line::Portal { .. } => {}
+            Line::Department { .. } => counts.departments += 1,
             Line::User { .. } => counts.users += 1,
+            Line::Role { .. } => counts.roles += 1,
+            Line::App { .. } => counts.apps += 1,
             Line::Webhook { .. } => counts.webhooks += 1,
             Line::Entity(EntityLine { entity, multi, .. }) => {
                 let entity = entity_of(entity).with_context(|| format!("line {number}"))?;
@@ -455,18 +569,80 @@ fn add_to_batch(
     kinds: &HashMap<&str, BindingKind>,
 ) -> anyhow::Result<()> {
     match line {
+        Line::Portal { member_id } => batch.member_id = Some(member_id),
+        Line::Department {
+            id,
+            name,
+            sort,
+            parent,
+            head,
+        } => batch.departments.push(Department {
+            id,
+            name,
+            sort,
+            parent,
+            head,
+        }),
         Line::User {
             id,
             name,
             last_name,
             admin,
             active,
+            email,
+            departments,
+            registered_at,
         } => batch.users.push(User {
             id,
             name,
             last_name,
+            email,
             admin,
             active,
+            departments,
+            registered_at,
+        }),
+        Line::Role {
+            id,
+            name,
+            grants,
+            users,
+        } => {
+            let grants = grants
+                .into_iter()
+                .map(|g| {
+                    Ok(Grant {
+                        action: Action::parse(&g.action)
+                            .with_context(|| format!("unknown action `{}`", g.action))?,
+                        level: Level::parse(&g.level)
+                            .with_context(|| format!("unknown level `{}`", g.level))?,
+                        entity: g.entity,
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?;
+            batch.roles.push(Role {
+                id,
+                name,
+                grants,
+                users,
+            });
+        }
+        Line::App {
+            id,
+            client_id,
+            secret_hash,
+            name,
+            scopes,
+            redirect_uri,
+            created_at,
+        } => batch.apps.push(App {
+            id,
+            client_id,
+            secret_hash,
+            name,
+            scopes: scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+            redirect_uri,
+            created_at,
         }),
         Line::Webhook {
             id,
@@ -588,10 +764,20 @@ pub async fn import(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
         count(store, EntityType::Contact).await?,
         store.users().await?.len() as u64,
         store.webhooks().await?.len() as u64,
+        store.roles().await?.len() as u64,
+        store.apps().await?.len() as u64,
+    );
+    let read = (
+        counts.leads,
+        counts.contacts,
+        counts.users,
+        counts.webhooks,
+        counts.roles,
+        counts.apps,
     );
     ensure!(
-        stored == (counts.leads, counts.contacts, counts.users, counts.webhooks),
-        "the database holds {stored:?} (leads, contacts, users, webhooks) after importing {counts:?}"
+        stored == read,
+        "the database holds {stored:?} (leads, contacts, users, webhooks, roles, apps) after importing {counts:?}"
     );
     Ok(counts)
 }

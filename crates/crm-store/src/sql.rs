@@ -172,6 +172,9 @@ pub(crate) fn id_table(kind: &str) -> Option<&'static str> {
     Some(match kind {
         "user" => "app_user",
         "webhook" => "webhook",
+        "department" => "department",
+        "role" => "crm_role",
+        "app" => "oauth_app",
         "lead" => "crm_lead",
         "contact" => "crm_contact",
         "multi_value" => "crm_multifield",
@@ -181,7 +184,9 @@ pub(crate) fn id_table(kind: &str) -> Option<&'static str> {
 
 /// Whether anything is stored: a row from any of the tables an import fills.
 pub(crate) const ANY_ROW: &str = "SELECT 1 FROM app_user UNION ALL SELECT 1 FROM crm_lead \
-     UNION ALL SELECT 1 FROM crm_contact UNION ALL SELECT 1 FROM crm_binding LIMIT 1";
+     UNION ALL SELECT 1 FROM crm_contact UNION ALL SELECT 1 FROM crm_binding \
+     UNION ALL SELECT 1 FROM crm_role UNION ALL SELECT 1 FROM oauth_app \
+     UNION ALL SELECT 1 FROM department WHERE ID <> 1 LIMIT 1";
 
 /// One entity row by id (argument 1).
 pub(crate) fn select_by_id(dialect: Dialect, entity: EntityType) -> String {
@@ -193,22 +198,47 @@ pub(crate) fn select_by_id(dialect: Dialect, entity: EntityType) -> String {
     )
 }
 
-/// Scopes as stored: their codes, comma-separated.
-pub(crate) fn scopes_text(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(|s| s.code())
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
 /// Scopes from their stored text (unknown codes are skipped).
 pub(crate) fn parse_scopes(text: &str) -> Vec<Scope> {
     text.split(',').filter_map(Scope::parse).collect()
 }
 
-/// The columns of a user row, in the order the row mappers read them.
-pub(crate) const USER_COLUMNS: &str = "ID, NAME, LAST_NAME, ADMIN, ACTIVE";
+/// Ids from their stored comma-separated text (empty: none).
+pub(crate) fn parse_ids(text: &str) -> Vec<i64> {
+    text.split(',')
+        .filter_map(|t| t.trim().parse().ok())
+        .collect()
+}
+
+/// Selects users in the order the row mappers read them: id, name, last name, e-mail,
+/// administrator and active flags, registration time, and the department ids as
+/// comma-separated text (ascending). Append `WHERE …`/`ORDER BY …` to it.
+pub(crate) fn select_users(dialect: Dialect) -> String {
+    let departments = match dialect {
+        Dialect::Sqlite => {
+            "(SELECT group_concat(DEPARTMENT_ID) FROM (SELECT DEPARTMENT_ID FROM user_department \
+             d WHERE d.USER_ID = u.ID ORDER BY DEPARTMENT_ID))"
+        }
+        Dialect::Postgres => {
+            "(SELECT string_agg(DEPARTMENT_ID::text, ',' ORDER BY DEPARTMENT_ID) \
+             FROM user_department d WHERE d.USER_ID = u.ID)"
+        }
+    };
+    format!(
+        "SELECT u.ID, u.NAME, u.LAST_NAME, u.EMAIL, u.ADMIN, u.ACTIVE, u.DATE_REGISTER, \
+         COALESCE({departments}, '') FROM app_user u"
+    )
+}
+
+/// The columns of a department row, in the order the row mappers read them.
+pub(crate) const DEPARTMENT_COLUMNS: &str = "ID, NAME, SORT, PARENT_ID, HEAD_ID";
+
+/// The columns of an OAuth application row, in the order the row mappers read them.
+pub(crate) const APP_COLUMNS: &str =
+    "ID, CLIENT_ID, SECRET_HASH, NAME, SCOPES, REDIRECT_URI, CREATED_AT";
+
+/// The columns of a token grant, in the order the row mappers read them.
+pub(crate) const TOKEN_COLUMNS: &str = "ID, APP_ID, USER_ID, SCOPES, ACCESS_EXPIRES";
 
 /// The columns of a webhook row, in the order the row mappers read them.
 pub(crate) const WEBHOOK_COLUMNS: &str = "ID, USER_ID, SECRET_HASH, SCOPES, CREATED_AT, REVOKED";

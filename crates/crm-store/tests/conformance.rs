@@ -9,8 +9,9 @@ use chrono::FixedOffset;
 use crm_core::binding::{Binding, LEAD_CONTACT, NewBinding, plan_add, plan_ids, plan_remove};
 use crm_core::entity::EntityType;
 use crm_core::field::Stored;
-use crm_core::identity::{Scope, User};
+use crm_core::identity::{App, Department, Grant, NewTokens, ROOT_DEPARTMENT, Role, Scope, User};
 use crm_core::permission::Reach;
+use crm_core::permission::{Action, Level};
 use crm_core::query::{ListQuery, parse_filter, parse_order};
 use crm_core::store::{NewEntity, NewMultiValue, Store, StoreError, Update};
 use serde_json::json;
@@ -549,8 +550,11 @@ async fn identity_is_bootstrapped_once(b: &Backend) {
         id: 1,
         name: "Admin".into(),
         last_name: String::new(),
+        email: "admin@example.org".into(),
         admin: true,
         active: true,
+        departments: vec![ROOT_DEPARTMENT],
+        registered_at: 100,
     };
     let second = b.another().await;
     let (one, two) = tokio::join!(
@@ -627,10 +631,48 @@ async fn records_transfer_verbatim(b: &Backend) {
         id: 3,
         name: "Ann".into(),
         last_name: "Lee".into(),
+        email: "ann@example.org".into(),
         admin: false,
         active: true,
+        departments: vec![ROOT_DEPARTMENT, 6],
+        registered_at: 50,
+    };
+    let departments = vec![
+        Department {
+            id: ROOT_DEPARTMENT,
+            name: "Imported Inc.".into(),
+            sort: 500,
+            parent: None,
+            head: Some(3),
+        },
+        Department {
+            id: 6,
+            name: "Sales".into(),
+            sort: 100,
+            parent: Some(ROOT_DEPARTMENT),
+            head: None,
+        },
+    ];
+    let role = Role {
+        id: 4,
+        name: "Sales".into(),
+        grants: vec![Grant::parse("lead.read=department").unwrap()],
+        users: vec![3],
+    };
+    let app = App {
+        id: 2,
+        client_id: "local.x.1".into(),
+        secret_hash: "secret-hash".into(),
+        name: "Imported".into(),
+        scopes: vec![Scope::Crm],
+        redirect_uri: "https://app.example.org/cb".into(),
+        created_at: 7,
     };
     s.import(crm_core::store::ImportBatch {
+        member_id: Some("source-member".into()),
+        departments: departments.clone(),
+        roles: vec![role.clone()],
+        apps: vec![app.clone()],
         users: vec![user.clone()],
         webhooks: vec![crm_core::identity::Webhook {
             id: 9,
@@ -662,6 +704,10 @@ async fn records_transfer_verbatim(b: &Backend) {
     s.finish_import(&highest).await.unwrap();
 
     assert_eq!(s.users().await.unwrap(), vec![user]);
+    assert_eq!(s.departments().await.unwrap(), departments);
+    assert_eq!(s.roles().await.unwrap(), vec![role]);
+    assert_eq!(s.apps().await.unwrap(), vec![app]);
+    assert_eq!(s.member_id().await.unwrap(), "source-member");
     assert!(s.webhooks().await.unwrap()[0].revoked);
     let row = s.get(EntityType::Contact, 40).await.unwrap().unwrap();
     assert_eq!(row.values["NAME"], text("Imported"));
@@ -705,9 +751,291 @@ async fn records_transfer_verbatim(b: &Backend) {
     let high = s.highest_ids().await.unwrap();
     assert!(high.contains(&("lead".to_string(), 501)), "{high:?}");
     assert!(high.contains(&("user".to_string(), 3)), "{high:?}");
+    assert!(high.contains(&("department".to_string(), 6)), "{high:?}");
+    assert!(high.contains(&("role".to_string(), 4)), "{high:?}");
+    assert!(high.contains(&("app".to_string(), 2)), "{high:?}");
+    // New users, departments, roles and applications continue after the imported ids.
+    let new_user = User {
+        id: 0,
+        departments: vec![6],
+        ..s.users().await.unwrap()[0].clone()
+    };
+    assert_eq!(s.create_user(new_user).await.unwrap(), 4);
+    let new_department = Department {
+        id: 0,
+        name: "Support".into(),
+        sort: 1,
+        parent: Some(6),
+        head: None,
+    };
+    assert_eq!(s.create_department(new_department).await.unwrap(), 7);
+    assert_eq!(s.create_role("Other".into(), vec![]).await.unwrap(), 5);
+}
+
+/// Users with departments, the department tree, roles with grants: stored as given,
+/// members found by department, the highest grant of several roles visible to the caller.
+async fn users_departments_and_roles(b: &Backend) {
+    let s = b.store.as_ref();
+    assert_eq!(
+        s.departments().await.unwrap().len(),
+        1,
+        "the root department"
+    );
+    assert_eq!(s.member_id().await.unwrap().len(), 32);
+    let dept = |name: &str, parent| Department {
+        id: 0,
+        name: name.into(),
+        sort: 500,
+        parent: Some(parent),
+        head: None,
+    };
+    let sales = s
+        .create_department(dept("Sales", ROOT_DEPARTMENT))
+        .await
+        .unwrap();
+    let east = s.create_department(dept("East", sales)).await.unwrap();
+    assert!(matches!(
+        s.create_department(dept("Orphan", 999)).await,
+        Err(StoreError::NotFound)
+    ));
+    let user = |name: &str, departments: Vec<i64>| User {
+        id: 0,
+        name: name.into(),
+        last_name: "Ü".into(),
+        email: format!("{name}@example.org"),
+        admin: false,
+        active: true,
+        departments,
+        registered_at: 1_000,
+    };
+    let ann = s.create_user(user("ann", vec![sales])).await.unwrap();
+    let bob = s.create_user(user("bob", vec![east, sales])).await.unwrap();
+    assert!(matches!(
+        s.create_user(user("eve", vec![999])).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        s.users().await.unwrap().len(),
+        2,
+        "a failed add leaves nothing"
+    );
+    let got = s.user(bob).await.unwrap().unwrap();
+    assert_eq!(got.departments, vec![sales, east], "ascending");
+    assert_eq!(got.last_name, "Ü");
+    assert_eq!(
+        s.department_members(vec![sales]).await.unwrap(),
+        vec![ann, bob]
+    );
+    assert_eq!(
+        s.department_members(vec![east, 999]).await.unwrap(),
+        vec![bob]
+    );
+    assert!(s.department_members(vec![]).await.unwrap().is_empty());
+    assert!(s.set_user_active(ann, false).await.unwrap());
+    assert!(!s.user(ann).await.unwrap().unwrap().active);
+    assert!(!s.set_user_active(999, false).await.unwrap());
+
+    let own = vec![
+        Grant::parse("lead.read=own").unwrap(),
+        Grant::parse("lead.update=own").unwrap(),
+    ];
+    s.create_role("Own".into(), own).await.unwrap();
+    s.create_role(
+        "Reader".into(),
+        vec![Grant::parse("lead.read=all").unwrap()],
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        s.create_role("Own".into(), vec![]).await,
+        Err(StoreError::Rejected(_))
+    ));
+    assert!(s.assign_role("Own".into(), bob).await.unwrap());
+    assert!(!s.assign_role("Own".into(), bob).await.unwrap());
+    assert!(s.assign_role("Reader".into(), bob).await.unwrap());
+    assert!(matches!(
+        s.assign_role("Nope".into(), bob).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.assign_role("Own".into(), 999).await,
+        Err(StoreError::NotFound)
+    ));
+    let mut grants: Vec<(Action, Level)> = s
+        .user_grants(bob)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.action, g.level))
+        .collect();
+    grants.sort_by_key(|(a, l)| (a.code(), *l));
+    assert_eq!(
+        grants,
+        [
+            (Action::Read, Level::Own),
+            (Action::Read, Level::All),
+            (Action::Update, Level::Own)
+        ]
+    );
+    assert!(s.user_grants(ann).await.unwrap().is_empty());
+    let roles = s.roles().await.unwrap();
+    assert_eq!(roles.len(), 2);
+    assert_eq!(roles[0].users, vec![bob]);
+    assert_eq!(roles[0].grants.len(), 2);
+}
+
+fn tokens(tag: &str, access_expires: i64, refresh_expires: i64) -> NewTokens {
+    NewTokens {
+        access_hash: format!("a-{tag}"),
+        access_expires,
+        refresh_hash: format!("r-{tag}"),
+        refresh_expires,
+    }
+}
+
+/// OAuth: tokens are found by hash; a refresh token and a code are used once (also when
+/// two exchanges race), only by their application and only before they expire.
+async fn oauth_tokens_and_codes_are_single_use(b: &Backend) {
+    let s = b.store.as_ref();
+    s.bootstrap(
+        User {
+            id: 1,
+            name: "A".into(),
+            last_name: String::new(),
+            email: String::new(),
+            admin: true,
+            active: true,
+            departments: vec![ROOT_DEPARTMENT],
+            registered_at: 0,
+        },
+        "h".into(),
+        Scope::ALL.to_vec(),
+        0,
+    )
+    .await
+    .unwrap();
+    let app = |client_id: &str| App {
+        id: 0,
+        client_id: client_id.into(),
+        secret_hash: "sh".into(),
+        name: "App".into(),
+        scopes: vec![Scope::Crm, Scope::User],
+        redirect_uri: String::new(),
+        created_at: 1,
+    };
+    let one = s.create_app(app("local.one.1")).await.unwrap();
+    let two = s.create_app(app("local.two.2")).await.unwrap();
+    assert!(matches!(
+        s.create_app(app("local.one.1")).await,
+        Err(StoreError::Rejected(_))
+    ));
+    assert_eq!(
+        s.app_by_client_id("local.two.2".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        two
+    );
+    assert!(s.app(999).await.unwrap().is_none());
+    assert!(matches!(
+        s.issue_tokens(999, 1, vec![], tokens("x", 1, 1), 0).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let first = s
+        .issue_tokens(one, 1, vec![Scope::Crm], tokens("1", 1_100, 5_000), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.access_token("a-1".into()).await.unwrap(),
+        Some(first.clone())
+    );
+    assert!(s.access_token("r-1".into()).await.unwrap().is_none());
+    // Another application cannot use the refresh token; this one can, once, even when
+    // two refreshes race.
+    assert!(
+        s.refresh_tokens(two, "r-1".into(), tokens("2", 2_000, 9_000), 1_050)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let other = b.another().await;
+    let (x, y) = tokio::join!(
+        s.refresh_tokens(one, "r-1".into(), tokens("3", 2_000, 9_000), 1_050),
+        other.refresh_tokens(one, "r-1".into(), tokens("4", 2_000, 9_000), 1_050),
+    );
+    other.close().await;
+    let won: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().flatten().collect();
+    assert_eq!(won.len(), 1, "exactly one refresh");
+    assert_eq!(
+        (won[0].user_id, won[0].scopes.clone()),
+        (1, vec![Scope::Crm])
+    );
+    // The old access token stays until its own expiry.
+    assert!(s.access_token("a-1".into()).await.unwrap().is_some());
+    // An expired refresh token is refused.
+    let late = s
+        .issue_tokens(one, 1, vec![Scope::Crm], tokens("5", 1_100, 1_200), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(late.access_expires, 1_100);
+    assert!(
+        s.refresh_tokens(one, "r-5".into(), tokens("6", 9, 9), 1_200)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    s.create_code(one, 1, "c-1".into(), 3_000).await.unwrap();
+    s.create_code(one, 1, "c-2".into(), 3_000).await.unwrap();
+    assert!(matches!(
+        s.create_code(one, 999, "c-3".into(), 3_000).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        s.redeem_code(two, "c-1".into(), tokens("7", 4_000, 9_000), 2_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let redeemed = s
+        .redeem_code(one, "c-1".into(), tokens("8", 4_000, 90_000), 2_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        redeemed.scopes,
+        vec![Scope::Crm, Scope::User],
+        "the app's scopes"
+    );
+    assert!(
+        s.redeem_code(one, "c-1".into(), tokens("9", 4_000, 9_000), 2_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Expired codes are refused.
+    assert!(
+        s.redeem_code(one, "c-2".into(), tokens("10", 4_000, 9_000), 3_000)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Pairs that can no longer be used are dropped as new ones are issued.
+    s.issue_tokens(one, 1, vec![], tokens("11", 20_000, 20_000), 10_000)
+        .await
+        .unwrap();
+    assert!(s.access_token("a-1".into()).await.unwrap().is_none());
+    assert!(
+        s.access_token("a-8".into()).await.unwrap().is_some(),
+        "refreshable"
+    );
 }
 
 on_both_backends!(
+    users_departments_and_roles,
+    oauth_tokens_and_codes_are_single_use,
     records_transfer_verbatim,
     entities_round_trip,
     ids_increase_and_are_not_reused,

@@ -2,6 +2,7 @@
 //! call outcome into the Bitrix envelope with the right status. All Bitrix semantics live
 //! in `wire` and `rpc`; this module only adapts HTTP to them.
 
+mod oauth;
 mod params;
 
 use crate::auth::{Credentials, authenticate};
@@ -31,9 +32,12 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Time allowed for a whole request body to arrive.
     pub body_timeout: Duration,
+    /// Lifetime of OAuth access tokens issued by `/oauth/token/`, in seconds.
+    pub token_ttl: i64,
 }
 
-/// The application's routes: `/healthz`, and everything under `/rest/`.
+/// The application's routes: `/healthz`, the OAuth server's `/oauth/token/` and
+/// `/oauth/authorize/`, and everything under `/rest/`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
@@ -169,6 +173,9 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
         return json_response(StatusCode::OK, &Value::Null);
     }
     let (parts, body) = req.into_parts();
+    if let Some(which) = oauth::endpoint(parts.uri.path()) {
+        return oauth::serve(&state, which, parts, body).await;
+    }
     let spec = split_path(parts.uri.path()).and_then(|(_, raw)| state.services.registry.get(raw));
     let outcome = match spec {
         // A panic is a bug, but it must still end in an answer and a log line.

@@ -3,6 +3,7 @@
 
 pub mod crm;
 pub mod server;
+pub mod user;
 
 use crate::rpc::Registry;
 
@@ -10,6 +11,7 @@ use crate::rpc::Registry;
 pub fn registry() -> Registry {
     let mut r = Registry::default();
     server::register(&mut r);
+    user::register(&mut r);
     crm::entity::register(&mut r);
     crm::binding::register(&mut r);
     crm::status::register(&mut r);

@@ -1,6 +1,7 @@
 //! Introspection in the global scope: `server.time`, `profile`, `scope`, `methods`,
 //! `method.get`, `app.info`.
 
+use crate::oauth::APP_STATUS;
 use crate::rpc::ctx::AuthKind;
 use crate::rpc::{ApiError, Ctx, Registry};
 use crm_core::identity::Scope;
@@ -43,6 +44,7 @@ pub async fn profile(ctx: Ctx, _: IgnoredAny) -> Result<Value, ApiError> {
         "LAST_NAME": u.last_name,
         "PERSONAL_GENDER": "",
         "TIME_ZONE": "",
+        "TIME_ZONE_OFFSET": ctx.services.tz.local_minus_utc(),
     }))
 }
 
@@ -81,12 +83,57 @@ pub async fn method_get(ctx: Ctx, p: MethodGetParams) -> Result<Value, ApiError>
     Ok(json!({ "isExisting": spec.is_some(), "isAvailable": available }))
 }
 
-/// `app.info`: for a webhook, its scopes and the license.
+/// The license a self-hosted portal reports.
+const LICENSE: &str = "en_selfhosted";
+
+/// `app.info`: for a webhook, its scopes and the license; for an access token, the
+/// application as a portal describes it, together with the fields the vendor's OAuth
+/// server answers at the same path (`client_id`, `scope`, `expires`, `install`,
+/// `user_id`), so that clients asking either find what they read.
 pub async fn app_info(ctx: Ctx, _: IgnoredAny) -> Result<Value, ApiError> {
+    let scopes: Vec<&str> = ctx.caller.scopes.iter().map(|s| s.code()).collect();
     match ctx.caller.auth {
-        AuthKind::Webhook(_) => {
-            let scopes: Vec<&str> = ctx.caller.scopes.iter().map(|s| s.code()).collect();
-            Ok(json!({ "SCOPE": scopes, "LICENSE": "selfhosted" }))
+        AuthKind::Webhook(_) => Ok(json!({ "SCOPE": scopes, "LICENSE": LICENSE })),
+        AuthKind::OAuth { app_id, expires } => {
+            let app = ctx
+                .store()
+                .app(app_id)
+                .await?
+                .ok_or(ApiError::InvalidToken)?;
+            let portal = &ctx.services.portal;
+            let scope = scopes.join(",");
+            let expires = chrono::DateTime::from_timestamp(expires, 0)
+                .unwrap_or_default()
+                .with_timezone(&ctx.services.tz)
+                .format("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string();
+            Ok(json!({
+                "ID": app.id,
+                "CODE": app.client_id,
+                "VERSION": 1,
+                "STATUS": APP_STATUS,
+                "INSTALLED": true,
+                "PAYMENT_EXPIRED": "N",
+                "DAYS": null,
+                "LANGUAGE_ID": "en",
+                "LICENSE": LICENSE,
+                "client_id": app.client_id,
+                "scope": scope,
+                "expires": expires,
+                "install": {
+                    "installed": true,
+                    "version": 1,
+                    "status": APP_STATUS,
+                    "scope": scope,
+                    "domain": portal.domain(),
+                    "uri": format!("{}/", portal.base_url),
+                    "client_endpoint": portal.client_endpoint(),
+                    "server_endpoint": portal.client_endpoint(),
+                    "member_id": portal.member_id,
+                    "member_type": "PORTAL",
+                },
+                "user_id": ctx.caller.user.id,
+            }))
         }
     }
 }

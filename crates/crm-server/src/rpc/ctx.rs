@@ -7,7 +7,7 @@ use crate::rpc::registry::Registry;
 use chrono::{DateTime, FixedOffset, Utc};
 use crm_core::clock::Clock;
 use crm_core::entity::EntityType;
-use crm_core::identity::{Scope, User};
+use crm_core::identity::{Portal, Scope, User};
 use crm_core::permission::{Action, Level, Reach};
 use crm_core::store::{Row, Store};
 use std::sync::Arc;
@@ -17,6 +17,20 @@ use std::sync::Arc;
 pub enum AuthKind {
     /// An incoming webhook (its id).
     Webhook(i64),
+    /// An OAuth access token.
+    OAuth {
+        /// The application (row id).
+        app_id: i64,
+        /// When the access token expires, unix seconds.
+        expires: i64,
+    },
+}
+
+impl AuthKind {
+    /// Whether the caller presented an OAuth access token.
+    pub fn is_token(self) -> bool {
+        matches!(self, Self::OAuth { .. })
+    }
 }
 
 /// The authenticated caller.
@@ -43,6 +57,8 @@ pub struct Services {
     pub permissions: Arc<dyn Permissions>,
     /// Every method (used by `batch`, `methods`, `method.get`).
     pub registry: Arc<Registry>,
+    /// Where the server is reached and its member id (OAuth answers, `app.info`).
+    pub portal: Portal,
 }
 
 /// The context of one method call.
@@ -104,7 +120,7 @@ impl Ctx {
         let reach = self.require_any(action, entity, denied).await?;
         if reach != Reach::Everything {
             let row = self.store().get(entity, id).await?;
-            if !row.is_some_and(|r| reach.covers_row(&r)) {
+            if !Self::permits(&reach, row.as_ref()) {
                 return Err(denied());
             }
         }
@@ -114,7 +130,10 @@ impl Ctx {
     /// The item check on a row already loaded (`None`: it does not exist).
     pub fn permits(reach: &Reach, row: Option<&Row>) -> bool {
         match row {
-            Some(r) => reach.covers_row(r),
+            Some(r) => {
+                let (assigned, opened) = r.access();
+                reach.covers(assigned, opened)
+            }
             None => *reach == Reach::Everything,
         }
     }

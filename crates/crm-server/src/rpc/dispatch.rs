@@ -1,7 +1,7 @@
-//! Calling a method on behalf of an authenticated caller: the scope check and the call,
-//! timed. The HTTP layer and `batch` both come through here and both build their `time`
-//! object from the [`Outcome`], so every call passes one place where a journal, limits and
-//! faults can later be applied.
+//! Calling a method on behalf of an authenticated caller: the credential-kind and scope
+//! checks and the call, timed. The HTTP layer and `batch` both come through here and both
+//! build their `time` object from the [`Outcome`], so every call passes one place where a
+//! journal, limits and faults can later be applied.
 
 use crate::rpc::{ApiError, Caller, Ctx, MethodSpec, Reply, Services};
 use crate::wire::envelope::Time;
@@ -42,10 +42,14 @@ pub async fn call(
 ) -> Outcome {
     let started = services.clock.now();
     let clock = Instant::now();
-    let result = if let Some(scope) = spec.scope
-        && !caller.scopes.contains(&scope)
+    let result = if !spec.auth.admits(caller.auth) {
+        Err(ApiError::WrongAuthType)
+    } else if let Some(scope) = spec.scope
+        && !scope.granted_by(&caller.scopes)
     {
-        Err(ApiError::InsufficientScope)
+        Err(ApiError::InsufficientScope {
+            token: caller.auth.is_token(),
+        })
     } else {
         let ctx = Ctx {
             caller: Arc::clone(caller),

@@ -18,9 +18,19 @@ pub enum ApiError {
     /// An OAuth access token that is not valid.
     #[error("invalid token")]
     InvalidToken,
-    /// The credential lacks the method's scope.
+    /// An OAuth access token past its lifetime.
+    #[error("expired token")]
+    ExpiredToken,
+    /// The credential lacks the method's scope (`token`: an OAuth access token, else a
+    /// webhook).
     #[error("insufficient scope")]
-    InsufficientScope,
+    InsufficientScope {
+        /// Whether the credential is an access token.
+        token: bool,
+    },
+    /// The method may not be called with this kind of credential.
+    #[error("wrong authorization type")]
+    WrongAuthType,
     /// Item-level denial (`ACCESS_DENIED`, 403).
     #[error("access denied")]
     AccessDenied,
@@ -77,10 +87,23 @@ impl ApiError {
                 401,
                 "The access token provided is invalid".into(),
             ),
-            Self::InsufficientScope => (
+            Self::ExpiredToken => (
+                "expired_token",
+                401,
+                "The access token provided has expired".into(),
+            ),
+            Self::InsufficientScope { token } => (
                 "insufficient_scope",
                 401,
-                "The request requires higher privileges than provided by the webhook token".into(),
+                format!(
+                    "The request requires higher privileges than provided by the {} token",
+                    if *token { "access" } else { "webhook" }
+                ),
+            ),
+            Self::WrongAuthType => (
+                "WRONG_AUTH_TYPE",
+                403,
+                "Current authorization type is denied for this method".into(),
             ),
             Self::AccessDenied => ("ACCESS_DENIED", 403, "Access denied!".into()),
             Self::Invalid(text) => ("", 400, text.clone()),

@@ -11,4 +11,4 @@ pub mod registry;
 
 pub use ctx::{Caller, Ctx, Services};
 pub use error::ApiError;
-pub use registry::{MethodSpec, Page, Registry, Reply};
+pub use registry::{AuthRule, MethodSpec, Page, Registry, Reply};

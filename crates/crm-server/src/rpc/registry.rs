@@ -1,6 +1,7 @@
 //! The method registry: Bitrix method names mapped to typed handlers, erased once at
 //! registration (the idea of axum's `Handler`, for our one-parameter case).
 
+use crate::rpc::ctx::AuthKind;
 use crate::rpc::{ApiError, Ctx};
 use crate::wire::params::from_params;
 use crm_core::identity::Scope;
@@ -60,7 +61,31 @@ pub struct MethodSpec {
     pub scope: Option<Scope>,
     /// Whether `batch` may call it.
     pub batchable: bool,
+    /// Which credentials may call it.
+    pub auth: AuthRule,
     call: Erased,
+}
+
+/// Which kinds of credentials may call a method; the others get `WRONG_AUTH_TYPE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthRule {
+    /// Webhooks and access tokens.
+    Any,
+    /// Only an application's access token (a portal's `event.*`, `placement.*`).
+    AppOnly,
+    /// Only an incoming webhook.
+    WebhookOnly,
+}
+
+impl AuthRule {
+    /// Whether a caller authenticated as `kind` passes.
+    pub fn admits(self, kind: AuthKind) -> bool {
+        match self {
+            Self::Any => true,
+            Self::AppOnly => kind.is_token(),
+            Self::WebhookOnly => !kind.is_token(),
+        }
+    }
 }
 
 impl std::fmt::Debug for MethodSpec {
@@ -69,6 +94,7 @@ impl std::fmt::Debug for MethodSpec {
             .field("name", &self.name)
             .field("scope", &self.scope)
             .field("batchable", &self.batchable)
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +131,7 @@ impl Registry {
             name,
             scope,
             batchable: true,
+            auth: AuthRule::Any,
             call,
         };
         assert!(
@@ -182,6 +209,30 @@ impl Registry {
                 total: Some(page.total),
             })
         })
+    }
+
+    /// Registers a method whose handler builds the whole [`Reply`] (a list method whose
+    /// `total` is left out in some answers).
+    pub fn reply_method<P, F, Fut>(
+        &mut self,
+        name: &'static str,
+        scope: Option<Scope>,
+        f: F,
+    ) -> &mut Self
+    where
+        P: DeserializeOwned + Send + 'static,
+        F: Fn(Ctx, P) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<Reply, ApiError>> + Send + 'static,
+    {
+        self.typed(name, scope, f, Ok)
+    }
+
+    /// Restricts the method `name` to the given kinds of credentials.
+    pub fn only_for(&mut self, name: &str, rule: AuthRule) -> &mut Self {
+        if let Some(m) = self.methods.get_mut(name) {
+            m.auth = rule;
+        }
+        self
     }
 
     /// Marks the method `name` as not callable from `batch`.

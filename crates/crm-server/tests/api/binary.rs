@@ -101,7 +101,10 @@ async fn the_binary_serves_manages_webhooks_and_stops_cleanly() {
     assert_eq!(rows[0], ["ID", "USER", "SCOPES", "CREATED", "STATE"]);
     assert_eq!(
         (rows[1][..3].to_vec(), rows[1][4]),
-        (vec!["1", "1", "crm,user"], "active"),
+        (
+            vec!["1", "1", "crm,user,user_basic,user_brief,department"],
+            "active"
+        ),
         "{listing}"
     );
     assert_eq!(

@@ -1,11 +1,10 @@
 //! Method-registry tests without HTTP: dispatch straight into the registry.
 
-use crm_core::clock::SystemClock;
+use clap::Parser;
 use crm_core::identity::{Scope, User};
-use crm_server::methods;
-use crm_server::rpc::access::AdministratorsOnly;
+use crm_server::config::Cli;
 use crm_server::rpc::ctx::AuthKind;
-use crm_server::rpc::{ApiError, Caller, Services, dispatch};
+use crm_server::rpc::{ApiError, AuthRule, Caller, Ctx, Services, dispatch};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -13,28 +12,26 @@ async fn services() -> Arc<Services> {
     let store = crm_store::connect("sqlite::memory:", crm_store::Options::default())
         .await
         .unwrap();
-    Arc::new(Services {
-        store,
-        clock: Arc::new(SystemClock),
-        tz: chrono::FixedOffset::east_opt(0).unwrap(),
-        permissions: Arc::new(AdministratorsOnly),
-        registry: Arc::new(methods::registry()),
-    })
+    let config = Cli::parse_from(["crm-server"]).config;
+    crm_server::app::services(store, &config).await.unwrap()
 }
 
-fn caller(scopes: Vec<Scope>) -> Arc<Caller> {
+fn caller_as(scopes: Vec<Scope>, auth: AuthKind) -> Arc<Caller> {
     let user = User {
         id: 1,
         name: "A".into(),
         last_name: "B".into(),
+        email: String::new(),
         admin: true,
         active: true,
+        departments: vec![1],
+        registered_at: 0,
     };
-    Arc::new(Caller {
-        user,
-        scopes,
-        auth: AuthKind::Webhook(1),
-    })
+    Arc::new(Caller { user, scopes, auth })
+}
+
+fn caller(scopes: Vec<Scope>) -> Arc<Caller> {
+    caller_as(scopes, AuthKind::Webhook(1))
 }
 
 #[tokio::test]
@@ -60,7 +57,7 @@ async fn dispatch_checks_scope_then_runs_the_method() {
         .await
         .result
         .unwrap_err();
-    assert_eq!(err, ApiError::InsufficientScope);
+    assert_eq!(err, ApiError::InsufficientScope { token: false });
     let reply = dispatch::call(
         &s,
         &caller(vec![Scope::Crm]),
@@ -103,7 +100,14 @@ fn every_error_has_one_code_and_status() {
         (ApiError::MethodNotFound, "ERROR_METHOD_NOT_FOUND", 404),
         (ApiError::NoAuthFound, "NO_AUTH_FOUND", 401),
         (ApiError::InvalidCredentials, "INVALID_CREDENTIALS", 401),
-        (ApiError::InsufficientScope, "insufficient_scope", 401),
+        (
+            ApiError::InsufficientScope { token: true },
+            "insufficient_scope",
+            401,
+        ),
+        (ApiError::ExpiredToken, "expired_token", 401),
+        (ApiError::InvalidToken, "invalid_token", 401),
+        (ApiError::WrongAuthType, "WRONG_AUTH_TYPE", 403),
         (ApiError::AccessDenied, "ACCESS_DENIED", 403),
         (ApiError::invalid("Not found."), "", 400),
         (
@@ -121,4 +125,83 @@ fn every_error_has_one_code_and_status() {
             "empty code with a 2xx status"
         );
     }
+}
+
+#[tokio::test]
+async fn credential_kinds_are_checked_before_scopes() {
+    let base = services().await;
+    let mut registry = crm_server::methods::registry();
+    registry
+        .method(
+            "test.app",
+            Some(Scope::Crm),
+            |_: Ctx, _: serde::de::IgnoredAny| async { Ok::<_, ApiError>(true) },
+        )
+        .method(
+            "test.hook",
+            None,
+            |_: Ctx, _: serde::de::IgnoredAny| async { Ok::<_, ApiError>(true) },
+        )
+        .only_for("test.app", AuthRule::AppOnly)
+        .only_for("test.hook", AuthRule::WebhookOnly);
+    let s = Arc::new(Services {
+        store: Arc::clone(&base.store),
+        clock: Arc::clone(&base.clock),
+        tz: base.tz,
+        permissions: Arc::clone(&base.permissions),
+        registry: Arc::new(registry),
+        portal: base.portal.clone(),
+    });
+    let token = AuthKind::OAuth {
+        app_id: 1,
+        expires: i64::MAX,
+    };
+    let run = |name: &'static str, who: Arc<Caller>| {
+        let s = Arc::clone(&s);
+        async move {
+            let spec = s.registry.get(name).unwrap();
+            dispatch::call(&s, &who, spec, json!({})).await.result
+        }
+    };
+    // A webhook may not call an application's method, even holding its scope.
+    let err = run("test.app", caller(vec![Scope::Crm])).await.unwrap_err();
+    assert_eq!(
+        err.parts(),
+        (
+            "WRONG_AUTH_TYPE",
+            403,
+            "Current authorization type is denied for this method".to_string()
+        )
+    );
+    assert!(
+        run("test.app", caller_as(vec![Scope::Crm], token))
+            .await
+            .is_ok()
+    );
+    // A token without the scope is told so in the token's words.
+    let err = run("test.app", caller_as(vec![Scope::User], token))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.parts().2,
+        "The request requires higher privileges than provided by the access token"
+    );
+    assert_eq!(
+        run("test.hook", caller_as(vec![], token))
+            .await
+            .unwrap_err(),
+        ApiError::WrongAuthType
+    );
+    assert!(run("test.hook", caller(vec![])).await.is_ok());
+    // The narrower user scopes open the `user` methods.
+    let spec = s.registry.get("user.current").unwrap();
+    for scope in [Scope::User, Scope::UserBasic, Scope::UserBrief] {
+        let called = dispatch::call(&s, &caller(vec![scope]), spec, json!({})).await;
+        assert_eq!(called.result.unwrap().result["ID"], "1", "{scope:?}");
+    }
+    let called = dispatch::call(&s, &caller(vec![Scope::Crm]), spec, json!({})).await;
+    assert_eq!(
+        called.result.unwrap_err(),
+        ApiError::InsufficientScope { token: false }
+    );
 }

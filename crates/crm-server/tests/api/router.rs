@@ -20,8 +20,11 @@ async fn app() -> axum::Router {
         id: 1,
         name: "A".into(),
         last_name: String::new(),
+        email: String::new(),
         admin: true,
         active: true,
+        departments: vec![1],
+        registered_at: 0,
     };
     store
         .bootstrap(admin, hash_secret("s3cret"), Scope::ALL.to_vec(), 0)
@@ -29,9 +32,10 @@ async fn app() -> axum::Router {
         .unwrap();
     let config = Cli::parse_from(["crm-server"]).config;
     router(AppState {
-        services: services(store, &config),
+        services: services(store, &config).await.unwrap(),
         max_body_bytes: 1024,
         body_timeout: std::time::Duration::from_secs(5),
+        token_ttl: 3600,
     })
 }
 

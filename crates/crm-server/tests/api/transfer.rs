@@ -44,6 +44,14 @@ impl Api {
         })
     }
 
+    /// Posts JSON to any URL; the status and the whole answer.
+    fn post(&self, url: &str, params: Value) -> (u16, Value) {
+        self.rt.block_on(async {
+            let res = self.client.post(url).json(&params).send().await.unwrap();
+            (res.status().as_u16(), res.json().await.unwrap())
+        })
+    }
+
     /// Runs commands 50 at a time; their results by key, in order.
     fn batch(&self, commands: Vec<String>) -> Vec<Value> {
         let mut out = Vec::new();
@@ -64,6 +72,7 @@ fn snapshot(api: &Api) -> Vec<Value> {
         .collect();
     commands.extend((1..=CONTACTS).map(|i| format!("crm.contact.get?id={i}")));
     commands.extend((1..=LEADS).map(|i| format!("crm.lead.contact.items.get?id={i}")));
+    commands.extend(["user.get".to_string(), "department.get".to_string()]);
     commands
         .chunks(50)
         .map(|chunk| {
@@ -172,13 +181,46 @@ fn export_from_sqlite_imports_into_postgres_and_back_unchanged() {
     fill(&api);
     let (ok, out) = cli(sqlite_dir.path(), &["webhook", "create", "--scope", "crm"]);
     assert!(ok, "{out}");
+    // Users, departments, a role and an application move too.
+    let (ok, sales) = cli(sqlite_dir.path(), &["department", "add", "Sales"]);
+    assert!(ok, "{sales}");
+    let (ok, out) = cli(
+        sqlite_dir.path(),
+        &[
+            "user",
+            "add",
+            "--name",
+            "Ann",
+            "--email",
+            "ann@example.org",
+            "--department",
+            sales.trim(),
+        ],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = cli(
+        sqlite_dir.path(),
+        &["role", "create", "Sales", "--grant", "lead.read=department"],
+    );
+    assert!(ok, "{out}");
+    let (ok, out) = cli(
+        sqlite_dir.path(),
+        &["role", "assign", "Sales", "--user", "2"],
+    );
+    assert!(ok, "{out}");
+    let (ok, app) = cli(
+        sqlite_dir.path(),
+        &["app", "create", "--name", "Moved", "--scope", "crm"],
+    );
+    assert!(ok, "{app}");
+    let app: Value = serde_json::from_str(app.trim()).unwrap();
     let before = snapshot(&api);
     assert_eq!(source.terminate().code(), Some(0));
 
     let out = export(sqlite_dir.path(), None, &dump);
     assert!(
         out.contains(&format!(
-            "exported 1 users, 2 webhooks, {LEADS} leads, {} contacts",
+            "exported 2 departments, 2 users, 1 roles, 1 apps, 2 webhooks, {LEADS} leads, {} contacts",
             CONTACTS - 1
         )),
         "{out}"
@@ -187,7 +229,10 @@ fn export_from_sqlite_imports_into_postgres_and_back_unchanged() {
     let pg_dir = tempfile::tempdir().unwrap();
     let (ok, out) = import(pg_dir.path(), Some(&pg.url), &dump);
     assert!(ok, "{out}");
-    assert!(out.contains("imported 1 users, 2 webhooks"), "{out}");
+    assert!(
+        out.contains("imported 2 departments, 2 users, 1 roles, 1 apps, 2 webhooks"),
+        "{out}"
+    );
     let (ok, out) = import(pg_dir.path(), Some(&pg.url), &dump);
     assert!(
         !ok && out.contains("not empty"),
@@ -207,6 +252,33 @@ fn export_from_sqlite_imports_into_postgres_and_back_unchanged() {
         next,
         json!(CONTACTS + 1),
         "a deleted id is not handed out again"
+    );
+    // The application's credentials work on the new database; its roles and
+    // departments are in force.
+    let (ok, out) = cli(
+        pg_dir.path(),
+        &[
+            "app",
+            "token",
+            "--client-id",
+            app["client_id"].as_str().unwrap(),
+            "--user",
+            "2",
+            "--database-url",
+            &pg.url,
+        ],
+    );
+    assert!(ok, "{out}");
+    let token: Value = serde_json::from_str(out.trim()).unwrap();
+    let (status, leads) = api.post(
+        &format!("{}/rest/crm.lead.list", target.base()),
+        json!({"auth": token["access_token"]}),
+    );
+    assert_eq!(status, 200, "{leads}");
+    assert_eq!(
+        leads["total"],
+        json!(0),
+        "Ann's department holds no leads: {leads}"
     );
     assert_eq!(target.terminate().code(), Some(0));
 

@@ -156,10 +156,14 @@ async fn a_webhook_without_the_crm_scope_cannot_call_crm_methods() {
 #[tokio::test]
 async fn introspection_methods_describe_the_caller() {
     let app = TestApp::spawn().await;
-    assert_eq!(app.ok("scope", json!({})).await, json!(["crm", "user"]));
+    let every = json!(["crm", "user", "user_basic", "user_brief", "department"]);
+    assert_eq!(app.ok("scope", json!({})).await, every);
     let profile = app.ok("profile", json!({})).await;
-    assert_eq!(profile["ID"], "1");
-    assert_eq!(profile["ADMIN"], true);
+    assert_eq!(
+        profile,
+        json!({"ID": "1", "ADMIN": true, "NAME": "Admin", "LAST_NAME": "", "PERSONAL_GENDER": "",
+               "TIME_ZONE": "", "TIME_ZONE_OFFSET": 0})
+    );
     assert_eq!(
         app.ok("method.get", json!({"name": "CRM.LEAD.CONTACT.ADD"}))
             .await,
@@ -170,7 +174,7 @@ async fn introspection_methods_describe_the_caller() {
         json!({"isExisting": false, "isAvailable": false})
     );
     let info = app.ok("app.info", json!({})).await;
-    assert_eq!(info["SCOPE"], json!(["crm", "user"]));
+    assert_eq!(info, json!({"SCOPE": every, "LICENSE": "en_selfhosted"}));
     let methods = app.ok("methods", json!({"scope": "crm"})).await;
     assert!(
         methods

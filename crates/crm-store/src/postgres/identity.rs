@@ -1,21 +1,97 @@
-//! `IdentityStore` on PostgreSQL: users and webhooks (secret hashes only).
+//! `IdentityStore` on PostgreSQL: users, departments, webhooks (secret hashes only) and
+//! the portal's member id.
 
 use super::{PostgresStore, in_transaction, pg, pool_error};
-use crate::sql::{USER_COLUMNS, WEBHOOK_COLUMNS, parse_scopes, scopes_text};
+use crate::sql::{self, DEPARTMENT_COLUMNS, Dialect, WEBHOOK_COLUMNS, parse_ids, parse_scopes};
 use async_trait::async_trait;
-use crm_core::identity::{Scope, User, Webhook};
+use crm_core::identity::{Department, Scope, User, Webhook, scopes_text};
 use crm_core::store::{IdentityStore, StoreError, StoreResult};
 use deadpool_postgres::GenericClient;
 
-/// A user from `SELECT USER_COLUMNS …`.
+/// A user from [`sql::select_users`].
 pub(super) fn user_row(r: &tokio_postgres::Row) -> StoreResult<User> {
+    let departments: String = r.try_get(7).map_err(pg)?;
     Ok(User {
         id: r.try_get(0).map_err(pg)?,
         name: r.try_get(1).map_err(pg)?,
         last_name: r.try_get(2).map_err(pg)?,
-        admin: r.try_get(3).map_err(pg)?,
-        active: r.try_get(4).map_err(pg)?,
+        email: r.try_get(3).map_err(pg)?,
+        admin: r.try_get(4).map_err(pg)?,
+        active: r.try_get(5).map_err(pg)?,
+        registered_at: r.try_get(6).map_err(pg)?,
+        departments: parse_ids(&departments),
     })
+}
+
+/// A department from `SELECT DEPARTMENT_COLUMNS …`.
+pub(super) fn department_row(r: &tokio_postgres::Row) -> StoreResult<Department> {
+    Ok(Department {
+        id: r.try_get(0).map_err(pg)?,
+        name: r.try_get(1).map_err(pg)?,
+        sort: r.try_get(2).map_err(pg)?,
+        parent: r.try_get(3).map_err(pg)?,
+        head: r.try_get(4).map_err(pg)?,
+    })
+}
+
+/// Whether a row with this id exists in `table` (a fixed name, never input), locking it
+/// against deletion until the transaction ends.
+pub(super) async fn row_exists(c: &impl GenericClient, table: &str, id: i64) -> StoreResult<bool> {
+    let stmt = c
+        .prepare_cached(&format!(
+            "SELECT 1 FROM {table} WHERE ID = $1 FOR KEY SHARE"
+        ))
+        .await
+        .map_err(pg)?;
+    Ok(c.query_opt(&stmt, &[&id]).await.map_err(pg)?.is_some())
+}
+
+/// Inserts a user with its id (`None`: allocated) and departments; returns the id.
+pub(super) async fn insert_user(
+    c: &impl GenericClient,
+    u: &User,
+    id: Option<i64>,
+) -> StoreResult<i64> {
+    for d in &u.departments {
+        if !row_exists(c, "department", *d).await? {
+            return Err(StoreError::NotFound);
+        }
+    }
+    let stmt = c
+        .prepare_cached(
+            "INSERT INTO app_user (ID, NAME, LAST_NAME, EMAIL, ADMIN, ACTIVE, DATE_REGISTER) \
+             VALUES (COALESCE($1, nextval(pg_get_serial_sequence('app_user', 'id'))), \
+             $2, $3, $4, $5, $6, $7) RETURNING ID",
+        )
+        .await
+        .map_err(pg)?;
+    let id: i64 = c
+        .query_one(
+            &stmt,
+            &[
+                &id,
+                &u.name,
+                &u.last_name,
+                &u.email,
+                &u.admin,
+                &u.active,
+                &u.registered_at,
+            ],
+        )
+        .await
+        .map_err(pg)?
+        .get(0);
+    let member = c
+        .prepare_cached(
+            "INSERT INTO user_department (USER_ID, DEPARTMENT_ID) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING",
+        )
+        .await
+        .map_err(pg)?;
+    for d in &u.departments {
+        c.execute(&member, &[&id, d]).await.map_err(pg)?;
+    }
+    Ok(id)
 }
 
 fn webhook_row(r: &tokio_postgres::Row) -> StoreResult<Webhook> {
@@ -74,12 +150,7 @@ impl IdentityStore for PostgresStore {
             if users > 0 {
                 return Ok(false);
             }
-            tx.execute(
-                "INSERT INTO app_user (ID, NAME, LAST_NAME, ADMIN, ACTIVE) VALUES ($1, $2, $3, $4, $5)",
-                &[&admin.id, &admin.name, &admin.last_name, &admin.admin, &admin.active],
-            )
-            .await
-            .map_err(pg)?;
+            insert_user(&tx, admin, Some(admin.id)).await?;
             // The explicit id bypassed the identity sequence: move it past the id used.
             tx.execute(
                 "SELECT setval(pg_get_serial_sequence('app_user', 'id'), \
@@ -95,7 +166,7 @@ impl IdentityStore for PostgresStore {
 
     async fn user(&self, id: i64) -> StoreResult<Option<User>> {
         let client = self.pool.get().await.map_err(pool_error)?;
-        let sql = format!("SELECT {USER_COLUMNS} FROM app_user WHERE ID = $1");
+        let sql = format!("{} WHERE u.ID = $1", sql::select_users(Dialect::Postgres));
         let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
         client
             .query_opt(&stmt, &[&id])
@@ -104,6 +175,103 @@ impl IdentityStore for PostgresStore {
             .as_ref()
             .map(user_row)
             .transpose()
+    }
+
+    async fn users(&self) -> StoreResult<Vec<User>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let sql = format!("{} ORDER BY u.ID", sql::select_users(Dialect::Postgres));
+        let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
+        client
+            .query(&stmt, &[])
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(user_row)
+            .collect()
+    }
+
+    async fn create_user(&self, user: User) -> StoreResult<i64> {
+        let user = &user;
+        in_transaction!(self, |tx| insert_user(&tx, user, None).await?)
+    }
+
+    async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<bool> {
+        in_transaction!(self, |tx| {
+            tx.execute(
+                "UPDATE app_user SET ACTIVE = $2 WHERE ID = $1",
+                &[&id, &active],
+            )
+            .await
+            .map_err(pg)?
+                > 0
+        })
+    }
+
+    async fn departments(&self) -> StoreResult<Vec<Department>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let sql = format!("SELECT {DEPARTMENT_COLUMNS} FROM department ORDER BY ID");
+        let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
+        client
+            .query(&stmt, &[])
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(department_row)
+            .collect()
+    }
+
+    async fn create_department(&self, d: Department) -> StoreResult<i64> {
+        let d = &d;
+        in_transaction!(self, |tx| {
+            if let Some(parent) = d.parent
+                && !row_exists(&tx, "department", parent).await?
+            {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(head) = d.head
+                && !row_exists(&tx, "app_user", head).await?
+            {
+                return Err(StoreError::NotFound);
+            }
+            tx.query_one(
+                "INSERT INTO department (NAME, SORT, PARENT_ID, HEAD_ID) VALUES ($1, $2, $3, $4) \
+                 RETURNING ID",
+                &[&d.name, &d.sort, &d.parent, &d.head],
+            )
+            .await
+            .map_err(pg)?
+            .get::<_, i64>(0)
+        })
+    }
+
+    async fn department_members(&self, departments: Vec<i64>) -> StoreResult<Vec<i64>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let stmt = client
+            .prepare_cached(
+                "SELECT DISTINCT USER_ID FROM user_department \
+                 WHERE DEPARTMENT_ID = ANY($1::bigint[]) ORDER BY USER_ID",
+            )
+            .await
+            .map_err(pg)?;
+        Ok(client
+            .query(&stmt, &[&departments])
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    async fn member_id(&self) -> StoreResult<String> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        Ok(client
+            .query_one(
+                "SELECT VALUE FROM portal_setting WHERE NAME = 'MEMBER_ID'",
+                &[],
+            )
+            .await
+            .map_err(pg)?
+            .get(0))
     }
 
     async fn create_webhook(
@@ -115,15 +283,7 @@ impl IdentityStore for PostgresStore {
     ) -> StoreResult<i64> {
         let (secret_hash, scopes) = (&secret_hash, &scopes);
         in_transaction!(self, |tx| {
-            let known = tx
-                .query_opt(
-                    "SELECT 1 FROM app_user WHERE ID = $1 FOR KEY SHARE",
-                    &[&user_id],
-                )
-                .await
-                .map_err(pg)?
-                .is_some();
-            if !known {
+            if !row_exists(&tx, "app_user", user_id).await? {
                 return Err(StoreError::NotFound);
             }
             insert_webhook(&tx, user_id, secret_hash, scopes, now).await?

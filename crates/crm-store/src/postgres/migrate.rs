@@ -6,7 +6,10 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 
 /// The migrations, applied in order.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_users_roles_oauth.sql"),
+];
 
 /// The advisory lock key that serialises migrations between servers starting at once.
 const MIGRATION_LOCK: i64 = 0x0063_726d_5f6d_6967; // "crm_mig"

@@ -15,6 +15,7 @@
 //! - [`values`]: parameters and row mapping, and the reads every operation shares;
 //! - `entity`, `binding`, `identity`: the three storage traits.
 
+mod access;
 mod binding;
 mod entity;
 mod identity;

@@ -1,27 +1,21 @@
 //! `TransferStore` on PostgreSQL: bulk reads for export, verbatim writes for import.
 
-use super::identity::user_row;
+use super::access::{insert_app, insert_role};
+use super::identity::insert_user;
 use super::values::PgValue;
 use super::{PostgresStore, in_transaction, pg, pool_error};
-use crate::sql::{self, Dialect, USER_COLUMNS, WEBHOOK_COLUMNS, scopes_text};
+use crate::sql::{self, Dialect, WEBHOOK_COLUMNS};
 use async_trait::async_trait;
 use crm_core::binding::{Binding, BindingKind};
 use crm_core::entity::EntityType;
 use crm_core::field::Stored;
-use crm_core::identity::User;
+use crm_core::identity::scopes_text;
 use crm_core::store::{ID_KINDS, ImportBatch, StoreResult, TransferStore};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
 #[async_trait]
 impl TransferStore for PostgresStore {
-    async fn users(&self) -> StoreResult<Vec<User>> {
-        let client = self.pool.get().await.map_err(pool_error)?;
-        let sql = format!("SELECT {USER_COLUMNS} FROM app_user ORDER BY ID");
-        let rows = client.query(&sql, &[]).await.map_err(pg)?;
-        rows.iter().map(user_row).collect()
-    }
-
     async fn bindings_after(
         &self,
         kind: BindingKind,
@@ -67,12 +61,35 @@ impl TransferStore for PostgresStore {
         in_transaction!(self, |tx| {
             // The statements of a batch are sent without waiting for each answer
             // (pipelined on the one connection, in order), then all answers are awaited.
-            let user = tx
-                .prepare_cached(
-                    "INSERT INTO app_user (ID, NAME, LAST_NAME, ADMIN, ACTIVE) VALUES ($1, $2, $3, $4, $5)",
+            // Departments, users, roles and applications first, one at a time (they are
+            // few, and users name departments).
+            if let Some(member_id) = &batch.member_id {
+                tx.execute(
+                    "UPDATE portal_setting SET VALUE = $1 WHERE NAME = 'MEMBER_ID'",
+                    &[member_id],
                 )
                 .await
                 .map_err(pg)?;
+            }
+            for d in &batch.departments {
+                tx.execute(
+                    "INSERT INTO department (ID, NAME, SORT, PARENT_ID, HEAD_ID) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (ID) DO UPDATE SET NAME = excluded.NAME, SORT = excluded.SORT, \
+                     PARENT_ID = excluded.PARENT_ID, HEAD_ID = excluded.HEAD_ID",
+                    &[&d.id, &d.name, &d.sort, &d.parent, &d.head],
+                )
+                .await
+                .map_err(pg)?;
+            }
+            for u in &batch.users {
+                insert_user(&tx, u, Some(u.id)).await?;
+            }
+            for role in &batch.roles {
+                insert_role(&tx, role, Some(role.id)).await?;
+            }
+            for app in &batch.apps {
+                insert_app(&tx, app).await?;
+            }
             let webhook = tx
                 .prepare_cached(&format!(
                     "INSERT INTO webhook ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
@@ -121,10 +138,6 @@ impl TransferStore for PostgresStore {
                 .collect();
             type Params<'p> = Vec<&'p (dyn ToSql + Sync)>;
             let mut pending = Vec::new();
-            for u in &batch.users {
-                let p: Params<'_> = vec![&u.id, &u.name, &u.last_name, &u.admin, &u.active];
-                pending.push(tx.execute_raw(&user, p));
-            }
             for (w, scopes) in batch.webhooks.iter().zip(&scopes) {
                 let p: Params<'_> = vec![
                     &w.id,

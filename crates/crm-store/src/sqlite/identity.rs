@@ -1,20 +1,36 @@
-//! `IdentityStore`: users and webhooks (secret hashes only).
+//! `IdentityStore` on SQLite: users, departments, webhooks (secret hashes only) and the
+//! portal's member id.
 
 use super::{SqliteStore, db};
-use crate::sql::{USER_COLUMNS, WEBHOOK_COLUMNS, parse_scopes, scopes_text};
+use crate::sql::{self, DEPARTMENT_COLUMNS, Dialect, WEBHOOK_COLUMNS, parse_ids, parse_scopes};
 use async_trait::async_trait;
-use crm_core::identity::{Scope, User, Webhook};
+use crm_core::identity::{Department, Scope, User, Webhook, scopes_text};
 use crm_core::store::{IdentityStore, StoreError, StoreResult};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
-/// A user from `SELECT USER_COLUMNS …`.
+/// A user from [`sql::select_users`].
 pub(super) fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let departments: String = r.get(7)?;
     Ok(User {
         id: r.get(0)?,
         name: r.get(1)?,
         last_name: r.get(2)?,
-        admin: r.get(3)?,
-        active: r.get(4)?,
+        email: r.get(3)?,
+        admin: r.get(4)?,
+        active: r.get(5)?,
+        registered_at: r.get(6)?,
+        departments: parse_ids(&departments),
+    })
+}
+
+/// A department from `SELECT DEPARTMENT_COLUMNS …`.
+pub(super) fn department_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Department> {
+    Ok(Department {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        sort: r.get(2)?,
+        parent: r.get(3)?,
+        head: r.get(4)?,
     })
 }
 
@@ -28,6 +44,60 @@ fn webhook_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Webhook> {
         created_at: r.get(4)?,
         revoked: r.get::<_, i64>(5)? != 0,
     })
+}
+
+/// Whether a row with this id exists in `table` (a fixed name, never input).
+pub(super) fn row_exists(tx: &rusqlite::Connection, table: &str, id: i64) -> StoreResult<bool> {
+    tx.prepare_cached(&format!("SELECT 1 FROM {table} WHERE ID = ?1"))
+        .and_then(|mut s| s.exists([id]))
+        .map_err(db)
+}
+
+/// Inserts a user with its id (`None`: allocated) and departments; returns the id.
+pub(super) fn insert_user(tx: &Transaction<'_>, u: &User, id: Option<i64>) -> StoreResult<i64> {
+    tx.prepare_cached(
+        "INSERT INTO app_user (ID, NAME, LAST_NAME, EMAIL, ADMIN, ACTIVE, DATE_REGISTER) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            id,
+            u.name,
+            u.last_name,
+            u.email,
+            u.admin,
+            u.active,
+            u.registered_at
+        ])
+    })
+    .map_err(db)?;
+    let id = tx.last_insert_rowid();
+    for d in &u.departments {
+        if !row_exists(tx, "department", *d)? {
+            return Err(StoreError::NotFound);
+        }
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO user_department (USER_ID, DEPARTMENT_ID) VALUES (?1, ?2)",
+        )
+        .and_then(|mut s| s.execute(params![id, d]))
+        .map_err(db)?;
+    }
+    Ok(id)
+}
+
+fn insert_webhook(
+    tx: &Transaction<'_>,
+    user_id: i64,
+    secret_hash: &str,
+    scopes: &[Scope],
+    now: i64,
+) -> StoreResult<i64> {
+    tx.prepare_cached(
+        "INSERT INTO webhook (USER_ID, SECRET_HASH, SCOPES, CREATED_AT) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .and_then(|mut s| s.execute(params![user_id, secret_hash, scopes_text(scopes), now]))
+    .map_err(db)?;
+    Ok(tx.last_insert_rowid())
 }
 
 #[async_trait]
@@ -46,16 +116,8 @@ impl IdentityStore for SqliteStore {
             if users > 0 {
                 return Ok(false);
             }
-            tx.execute(
-                "INSERT INTO app_user (ID, NAME, LAST_NAME, ADMIN, ACTIVE) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![admin.id, admin.name, admin.last_name, admin.admin, admin.active],
-            )
-            .map_err(db)?;
-            tx.execute(
-                "INSERT INTO webhook (USER_ID, SECRET_HASH, SCOPES, CREATED_AT) VALUES (?1, ?2, ?3, ?4)",
-                params![admin.id, secret_hash, scopes_text(&scopes), now],
-            )
-            .map_err(db)?;
+            insert_user(tx, &admin, Some(admin.id))?;
+            insert_webhook(tx, admin.id, &secret_hash, &scopes, now)?;
             Ok(true)
         })
         .await
@@ -63,10 +125,93 @@ impl IdentityStore for SqliteStore {
 
     async fn user(&self, id: i64) -> StoreResult<Option<User>> {
         self.read(move |conn| {
-            let sql = format!("SELECT {USER_COLUMNS} FROM app_user WHERE ID = ?1");
+            let sql = format!("{} WHERE u.ID = ?1", sql::select_users(Dialect::Sqlite));
             conn.prepare_cached(&sql)
                 .and_then(|mut s| s.query_row([id], user_row).optional())
                 .map_err(db)
+        })
+        .await
+    }
+
+    async fn users(&self) -> StoreResult<Vec<User>> {
+        self.read(|conn| {
+            let sql = format!("{} ORDER BY u.ID", sql::select_users(Dialect::Sqlite));
+            conn.prepare_cached(&sql)
+                .and_then(|mut s| s.query_map([], user_row)?.collect())
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn create_user(&self, user: User) -> StoreResult<i64> {
+        self.write(move |tx| insert_user(tx, &user, None)).await
+    }
+
+    async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<bool> {
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE app_user SET ACTIVE = ?2 WHERE ID = ?1",
+                params![id, active],
+            )
+            .map(|n| n > 0)
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn departments(&self) -> StoreResult<Vec<Department>> {
+        self.read(|conn| {
+            let sql = format!("SELECT {DEPARTMENT_COLUMNS} FROM department ORDER BY ID");
+            conn.prepare_cached(&sql)
+                .and_then(|mut s| s.query_map([], department_row)?.collect())
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn create_department(&self, d: Department) -> StoreResult<i64> {
+        self.write(move |tx| {
+            if let Some(parent) = d.parent
+                && !row_exists(tx, "department", parent)?
+            {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(head) = d.head
+                && !row_exists(tx, "app_user", head)?
+            {
+                return Err(StoreError::NotFound);
+            }
+            tx.execute(
+                "INSERT INTO department (NAME, SORT, PARENT_ID, HEAD_ID) VALUES (?1, ?2, ?3, ?4)",
+                params![d.name, d.sort, d.parent, d.head],
+            )
+            .map_err(db)?;
+            Ok(tx.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn department_members(&self, departments: Vec<i64>) -> StoreResult<Vec<i64>> {
+        self.read(move |conn| {
+            let list = serde_json::to_string(&departments).map_err(StoreError::backend)?;
+            conn.prepare_cached(
+                "SELECT DISTINCT USER_ID FROM user_department \
+                 WHERE DEPARTMENT_ID IN (SELECT value FROM json_each(?1)) ORDER BY USER_ID",
+            )
+            .and_then(|mut s| s.query_map([list], |r| r.get(0))?.collect())
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn member_id(&self) -> StoreResult<String> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT VALUE FROM portal_setting WHERE NAME = 'MEMBER_ID'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)
         })
         .await
     }
@@ -79,19 +224,10 @@ impl IdentityStore for SqliteStore {
         now: i64,
     ) -> StoreResult<i64> {
         self.write(move |tx| {
-            let known: bool = tx
-                .prepare_cached("SELECT 1 FROM app_user WHERE ID = ?1")
-                .and_then(|mut s| s.exists([user_id]))
-                .map_err(db)?;
-            if !known {
+            if !row_exists(tx, "app_user", user_id)? {
                 return Err(StoreError::NotFound);
             }
-            tx.execute(
-                "INSERT INTO webhook (USER_ID, SECRET_HASH, SCOPES, CREATED_AT) VALUES (?1, ?2, ?3, ?4)",
-                params![user_id, secret_hash, scopes_text(&scopes), now],
-            )
-            .map_err(db)?;
-            Ok(tx.last_insert_rowid())
+            insert_webhook(tx, user_id, &secret_hash, &scopes, now)
         })
         .await
     }

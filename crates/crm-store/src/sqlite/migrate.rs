@@ -5,7 +5,10 @@ use anyhow::Context;
 use rusqlite::{Connection, TransactionBehavior};
 
 /// The migrations, applied in order.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_users_roles_oauth.sql"),
+];
 
 pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     // The version is read inside the writing transaction, so two processes opening a new

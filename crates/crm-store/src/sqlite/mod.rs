@@ -12,6 +12,7 @@
 //! - [`rows`]: values, row mapping and the reads every operation shares;
 //! - `entity`, `binding`, `identity`: the three storage traits.
 
+mod access;
 mod binding;
 mod entity;
 mod identity;

@@ -1,28 +1,19 @@
 //! `TransferStore` on SQLite: bulk reads for export, verbatim writes for import.
 
-use super::identity::user_row;
+use super::access::{insert_app, insert_role};
+use super::identity::insert_user;
 use super::rows::Sql;
 use super::{SqliteStore, db};
-use crate::sql::{self, Dialect, USER_COLUMNS, WEBHOOK_COLUMNS, scopes_text};
+use crate::sql::{self, Dialect, WEBHOOK_COLUMNS};
 use async_trait::async_trait;
 use crm_core::binding::{Binding, BindingKind};
 use crm_core::entity::EntityType;
-use crm_core::identity::User;
+use crm_core::identity::scopes_text;
 use crm_core::store::{ID_KINDS, ImportBatch, StoreResult, TransferStore};
 use rusqlite::{ToSql, params};
 
 #[async_trait]
 impl TransferStore for SqliteStore {
-    async fn users(&self) -> StoreResult<Vec<User>> {
-        self.read(|conn| {
-            let sql = format!("SELECT {USER_COLUMNS} FROM app_user ORDER BY ID");
-            conn.prepare_cached(&sql)
-                .and_then(|mut s| s.query_map([], user_row)?.collect())
-                .map_err(db)
-        })
-        .await
-    }
-
     async fn bindings_after(
         &self,
         kind: BindingKind,
@@ -62,12 +53,30 @@ impl TransferStore for SqliteStore {
 
     async fn import(&self, batch: ImportBatch) -> StoreResult<()> {
         self.write(move |tx| {
-            for u in &batch.users {
-                tx.prepare_cached(
-                    "INSERT INTO app_user (ID, NAME, LAST_NAME, ADMIN, ACTIVE) VALUES (?1, ?2, ?3, ?4, ?5)",
+            if let Some(member_id) = &batch.member_id {
+                tx.execute(
+                    "UPDATE portal_setting SET VALUE = ?1 WHERE NAME = 'MEMBER_ID'",
+                    [member_id],
                 )
-                .and_then(|mut s| s.execute(params![u.id, u.name, u.last_name, u.admin, u.active]))
                 .map_err(db)?;
+            }
+            for d in &batch.departments {
+                tx.prepare_cached(
+                    "INSERT INTO department (ID, NAME, SORT, PARENT_ID, HEAD_ID) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (ID) DO UPDATE SET NAME = excluded.NAME, SORT = excluded.SORT, \
+                     PARENT_ID = excluded.PARENT_ID, HEAD_ID = excluded.HEAD_ID",
+                )
+                .and_then(|mut s| s.execute(params![d.id, d.name, d.sort, d.parent, d.head]))
+                .map_err(db)?;
+            }
+            for u in &batch.users {
+                insert_user(tx, u, Some(u.id))?;
+            }
+            for role in &batch.roles {
+                insert_role(tx, role, Some(role.id))?;
+            }
+            for app in &batch.apps {
+                insert_app(tx, app)?;
             }
             for w in &batch.webhooks {
                 let sql = format!("INSERT INTO webhook ({WEBHOOK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");

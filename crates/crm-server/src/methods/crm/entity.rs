@@ -126,7 +126,7 @@ pub async fn update(ctx: Ctx, entity: EntityType, p: UpdateParams) -> Result<boo
     // The right is checked again on the row the transaction reads, in case it was
     // reassigned since.
     let plan = Box::new(move |row: &_, sets: &[_]| {
-        if !reach.covers_row(row) {
+        if !Ctx::permits(&reach, Some(row)) {
             return Err(InvalidValue(ACCESS_DENIED.into()));
         }
         request.plan(row, sets)

@@ -1,0 +1,82 @@
+-- Users gain the portal's directory fields and departments; CRM roles; local OAuth
+-- applications with their tokens and authorization codes (SHA-256 hashes only); the
+-- portal's member id.
+
+ALTER TABLE app_user ADD COLUMN EMAIL TEXT NOT NULL DEFAULT '';
+ALTER TABLE app_user ADD COLUMN DATE_REGISTER INTEGER NOT NULL DEFAULT 0;
+
+-- The company structure: a tree under the root department 1. HEAD_ID is checked by the
+-- code (a foreign key to app_user would make users and departments depend on each other).
+CREATE TABLE department (
+    ID INTEGER PRIMARY KEY AUTOINCREMENT,
+    NAME TEXT NOT NULL,
+    SORT INTEGER NOT NULL DEFAULT 500,
+    PARENT_ID INTEGER REFERENCES department (ID),
+    HEAD_ID INTEGER
+);
+INSERT INTO department (ID, NAME, SORT) VALUES (1, 'Company', 500);
+
+CREATE TABLE user_department (
+    USER_ID INTEGER NOT NULL REFERENCES app_user (ID),
+    DEPARTMENT_ID INTEGER NOT NULL REFERENCES department (ID),
+    PRIMARY KEY (USER_ID, DEPARTMENT_ID)
+) WITHOUT ROWID;
+CREATE INDEX ix_user_department_department ON user_department (DEPARTMENT_ID, USER_ID);
+INSERT INTO user_department (USER_ID, DEPARTMENT_ID) SELECT ID, 1 FROM app_user;
+
+-- CRM roles: a level per (entity, action), assigned to users.
+CREATE TABLE crm_role (
+    ID INTEGER PRIMARY KEY AUTOINCREMENT,
+    NAME TEXT NOT NULL UNIQUE
+);
+CREATE TABLE crm_role_grant (
+    ROLE_ID INTEGER NOT NULL REFERENCES crm_role (ID),
+    ENTITY TEXT NOT NULL,
+    ACTION TEXT NOT NULL,
+    LEVEL TEXT NOT NULL,
+    PRIMARY KEY (ROLE_ID, ENTITY, ACTION)
+) WITHOUT ROWID;
+CREATE TABLE crm_role_user (
+    USER_ID INTEGER NOT NULL REFERENCES app_user (ID),
+    ROLE_ID INTEGER NOT NULL REFERENCES crm_role (ID),
+    PRIMARY KEY (USER_ID, ROLE_ID)
+) WITHOUT ROWID;
+
+CREATE TABLE oauth_app (
+    ID INTEGER PRIMARY KEY AUTOINCREMENT,
+    CLIENT_ID TEXT NOT NULL UNIQUE,
+    SECRET_HASH TEXT NOT NULL,
+    NAME TEXT NOT NULL,
+    SCOPES TEXT NOT NULL,
+    REDIRECT_URI TEXT NOT NULL,
+    CREATED_AT INTEGER NOT NULL
+);
+
+-- An access token and its refresh token, issued together.
+CREATE TABLE oauth_token (
+    ID INTEGER PRIMARY KEY AUTOINCREMENT,
+    APP_ID INTEGER NOT NULL REFERENCES oauth_app (ID),
+    USER_ID INTEGER NOT NULL REFERENCES app_user (ID),
+    SCOPES TEXT NOT NULL,
+    ACCESS_HASH TEXT NOT NULL UNIQUE,
+    ACCESS_EXPIRES INTEGER NOT NULL,
+    REFRESH_HASH TEXT NOT NULL UNIQUE,
+    REFRESH_EXPIRES INTEGER NOT NULL,
+    REFRESHED INTEGER NOT NULL DEFAULT 0,
+    CREATED_AT INTEGER NOT NULL
+);
+CREATE INDEX ix_oauth_token_expiry ON oauth_token (ACCESS_EXPIRES);
+
+CREATE TABLE oauth_code (
+    CODE_HASH TEXT PRIMARY KEY,
+    APP_ID INTEGER NOT NULL REFERENCES oauth_app (ID),
+    USER_ID INTEGER NOT NULL REFERENCES app_user (ID),
+    EXPIRES INTEGER NOT NULL,
+    USED INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE portal_setting (
+    NAME TEXT PRIMARY KEY,
+    VALUE TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO portal_setting (NAME, VALUE) VALUES ('MEMBER_ID', lower(hex(randomblob(16))));
