@@ -103,6 +103,8 @@ enum Expect {
     /// Our error envelope with this status and code, or a connection closed (reset)
     /// without an answer: the server refuses a body while the client is still sending it.
     ErrorOrClosed(u16, &'static str),
+    /// Our HTML page (the OAuth consent page) with this status.
+    Html(u16),
     /// Several answers on one connection (pipelining), in order.
     Pipelined(Vec<Self>),
 }
@@ -124,6 +126,7 @@ impl Expect {
             Self::Hyper(s) => format!("hyper's own {s}"),
             Self::HyperOrClosed => "hyper's own 4xx or a close".into(),
             Self::ErrorOrClosed(s, c) => format!("{s} {c:?} or a close"),
+            Self::Html(s) => format!("an HTML page with status {s}"),
             Self::Pipelined(all) => format!("{} pipelined answers", all.len()),
         }
     }
@@ -332,6 +335,16 @@ fn verify_ours(expect: &Expect, status: u16, head: &str, body: &[u8]) -> Result<
     if !(status == 200 || (400..500).contains(&status)) {
         return Err(format!("status {status}: {text}"));
     }
+    if let Expect::Html(want) = expect {
+        let html = head
+            .to_ascii_lowercase()
+            .contains("\r\ncontent-type: text/html; charset=utf-8");
+        return if status == *want && html && text.starts_with("<!DOCTYPE html>") {
+            Ok(())
+        } else {
+            Err(format!("got {status} {head} {text}"))
+        };
+    }
     if !head
         .to_ascii_lowercase()
         .contains("\r\ncontent-type: application/json; charset=utf-8")
@@ -378,7 +391,7 @@ fn verify_ours(expect: &Expect, status: u16, head: &str, body: &[u8]) -> Result<
         Expect::Hyper(_) | Expect::HyperOrClosed => {
             return Err(format!("our code answered {status} {text}"));
         }
-        Expect::Exact(..) | Expect::Head(_) | Expect::Pipelined(_) => false,
+        Expect::Exact(..) | Expect::Head(_) | Expect::Html(_) | Expect::Pipelined(_) => false,
     };
     if ok {
         Ok(())
@@ -1503,6 +1516,39 @@ fn param_cases(s: &Suite) -> Vec<Case> {
         ("methods", json!({"full": {"a": 1}}), Expect::Success),
         ("scope", json!({"full": [1]}), Expect::Success),
         ("profile", json!({"x": [[1]]}), Expect::Success),
+        ("user.current", json!({"x": [[1]]}), Expect::Success),
+        ("user.get", json!({"FILTER": "x"}), Expect::Success),
+        (
+            "user.get",
+            json!({"filter": {"ID": {"a": [1]}}}),
+            Expect::Success,
+        ),
+        (
+            "user.get",
+            json!({"ID": "1e999", "start": "-5"}),
+            Expect::Success,
+        ),
+        (
+            "user.get",
+            json!({"sort": ["x"], "order": {"a": 1}, "start": "9999999999999999999999"}),
+            Expect::Success,
+        ),
+        (
+            "user.get",
+            json!({"filter": {">=ID": [], "%NAME": [[1]], "UF_DEPARTMENT": {"a": "b"}}}),
+            Expect::Success,
+        ),
+        ("department.get", json!({"FILTER": [1, 2]}), Expect::Success),
+        (
+            "department.get",
+            json!({"sort": "NAME", "order": "DESC", "START": -1, "PARENT": [[]]}),
+            Expect::Success,
+        ),
+        (
+            "department.get",
+            json!({"SORT": {"a": 1}, "ID": "x"}),
+            Expect::Success,
+        ),
         ("app.info", json!({"x": {"y": null}}), Expect::Success),
         ("server.time", json!({"x": [1]}), Expect::Success),
         ("crm.lead.fields", json!({"x": [1]}), Expect::Success),
@@ -4161,6 +4207,203 @@ fn auth_cases(s: &Suite) -> Vec<Case> {
         .collect()
 }
 
+/// The OAuth server's endpoints: the token endpoint's error bodies (JSON, like the rest)
+/// and the consent page (HTML) under odd input. `app` is a registered application's
+/// client id and secret.
+fn oauth_cases(app: &(String, String)) -> Vec<Case> {
+    let (client_id, secret) = (app.0.as_str(), app.1.as_str());
+    let get = |query: &str| {
+        http(
+            "GET",
+            format!("/oauth/token/?{query}").as_bytes(),
+            &[],
+            None,
+        )
+    };
+    let post = |content_type: &str, body: &[u8]| {
+        http(
+            "POST",
+            b"/oauth/token/",
+            &[("Content-Type", content_type.as_bytes())],
+            Some(body),
+        )
+    };
+    let unsupported = || {
+        error(
+            400,
+            "unsupported_grant_type",
+            "grant_type must be refresh_token or authorization_code",
+        )
+    };
+    let no = |what: &str| {
+        error(
+            400,
+            "invalid_request",
+            &format!("No \"{what}\" parameter found"),
+        )
+    };
+    let bad_client = || error(401, "invalid_client", "Invalid client credentials");
+    let bad_refresh = || {
+        error(
+            400,
+            "invalid_grant",
+            "The refresh token is invalid, expired or used",
+        )
+    };
+    let long = "x".repeat(10_000);
+    let with = |rest: &str| format!("client_id={client_id}&client_secret={secret}&{rest}");
+    let page = |query: &str| {
+        http(
+            "GET",
+            format!("/oauth/authorize/?{query}").as_bytes(),
+            &[],
+            None,
+        )
+    };
+    let approve = |body: &str| {
+        http(
+            "POST",
+            b"/oauth/authorize/",
+            &[("Content-Type", FORM.as_bytes())],
+            Some(body.as_bytes()),
+        )
+    };
+    let cases: Vec<(&str, Vec<u8>, Expect)> = vec![
+        ("no parameters", get(""), unsupported()),
+        (
+            "grant_type password",
+            get("grant_type=password"),
+            unsupported(),
+        ),
+        (
+            "grant_type as a list",
+            get("grant_type[]=refresh_token"),
+            unsupported(),
+        ),
+        (
+            "JSON grant_type as a list",
+            post(JSON, br#"{"grant_type":["refresh_token"]}"#),
+            unsupported(),
+        ),
+        (
+            "no client_id",
+            get("grant_type=refresh_token"),
+            no("client_id"),
+        ),
+        (
+            "client_id as an object",
+            get("grant_type=refresh_token&client_id[a]=1"),
+            no("client_id"),
+        ),
+        (
+            "a 10 KB client_id",
+            get(&format!("grant_type=refresh_token&client_id={long}")),
+            bad_client(),
+        ),
+        (
+            "client_id with NUL",
+            get("grant_type=refresh_token&client_id=%00"),
+            bad_client(),
+        ),
+        (
+            "the right client_id, no secret",
+            get(&format!("grant_type=refresh_token&client_id={client_id}")),
+            bad_client(),
+        ),
+        (
+            "the right client_id, a secret in invalid UTF-8",
+            get(&format!(
+                "grant_type=refresh_token&client_id={client_id}&client_secret=%FF"
+            )),
+            bad_client(),
+        ),
+        (
+            "no refresh_token",
+            get(&with("grant_type=refresh_token")),
+            no("refresh_token"),
+        ),
+        (
+            "an unknown refresh token",
+            get(&with("grant_type=refresh_token&refresh_token=x")),
+            bad_refresh(),
+        ),
+        (
+            "a 10 KB refresh token",
+            post(
+                FORM,
+                with(&format!("grant_type=refresh_token&refresh_token={long}")).as_bytes(),
+            ),
+            bad_refresh(),
+        ),
+        (
+            "a refresh token as a list",
+            get(&with("grant_type=refresh_token&refresh_token[]=x")),
+            no("refresh_token"),
+        ),
+        (
+            "an unknown code",
+            get(&with("grant_type=authorization_code&code=x")),
+            error(
+                400,
+                "invalid_grant",
+                "The authorization code is invalid, expired or used",
+            ),
+        ),
+        (
+            "JSON nested past the limit",
+            post(
+                JSON,
+                format!("{}1{}", "[".repeat(100), "]".repeat(100)).as_bytes(),
+            ),
+            error(400, "invalid_request", DEEP),
+        ),
+        (
+            "invalid JSON",
+            post(JSON, b"{\"grant_type\":"),
+            unsupported(),
+        ),
+        (
+            "PUT",
+            http("PUT", b"/oauth/token/", &[], Some(b"")),
+            error(405, "invalid_request", "Only GET and POST are allowed here"),
+        ),
+        (
+            "the consent page without a client",
+            page(""),
+            Expect::Html(400),
+        ),
+        (
+            "the consent page for a 10 KB client_id",
+            page(&format!("client_id={long}")),
+            Expect::Html(400),
+        ),
+        (
+            "the consent page for an application without a redirect URI",
+            page(&format!("client_id={client_id}&state=%3Cscript%3E")),
+            Expect::Html(400),
+        ),
+        (
+            "approving user abc",
+            approve(&format!("client_id={client_id}&user_id=abc")),
+            Expect::Html(400),
+        ),
+        (
+            "approving user 1 for an unknown application",
+            approve("client_id=local.nope.1&user_id=1"),
+            Expect::Html(400),
+        ),
+        (
+            "DELETE on the consent page",
+            http("DELETE", b"/oauth/authorize/", &[], None),
+            error(405, "invalid_request", "Only GET and POST are allowed here"),
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(label, request, expect)| Case::new("oauth", label, request, expect))
+        .collect()
+}
+
 /// Requests that stall: each waits out a timeout, so they run in parallel.
 fn slow_cases(s: &Suite) -> Vec<Case> {
     let timeout = || {
@@ -4244,6 +4487,13 @@ fn hostile_input_gets_envelopes_and_leaves_the_server_healthy() {
     seed(&suite);
     let guard = guard_snapshot(&suite);
     let port = suite.port;
+    let (made, created) = crate::process::cli(dir.path(), &["app", "create", "--name", "Hostile"]);
+    assert!(made, "{created}");
+    let created: Value = serde_json::from_str(created.trim()).expect("the app's JSON");
+    let app = (
+        created["client_id"].as_str().unwrap().to_string(),
+        created["client_secret"].as_str().unwrap().to_string(),
+    );
 
     let slow = slow_cases(&suite);
     let generators: [fn(&Suite) -> Vec<Case>; 13] = [
@@ -4276,6 +4526,7 @@ fn hostile_input_gets_envelopes_and_leaves_the_server_healthy() {
             );
         }
         suite.run_all(auth_cases(&suite));
+        suite.run_all(oauth_cases(&app));
         waiting
             .into_iter()
             .map(|t| t.join().expect("a slow request thread"))

@@ -4,6 +4,7 @@ mod helpers;
 mod process;
 mod raw;
 
+mod admin_cli;
 mod batch;
 mod binary;
 mod crash;
@@ -14,6 +15,8 @@ mod hardening;
 mod hostile;
 mod lead_contact;
 mod list;
+mod oauth;
+mod permissions;
 mod registry;
 mod router;
 mod seed;

@@ -1,0 +1,400 @@
+//! CRM permissions over HTTP, for every level a role can grant: a user of the Sales
+//! department calls through their own webhook, on leads and contacts assigned to
+//! themselves, to a colleague in Sales, to someone in East (a department below Sales),
+//! and to someone in Other (one item closed, one open to all). What each level reaches is
+//! written out per level below from the portal's rules, not computed.
+
+use crate::helpers::{TestApp, assert_error};
+use crm_core::identity::{Department, Grant, ROOT_DEPARTMENT, Scope, User};
+use crm_core::permission::{Action, Level};
+use crm_server::auth::hash_secret;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// The items of the world, by name: whose they are and whether they are open to all.
+const ITEMS: [(&str, &str, &str); 5] = [
+    ("own", "x", "N"),
+    ("dee", "dee", "N"),
+    ("bob", "bob", "N"),
+    ("cid", "cid", "N"),
+    ("cid-open", "cid", "Y"),
+];
+
+/// What each level reaches of [`ITEMS`].
+fn reached(level: Level) -> &'static [&'static str] {
+    match level {
+        Level::None => &[],
+        Level::Own => &["own"],
+        Level::Department => &["own", "dee"],
+        Level::Subdepartment => &["own", "dee", "bob"],
+        Level::Open => &["own", "dee", "bob", "cid-open"],
+        Level::All => &["own", "dee", "bob", "cid", "cid-open"],
+    }
+}
+
+struct World {
+    app: TestApp,
+    /// The caller's webhook base URL.
+    hook: String,
+    x: i64,
+    leads: BTreeMap<&'static str, i64>,
+    contacts: BTreeMap<&'static str, i64>,
+}
+
+fn person(name: &str, department: i64) -> User {
+    User {
+        id: 0,
+        name: name.into(),
+        last_name: String::new(),
+        email: format!("{name}@example.org"),
+        admin: false,
+        active: true,
+        departments: vec![department],
+        registered_at: 0,
+    }
+}
+
+/// A user with a webhook of scope `crm`; returns (user id, webhook base URL).
+pub(crate) async fn user_with_hook(app: &TestApp, user: User) -> (i64, String) {
+    let store = &app.services.store;
+    let id = store.create_user(user).await.unwrap();
+    let secret = crm_server::auth::new_secret().unwrap();
+    store
+        .create_webhook(id, hash_secret(&secret), vec![Scope::Crm], 0)
+        .await
+        .unwrap();
+    (id, format!("{}/rest/{id}/{secret}/", app.base))
+}
+
+/// The world with the caller holding `grants` (through one role).
+async fn world(grants: Vec<Grant>) -> World {
+    let app = TestApp::spawn().await;
+    let store = &app.services.store;
+    let dept = |name: &str, parent| Department {
+        id: 0,
+        name: name.into(),
+        sort: 500,
+        parent: Some(parent),
+        head: None,
+    };
+    let sales = store
+        .create_department(dept("Sales", ROOT_DEPARTMENT))
+        .await
+        .unwrap();
+    let east = store.create_department(dept("East", sales)).await.unwrap();
+    let other = store
+        .create_department(dept("Other", ROOT_DEPARTMENT))
+        .await
+        .unwrap();
+    let (x, hook) = user_with_hook(&app, person("x", sales)).await;
+    let mut owners = BTreeMap::from([("x", x)]);
+    for (name, department) in [("dee", sales), ("bob", east), ("cid", other)] {
+        owners.insert(
+            name,
+            store.create_user(person(name, department)).await.unwrap(),
+        );
+    }
+    store.create_role("R".into(), grants).await.unwrap();
+    store.assign_role("R".into(), x).await.unwrap();
+    let mut leads = BTreeMap::new();
+    let mut contacts = BTreeMap::new();
+    for (name, owner, opened) in ITEMS {
+        let fields = json!({"ASSIGNED_BY_ID": owners[owner], "OPENED": opened});
+        let mut lead = fields.clone();
+        lead["TITLE"] = json!(name);
+        leads.insert(
+            name,
+            as_id(app.ok("crm.lead.add", json!({"fields": lead})).await),
+        );
+        let mut contact = fields;
+        contact["NAME"] = json!(name);
+        contacts.insert(
+            name,
+            as_id(app.ok("crm.contact.add", json!({"fields": contact})).await),
+        );
+    }
+    World {
+        app,
+        hook,
+        x,
+        leads,
+        contacts,
+    }
+}
+
+fn as_id(v: Value) -> i64 {
+    v.as_i64().unwrap_or_else(|| panic!("not an id: {v}"))
+}
+
+/// Every right on leads and contacts at one level.
+fn everything_at(level: Level) -> Vec<Grant> {
+    let mut out = Vec::new();
+    if level == Level::None {
+        return out;
+    }
+    for entity in ["lead", "contact"] {
+        for action in Action::ALL {
+            out.push(Grant {
+                entity: entity.into(),
+                action,
+                level,
+            });
+        }
+    }
+    out
+}
+
+impl World {
+    async fn call(&self, method: &str, params: Value) -> (u16, Value) {
+        let res = self
+            .app
+            .client
+            .post(format!("{}{method}", self.hook))
+            .json(&params)
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::read(res).await
+    }
+
+    /// Ids a list method answers for the caller, and its total.
+    async fn listed(&self, method: &str) -> (Vec<i64>, Value) {
+        let (status, body) = self
+            .call(method, json!({"order": {"ID": "ASC"}, "select": ["ID"]}))
+            .await;
+        assert_eq!(status, 200, "{method}: {body}");
+        let ids = body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["ID"].as_str().unwrap().parse().unwrap())
+            .collect();
+        (ids, body["total"].clone())
+    }
+}
+
+fn denied(got: &(u16, Value)) {
+    assert_error(got, 400, "", "Access denied.");
+}
+
+async fn holds_at(level: Level) {
+    let w = world(everything_at(level)).await;
+    let seen = reached(level);
+    let visible = |name: &str| seen.contains(&name);
+
+    // Lists: only what the level reaches, and a total that counts only that.
+    for (method, ids) in [
+        ("crm.lead.list", &w.leads),
+        ("crm.contact.list", &w.contacts),
+    ] {
+        if level == Level::None {
+            denied(&w.call(method, json!({})).await);
+            continue;
+        }
+        let want: Vec<i64> = ITEMS
+            .iter()
+            .filter(|(name, ..)| visible(name))
+            .map(|(name, ..)| ids[name])
+            .collect();
+        let (got, total) = w.listed(method).await;
+        assert_eq!(
+            (got, total),
+            (want.clone(), json!(want.len())),
+            "{level} {method}"
+        );
+    }
+
+    // get, update and binding checks item by item.
+    for (name, ..) in ITEMS {
+        let lead = w.leads[name];
+        let got = w.call("crm.lead.get", json!({"id": lead})).await;
+        let contact = w
+            .call("crm.contact.get", json!({"id": w.contacts[name]}))
+            .await;
+        let update = w
+            .call(
+                "crm.lead.update",
+                json!({"id": lead, "fields": {"COMMENTS": "x"}}),
+            )
+            .await;
+        let items = w
+            .call("crm.lead.contact.items.get", json!({"id": lead}))
+            .await;
+        if visible(name) {
+            assert_eq!(
+                (got.0, got.1["result"]["TITLE"].clone()),
+                (200, json!(name))
+            );
+            assert_eq!(contact.1["result"]["NAME"], json!(name), "{level} {name}");
+            assert_eq!(update.1["result"], json!(true), "{level} {name}");
+            assert_eq!((items.0, items.1["result"].clone()), (200, json!([])));
+        } else {
+            denied(&got);
+            denied(&contact);
+            denied(&update);
+            assert_error(&items, 403, "ACCESS_DENIED", "Access denied!");
+            let (_, stored) = w.app.call("crm.lead.get", json!({"id": lead})).await;
+            assert_eq!(
+                stored["result"]["COMMENTS"],
+                json!(null),
+                "{level} {name} unchanged"
+            );
+        }
+        // Binding the caller's own contact: the lead's update right decides (403); then
+        // the contact's read right ("[Contact #id]", 400).
+        let bind = w
+            .call(
+                "crm.lead.contact.add",
+                json!({"id": lead, "fields": {"CONTACT_ID": w.contacts["own"]}}),
+            )
+            .await;
+        if !visible(name) {
+            assert_error(&bind, 403, "ACCESS_DENIED", "Access denied!");
+        } else {
+            assert_eq!(bind.1["result"], json!(true), "{level} {name}");
+        }
+    }
+    if level != Level::None {
+        // A contact out of reach cannot be bound to a lead in reach.
+        if let Some((name, ..)) = ITEMS.iter().find(|(name, ..)| !visible(name)) {
+            let id = w.contacts[name];
+            let bind = w
+                .call(
+                    "crm.lead.contact.add",
+                    json!({"id": w.leads["own"], "fields": {"CONTACT_ID": id}}),
+                )
+                .await;
+            assert_error(&bind, 400, "", &format!("[Contact #{id}] Access denied."));
+            let set = w
+                .call(
+                    "crm.lead.contact.items.set",
+                    json!({"id": w.leads["own"], "items": [{"CONTACT_ID": id}]}),
+                )
+                .await;
+            assert_error(&set, 400, "", &format!("[Contact #{id}] Access denied."));
+        }
+    }
+
+    // Ids that do not exist: only a full right passes the check and learns "Not found".
+    let missing = w.call("crm.lead.get", json!({"id": 999_999})).await;
+    match level {
+        Level::All => assert_error(&missing, 400, "", "Not found"),
+        _ => denied(&missing),
+    }
+
+    // Adding needs any add right; a new item is the caller's own.
+    let added = w
+        .call("crm.lead.add", json!({"fields": {"TITLE": "new"}}))
+        .await;
+    if level == Level::None {
+        denied(&added);
+    } else {
+        let id = as_id(added.1["result"].clone());
+        let (_, got) = w.call("crm.lead.get", json!({"id": id})).await;
+        assert_eq!(got["result"]["ASSIGNED_BY_ID"], json!(w.x.to_string()));
+    }
+
+    // Deleting: out of reach is refused and nothing is removed.
+    for (name, ..) in ITEMS {
+        let lead = w.leads[name];
+        let deleted = w.call("crm.lead.delete", json!({"id": lead})).await;
+        let still = w.app.call("crm.lead.get", json!({"id": lead})).await;
+        if visible(name) {
+            assert_eq!(deleted.1["result"], json!(true), "{level} {name}");
+            assert_error(&still, 400, "", "Not found");
+        } else {
+            denied(&deleted);
+            assert_eq!(still.1["result"]["TITLE"], json!(name));
+        }
+    }
+}
+
+#[tokio::test]
+async fn level_none_reaches_nothing() {
+    holds_at(Level::None).await;
+}
+
+#[tokio::test]
+async fn level_own_reaches_the_callers_items() {
+    holds_at(Level::Own).await;
+}
+
+#[tokio::test]
+async fn level_department_reaches_the_department() {
+    holds_at(Level::Department).await;
+}
+
+#[tokio::test]
+async fn level_subdepartment_reaches_departments_below() {
+    holds_at(Level::Subdepartment).await;
+}
+
+#[tokio::test]
+async fn level_open_adds_items_open_to_all() {
+    holds_at(Level::Open).await;
+}
+
+#[tokio::test]
+async fn level_all_reaches_everything() {
+    holds_at(Level::All).await;
+}
+
+/// The example: leads "own", no contact right: bindings only on the caller's
+/// leads, contacts never readable, lists count only the caller's leads; several roles
+/// combine to the highest level.
+#[tokio::test]
+async fn own_leads_without_contact_rights() {
+    let grants = ["lead.read=own", "lead.update=own", "lead.add=own"]
+        .iter()
+        .map(|g| Grant::parse(g).unwrap())
+        .collect();
+    let w = world(grants).await;
+    let bind = |lead: i64, contact: i64| {
+        w.call(
+            "crm.lead.contact.add",
+            json!({"id": lead, "fields": {"CONTACT_ID": contact, "IS_PRIMARY": "Y"}}),
+        )
+    };
+    assert_error(
+        &bind(w.leads["dee"], w.contacts["own"]).await,
+        403,
+        "ACCESS_DENIED",
+        "Access denied!",
+    );
+    let own = w.contacts["own"];
+    assert_error(
+        &bind(w.leads["own"], own).await,
+        400,
+        "",
+        &format!("[Contact #{own}] Access denied."),
+    );
+    denied(&w.call("crm.contact.list", json!({})).await);
+    let (ids, total) = w.listed("crm.lead.list").await;
+    assert_eq!((ids, total), (vec![w.leads["own"]], json!(1)));
+    // Lists through batch see the same.
+    let (_, batch) = w
+        .call("batch", json!({"cmd": {"l": "crm.lead.list?select[]=ID"}}))
+        .await;
+    assert_eq!(batch["result"]["result_total"]["l"], json!(1), "{batch}");
+
+    // A second role with contact reading: the binding goes through.
+    let store = &w.app.services.store;
+    store
+        .create_role(
+            "Contacts".into(),
+            vec![Grant::parse("contact.read=all").unwrap()],
+        )
+        .await
+        .unwrap();
+    store.assign_role("Contacts".into(), w.x).await.unwrap();
+    assert_eq!(
+        bind(w.leads["own"], w.contacts["cid"]).await.1["result"],
+        json!(true)
+    );
+    let (_, items) = w
+        .call("crm.lead.contact.items.get", json!({"id": w.leads["own"]}))
+        .await;
+    assert_eq!(items["result"][0]["CONTACT_ID"], json!(w.contacts["cid"]));
+    // Another user's lead stays out of reach for reading as well.
+    denied(&w.call("crm.lead.get", json!({"id": w.leads["dee"]})).await);
+}
