@@ -42,7 +42,7 @@ pub async fn call(
 ) -> Outcome {
     let started = services.clock.now();
     let clock = Instant::now();
-    let result = if !spec.auth.admits(caller.auth) {
+    let result = if !spec.auth.admits(caller.auth.is_token()) {
         Err(ApiError::WrongAuthType)
     } else if let Some(scope) = spec.scope
         && !scope.granted_by(&caller.scopes)

@@ -1,7 +1,6 @@
 //! The method registry: Bitrix method names mapped to typed handlers, erased once at
 //! registration (the idea of axum's `Handler`, for our one-parameter case).
 
-use crate::rpc::ctx::AuthKind;
 use crate::rpc::{ApiError, Ctx};
 use crate::wire::params::from_params;
 use crm_core::identity::Scope;
@@ -78,12 +77,12 @@ pub enum AuthRule {
 }
 
 impl AuthRule {
-    /// Whether a caller authenticated as `kind` passes.
-    pub fn admits(self, kind: AuthKind) -> bool {
+    /// Whether a caller passes who presented an access token (`token`) or a webhook.
+    pub fn admits(self, token: bool) -> bool {
         match self {
             Self::Any => true,
-            Self::AppOnly => kind.is_token(),
-            Self::WebhookOnly => !kind.is_token(),
+            Self::AppOnly => token,
+            Self::WebhookOnly => !token,
         }
     }
 }

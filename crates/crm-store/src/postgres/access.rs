@@ -266,21 +266,12 @@ impl RoleStore for PostgresStore {
     }
 
     async fn user_grants(&self, user_id: i64) -> StoreResult<Vec<Grant>> {
-        let client = self.pool.get().await.map_err(pool_error)?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT g.ENTITY, g.ACTION, g.LEVEL FROM crm_role_user u \
-                 JOIN crm_role_grant g ON g.ROLE_ID = u.ROLE_ID WHERE u.USER_ID = $1",
-            )
-            .await
-            .map_err(pg)?;
-        Ok(client
-            .query(&stmt, &[&user_id])
-            .await
-            .map_err(pg)?
-            .iter()
-            .filter_map(grant_row)
-            .collect())
+        let sql = "SELECT g.ENTITY, g.ACTION, g.LEVEL FROM crm_role_user u \
+                   JOIN crm_role_grant g ON g.ROLE_ID = u.ROLE_ID WHERE u.USER_ID = $1";
+        let grants = self
+            .read_all(sql, &[&user_id], |r| Ok(grant_row(r)))
+            .await?;
+        Ok(grants.into_iter().flatten().collect())
     }
 }
 
@@ -292,51 +283,18 @@ impl OAuthStore for PostgresStore {
     }
 
     async fn apps(&self) -> StoreResult<Vec<App>> {
-        let client = self.pool.get().await.map_err(pool_error)?;
-        client
-            .query(
-                &format!("SELECT {APP_COLUMNS} FROM oauth_app ORDER BY ID"),
-                &[],
-            )
-            .await
-            .map_err(pg)?
-            .iter()
-            .map(app_row)
-            .collect()
+        let sql = format!("SELECT {APP_COLUMNS} FROM oauth_app ORDER BY ID");
+        self.read_all(&sql, &[], app_row).await
     }
 
     async fn app_by_client_id(&self, client_id: String) -> StoreResult<Option<App>> {
-        let client = self.pool.get().await.map_err(pool_error)?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {APP_COLUMNS} FROM oauth_app WHERE CLIENT_ID = $1"
-            ))
-            .await
-            .map_err(pg)?;
-        client
-            .query_opt(&stmt, &[&client_id])
-            .await
-            .map_err(pg)?
-            .as_ref()
-            .map(app_row)
-            .transpose()
+        let sql = format!("SELECT {APP_COLUMNS} FROM oauth_app WHERE CLIENT_ID = $1");
+        self.read_one(&sql, &[&client_id], app_row).await
     }
 
     async fn app(&self, id: i64) -> StoreResult<Option<App>> {
-        let client = self.pool.get().await.map_err(pool_error)?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {APP_COLUMNS} FROM oauth_app WHERE ID = $1"
-            ))
-            .await
-            .map_err(pg)?;
-        client
-            .query_opt(&stmt, &[&id])
-            .await
-            .map_err(pg)?
-            .as_ref()
-            .map(app_row)
-            .transpose()
+        let sql = format!("SELECT {APP_COLUMNS} FROM oauth_app WHERE ID = $1");
+        self.read_one(&sql, &[&id], app_row).await
     }
 
     async fn issue_tokens(
@@ -359,20 +317,8 @@ impl OAuthStore for PostgresStore {
     }
 
     async fn access_token(&self, access_hash: String) -> StoreResult<Option<TokenGrant>> {
-        let client = self.pool.get().await.map_err(pool_error)?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM oauth_token WHERE ACCESS_HASH = $1"
-            ))
-            .await
-            .map_err(pg)?;
-        client
-            .query_opt(&stmt, &[&access_hash])
-            .await
-            .map_err(pg)?
-            .as_ref()
-            .map(token_row)
-            .transpose()
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM oauth_token WHERE ACCESS_HASH = $1");
+        self.read_one(&sql, &[&access_hash], token_row).await
     }
 
     async fn refresh_tokens(

@@ -1,7 +1,7 @@
 //! `IdentityStore` on PostgreSQL: users, departments, webhooks (secret hashes only) and
 //! the portal's member id.
 
-use super::{PostgresStore, in_transaction, pg, pool_error};
+use super::{PostgresStore, in_transaction, pg};
 use crate::sql::{self, DEPARTMENT_COLUMNS, Dialect, WEBHOOK_COLUMNS, parse_ids, parse_scopes};
 use async_trait::async_trait;
 use crm_core::identity::{Department, Scope, User, Webhook, scopes_text};
@@ -165,29 +165,13 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn user(&self, id: i64) -> StoreResult<Option<User>> {
-        let client = self.pool.get().await.map_err(pool_error)?;
         let sql = format!("{} WHERE u.ID = $1", sql::select_users(Dialect::Postgres));
-        let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
-        client
-            .query_opt(&stmt, &[&id])
-            .await
-            .map_err(pg)?
-            .as_ref()
-            .map(user_row)
-            .transpose()
+        self.read_one(&sql, &[&id], user_row).await
     }
 
     async fn users(&self) -> StoreResult<Vec<User>> {
-        let client = self.pool.get().await.map_err(pool_error)?;
         let sql = format!("{} ORDER BY u.ID", sql::select_users(Dialect::Postgres));
-        let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
-        client
-            .query(&stmt, &[])
-            .await
-            .map_err(pg)?
-            .iter()
-            .map(user_row)
-            .collect()
+        self.read_all(&sql, &[], user_row).await
     }
 
     async fn create_user(&self, user: User) -> StoreResult<i64> {
@@ -208,16 +192,8 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn departments(&self) -> StoreResult<Vec<Department>> {
-        let client = self.pool.get().await.map_err(pool_error)?;
         let sql = format!("SELECT {DEPARTMENT_COLUMNS} FROM department ORDER BY ID");
-        let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
-        client
-            .query(&stmt, &[])
-            .await
-            .map_err(pg)?
-            .iter()
-            .map(department_row)
-            .collect()
+        self.read_all(&sql, &[], department_row).await
     }
 
     async fn create_department(&self, d: Department) -> StoreResult<i64> {
@@ -245,33 +221,17 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn department_members(&self, departments: Vec<i64>) -> StoreResult<Vec<i64>> {
-        let client = self.pool.get().await.map_err(pool_error)?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT DISTINCT USER_ID FROM user_department \
-                 WHERE DEPARTMENT_ID = ANY($1::bigint[]) ORDER BY USER_ID",
-            )
+        let sql = "SELECT DISTINCT USER_ID FROM user_department \
+                   WHERE DEPARTMENT_ID = ANY($1::bigint[]) ORDER BY USER_ID";
+        self.read_all(sql, &[&departments], |r| r.try_get(0).map_err(pg))
             .await
-            .map_err(pg)?;
-        Ok(client
-            .query(&stmt, &[&departments])
-            .await
-            .map_err(pg)?
-            .iter()
-            .map(|r| r.get(0))
-            .collect())
     }
 
     async fn member_id(&self) -> StoreResult<String> {
-        let client = self.pool.get().await.map_err(pool_error)?;
-        Ok(client
-            .query_one(
-                "SELECT VALUE FROM portal_setting WHERE NAME = 'MEMBER_ID'",
-                &[],
-            )
-            .await
-            .map_err(pg)?
-            .get(0))
+        let sql = "SELECT VALUE FROM portal_setting WHERE NAME = 'MEMBER_ID'";
+        self.read_one(sql, &[], |r| r.try_get(0).map_err(pg))
+            .await?
+            .ok_or_else(|| StoreError::backend("the member id is missing"))
     }
 
     async fn create_webhook(
@@ -291,30 +251,14 @@ impl IdentityStore for PostgresStore {
     }
 
     async fn webhooks(&self) -> StoreResult<Vec<Webhook>> {
-        let client = self.pool.get().await.map_err(pool_error)?;
         let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhook ORDER BY ID");
-        let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
-        client
-            .query(&stmt, &[])
-            .await
-            .map_err(pg)?
-            .iter()
-            .map(webhook_row)
-            .collect()
+        self.read_all(&sql, &[], webhook_row).await
     }
 
     async fn active_webhooks(&self, user_id: i64) -> StoreResult<Vec<Webhook>> {
-        let client = self.pool.get().await.map_err(pool_error)?;
         let sql =
             format!("SELECT {WEBHOOK_COLUMNS} FROM webhook WHERE USER_ID = $1 AND NOT REVOKED");
-        let stmt = client.prepare_cached(&sql).await.map_err(pg)?;
-        client
-            .query(&stmt, &[&user_id])
-            .await
-            .map_err(pg)?
-            .iter()
-            .map(webhook_row)
-            .collect()
+        self.read_all(&sql, &[&user_id], webhook_row).await
     }
 
     async fn revoke_webhook(&self, id: i64) -> StoreResult<bool> {

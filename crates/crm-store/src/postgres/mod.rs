@@ -25,7 +25,7 @@ mod values;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use crm_core::store::{Store, StoreError};
+use crm_core::store::{Store, StoreError, StoreResult};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::time::Duration;
 use tokio_postgres::NoTls;
@@ -128,6 +128,48 @@ impl PostgresStore {
         let store = Self { pool };
         migrate::migrate(&store.pool).await?;
         Ok(store)
+    }
+}
+
+/// Parameters of a statement.
+pub(super) type Params<'a> = [&'a (dyn tokio_postgres::types::ToSql + Sync)];
+
+impl PostgresStore {
+    /// Runs a read on a pooled connection (the statement is prepared once per
+    /// connection) and maps every row.
+    pub(super) async fn read_all<T>(
+        &self,
+        sql: &str,
+        params: &Params<'_>,
+        map: impl Fn(&tokio_postgres::Row) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let stmt = client.prepare_cached(sql).await.map_err(pg)?;
+        client
+            .query(&stmt, params)
+            .await
+            .map_err(pg)?
+            .iter()
+            .map(map)
+            .collect()
+    }
+
+    /// [`PostgresStore::read_all`] for at most one row.
+    pub(super) async fn read_one<T>(
+        &self,
+        sql: &str,
+        params: &Params<'_>,
+        map: impl Fn(&tokio_postgres::Row) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let stmt = client.prepare_cached(sql).await.map_err(pg)?;
+        client
+            .query_opt(&stmt, params)
+            .await
+            .map_err(pg)?
+            .as_ref()
+            .map(map)
+            .transpose()
     }
 }
 
