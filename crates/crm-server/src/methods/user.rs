@@ -311,11 +311,19 @@ fn department_matches(d: &Department, key: &str, value: &Value) -> bool {
 }
 
 /// `department.get`: departments matching the filter, a page of 50 (`start` floored to
-/// a multiple of 50), `total` always. As on a portal, the parameters are upper-cased, so
-/// an upper-case `SORT` is read as a filter on the sort weight too.
+/// a multiple of 50), `total` always. As on a portal, filter keys are upper case only and
+/// the top-level parameters are the filter, so an upper-case `SORT` naming the sort field
+/// is also read as a filter on the sort weight (`sort` in lower case is not).
 pub async fn department_get(ctx: Ctx, params: Map<String, Value>) -> Result<Reply, ApiError> {
+    // The filter is read from the parameters as sent (its keys in upper case only), the
+    // sort order and `start` from their upper-cased copy.
+    let filter = match params.get("filter") {
+        Some(f @ (Value::Object(_) | Value::Array(_))) if !params.contains_key("FILTER") => {
+            filter_of(&Map::from_iter([("FILTER".to_string(), f.clone())]))
+        }
+        _ => filter_of(&params),
+    };
     let query = upper(params);
-    let filter = filter_of(&query);
     let all = ctx.store().departments().await?;
     let mut found: Vec<Department> = tree_order(&all)
         .into_iter()
