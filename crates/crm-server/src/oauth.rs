@@ -151,7 +151,9 @@ pub async fn token_endpoint(
     now: i64,
     ttl: i64,
 ) -> Result<Value, OAuthError> {
-    let grant_type = text_param(params, "grant_type").unwrap_or_default();
+    let grant_type = text_param(params, "grant_type").ok_or_else(|| {
+        OAuthError::new(400, "invalid_request", "No \"grant_type\" parameter found")
+    })?;
     if grant_type != "refresh_token" && grant_type != "authorization_code" {
         return Err(OAuthError::new(
             400,

@@ -32,9 +32,18 @@ pub(super) fn endpoint(path: &str) -> Option<Endpoint> {
     }
 }
 
+/// A token endpoint answer: never cached (RFC 6749 §5.1).
+fn token_answer(status: StatusCode, body: &Value) -> Response {
+    let mut res = json_response(status, body);
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    res
+}
+
 fn oauth_error(e: &OAuthError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    json_response(status, &e.body())
+    token_answer(status, &e.body())
 }
 
 /// The query string and body of a request as one parameter map, within the usual bounds.
@@ -92,7 +101,7 @@ pub(super) async fn serve(state: &AppState, which: Endpoint, parts: Parts, body:
             )
             .await
             {
-                Ok(answer) => json_response(StatusCode::OK, &answer),
+                Ok(answer) => token_answer(StatusCode::OK, &answer),
                 Err(e) => oauth_error(&e),
             }
         }
@@ -162,6 +171,7 @@ fn html(status: StatusCode, title: &str, body: &str) -> Response {
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 

@@ -4269,7 +4269,8 @@ fn oauth_cases(app: &(String, String)) -> Vec<Case> {
         )
     };
     let cases: Vec<(&str, Vec<u8>, Expect)> = vec![
-        ("no parameters", get(""), unsupported()),
+        ("no parameters", get(""), no("grant_type")),
+        ("an empty grant_type", get("grant_type="), no("grant_type")),
         (
             "grant_type password",
             get("grant_type=password"),
@@ -4278,12 +4279,12 @@ fn oauth_cases(app: &(String, String)) -> Vec<Case> {
         (
             "grant_type as a list",
             get("grant_type[]=refresh_token"),
-            unsupported(),
+            no("grant_type"),
         ),
         (
             "JSON grant_type as a list",
             post(JSON, br#"{"grant_type":["refresh_token"]}"#),
-            unsupported(),
+            no("grant_type"),
         ),
         (
             "no client_id",
@@ -4360,7 +4361,7 @@ fn oauth_cases(app: &(String, String)) -> Vec<Case> {
         (
             "invalid JSON",
             post(JSON, b"{\"grant_type\":"),
-            unsupported(),
+            no("grant_type"),
         ),
         (
             "PUT",

@@ -219,6 +219,14 @@ async fn codes_tokens_refreshes_and_expiry() {
         json!(format!("{}/rest/", o.app.base))
     );
     assert_eq!(first["server_endpoint"], first["client_endpoint"]);
+    let cached = o
+        .raw
+        .get(format!("{}/oauth/token/", o.app.base))
+        .query(&[("grant_type", "refresh_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cached.headers()["cache-control"], "no-store");
     let again = o.token_get(&exchange).await;
     assert_error(
         &again,
@@ -331,6 +339,12 @@ async fn codes_tokens_refreshes_and_expiry() {
         401,
         "invalid_client",
         "Invalid client credentials",
+    );
+    assert_error(
+        &o.token_post(&[("client_id", o.client_id())]).await,
+        400,
+        "invalid_request",
+        "No \"grant_type\" parameter found",
     );
     assert_error(
         &o.token_post(&[("grant_type", "password")]).await,

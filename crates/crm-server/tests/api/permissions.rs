@@ -283,28 +283,68 @@ async fn holds_at(level: Level) {
     }
 
     // Adding needs any add right; a new item is the caller's own.
-    let added = w
-        .call("crm.lead.add", json!({"fields": {"TITLE": "new"}}))
-        .await;
-    if level == Level::None {
-        denied(&added);
-    } else {
-        let id = as_id(added.1["result"].clone());
-        let (_, got) = w.call("crm.lead.get", json!({"id": id})).await;
-        assert_eq!(got["result"]["ASSIGNED_BY_ID"], json!(w.x.to_string()));
+    for (entity, fields) in [
+        ("lead", json!({"TITLE": "new"})),
+        ("contact", json!({"NAME": "new"})),
+    ] {
+        let added = w
+            .call(&format!("crm.{entity}.add"), json!({"fields": fields}))
+            .await;
+        if level == Level::None {
+            denied(&added);
+        } else {
+            let id = as_id(added.1["result"].clone());
+            let (_, got) = w
+                .call(&format!("crm.{entity}.get"), json!({"id": id}))
+                .await;
+            assert_eq!(got["result"]["ASSIGNED_BY_ID"], json!(w.x.to_string()));
+        }
+    }
+
+    // Contacts are updated under the same rule.
+    for (name, ..) in ITEMS {
+        let contact = w.contacts[name];
+        let update = w
+            .call(
+                "crm.contact.update",
+                json!({"id": contact, "fields": {"POST": "x"}}),
+            )
+            .await;
+        let (_, stored) = w.app.call("crm.contact.get", json!({"id": contact})).await;
+        if visible(name) {
+            assert_eq!(update.1["result"], json!(true), "{level} {name}");
+            assert_eq!(stored["result"]["POST"], "x");
+        } else {
+            denied(&update);
+            assert_eq!(
+                stored["result"]["POST"],
+                json!(null),
+                "{level} {name} unchanged"
+            );
+        }
     }
 
     // Deleting: out of reach is refused and nothing is removed.
     for (name, ..) in ITEMS {
-        let lead = w.leads[name];
-        let deleted = w.call("crm.lead.delete", json!({"id": lead})).await;
-        let still = w.app.call("crm.lead.get", json!({"id": lead})).await;
-        if visible(name) {
-            assert_eq!(deleted.1["result"], json!(true), "{level} {name}");
-            assert_error(&still, 400, "", "Not found");
-        } else {
-            denied(&deleted);
-            assert_eq!(still.1["result"]["TITLE"], json!(name));
+        for (entity, ids, key) in [
+            ("lead", &w.leads, "TITLE"),
+            ("contact", &w.contacts, "NAME"),
+        ] {
+            let id = ids[name];
+            let deleted = w
+                .call(&format!("crm.{entity}.delete"), json!({"id": id}))
+                .await;
+            let still = w
+                .app
+                .call(&format!("crm.{entity}.get"), json!({"id": id}))
+                .await;
+            if visible(name) {
+                assert_eq!(deleted.1["result"], json!(true), "{level} {entity} {name}");
+                assert_error(&still, 400, "", "Not found");
+            } else {
+                denied(&deleted);
+                assert_eq!(still.1["result"][key], json!(name));
+            }
         }
     }
 }
