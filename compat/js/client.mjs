@@ -6,48 +6,21 @@
 // callListMethod / fetchListMethod that existing code still uses. Errors are checked as the
 // SDK's AjaxError (code, status).
 //
+// Then the SDK's OAuth client (B24OAuth) with short-lived token pairs that the server's own
+// CLI (`crm-server app create`, `app token`) issues: calls succeed, and after the access token
+// expired the SDK refreshes it by itself (POST <server>/oauth/token/), both when it sees the
+// expiry itself and when only the server's 401 expired_token tells it.
+//
 // The SDK refuses non-HTTPS webhooks: compat/run starts the server with --tls-self-signed and
 // sets NODE_EXTRA_CA_CERTS to the printed certificate.
 
-import { isDeepStrictEqual, inspect } from 'node:util'
-import { AjaxError, AjaxResult, ApiVersion, B24Hook } from '@bitrix24/b24jssdk'
+import { AjaxError, AjaxResult, ApiVersion, B24Hook, B24OAuth } from '@bitrix24/b24jssdk'
+import { Reporter, StepFailed, check, checkEq, serverCli, show, sleep } from './common.mjs'
 
 const CLIENT = 'js'
-const counts = { passed: 0, failed: 0, skipped: 0 }
-
-class StepFailed extends Error {}
-
-function check (condition, detail) {
-  if (!condition) throw new StepFailed(detail)
-}
-
-function show (value) {
-  return inspect(value, { depth: 6, breakLength: Infinity, compact: true })
-}
-
-function checkEq (actual, expected, what) {
-  if (!isDeepStrictEqual(actual, expected)) {
-    throw new StepFailed(`${what}: expected ${show(expected)}, got ${show(actual)}`)
-  }
-}
-
-async function step (name, fn) {
-  try {
-    const note = await fn()
-    counts.passed++
-    console.log(`PASS ${CLIENT}: ${name}${typeof note === 'string' ? ` (${note})` : ''}`)
-    return true
-  } catch (e) {
-    counts.failed++
-    let detail
-    if (e instanceof StepFailed) detail = e.message
-    else if (e instanceof AjaxError) detail = `AjaxError code=${e.code} status=${e.status}: ${e.message}`
-    else detail = `${e?.name ?? 'Error'}: ${e?.message ?? e}`
-    if (process.env.COMPAT_VERBOSE && !(e instanceof StepFailed)) console.error(e)
-    console.log(`FAIL ${CLIENT}: ${name}: ${String(detail).replace(/\s+/g, ' ')}`)
-    return false
-  }
-}
+const rep = new Reporter(CLIENT, e =>
+  e instanceof AjaxError ? `AjaxError code=${e.code} status=${e.status}: ${e.message}` : null)
+const step = (name, fn) => rep.step(name, fn)
 
 const hookUrl = process.env.B24_WEBHOOK
 if (!hookUrl) {
@@ -101,6 +74,121 @@ function checkItems (items, expected, what = 'items.get') {
     check(row.IS_PRIMARY === 'Y' || row.IS_PRIMARY === 'N', `${what}: IS_PRIMARY is ${show(row.IS_PRIMARY)}`)
   }
   checkEq(items, expected, what)
+}
+
+// ---- OAuth: B24OAuth with token pairs from `crm-server app token` ----
+// Short-lived tokens (OAUTH_TTL seconds) are used so that the SDK has to refresh them; the
+// first step must be done before they expire (`expires` is whole seconds, so the SDK may see
+// them expire up to a second early).
+const OAUTH_TTL = 3
+
+// B24OAuth's constructor options from what /oauth/token/ (and `app token`) answers.
+function oauthOptions (t, overrides = {}) {
+  return {
+    accessToken: t.access_token,
+    refreshToken: t.refresh_token,
+    expires: t.expires,
+    expiresIn: t.expires_in,
+    scope: t.scope,
+    domain: t.domain,
+    memberId: t.member_id,
+    clientEndpoint: t.client_endpoint,
+    serverEndpoint: t.server_endpoint,
+    status: t.status,
+    userId: t.user_id,
+    ...overrides
+  }
+}
+
+// A B24OAuth client; `refreshes` collects the auth data of every refresh the SDK made.
+function makeOAuth (token, app, overrides) {
+  const client = new B24OAuth(oauthOptions(token, overrides),
+    { clientId: app.client_id, clientSecret: app.client_secret })
+  client.offClientSideWarning()
+  const refreshes = []
+  client.setCallbackRefreshAuth(async ({ authData }) => { refreshes.push(authData) })
+  return { token, client, refreshes }
+}
+
+// The same refresh the SDK makes (form POST to the server endpoint's /oauth/token/), by hand.
+async function refreshByHand (token, app, refreshToken) {
+  const url = token.server_endpoint.replace('/rest/', '') + '/oauth/token/'
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'refresh_token', client_id: app.client_id, client_secret: app.client_secret, refresh_token: refreshToken
+    })
+  })
+  return { status: response.status, body: await response.json() }
+}
+
+// After a refresh by the SDK: one refresh, a new pair in the SDK's auth data, and it works.
+async function checkRefreshed (c, app) {
+  checkEq(c.refreshes.length, 1, 'refreshes the SDK made (its refresh callback)')
+  const auth = c.client.auth.getAuthData()
+  check(auth, 'the SDK holds no valid auth data after the refresh')
+  check(auth.access_token !== c.token.access_token, 'the SDK still holds the expired access token')
+  check(auth.refresh_token !== c.token.refresh_token, 'the SDK still holds the used refresh token')
+  checkEq(c.refreshes[0].access_token, auth.access_token, 'access token passed to the refresh callback')
+  check(auth.expires > Date.now() / 1000 + 600, `new expires ${auth.expires} is not about an hour ahead`)
+  checkEq((await call('user.current', {}, c.client)).ID, '1', 'user.current ID with the refreshed token')
+  // The refresh token the SDK exchanged is used up.
+  const again = await refreshByHand(c.token, app, c.token.refresh_token)
+  checkEq([again.status, again.body.error], [400, 'invalid_grant'], 'the used refresh token, by hand')
+}
+
+async function oauthScenario () {
+  let app, honest, trusting, issuedAt
+  await step('B24OAuth: calls with token pairs from `crm-server app token`', async () => {
+    app = serverCli.createApp('js B24OAuth', { scope: 'crm,user' })
+    issuedAt = Date.now()
+    const first = serverCli.issueToken(app.client_id, { ttl: OAUTH_TTL })
+    const second = serverCli.issueToken(app.client_id, { ttl: OAUTH_TTL })
+    // `honest` knows when its token expires; `trusting` is told it lives an hour longer, so
+    // that it sends the token after expiry and must react to the server's 401 expired_token.
+    honest = makeOAuth(first, app)
+    trusting = makeOAuth(second, app, { expires: second.expires + 3600 })
+    for (const c of [honest, trusting]) {
+      checkEq((await call('user.current', {}, c.client)).ID, '1', 'user.current ID')
+    }
+    const title = 'OAuth lead (js)'
+    const lead = await call('crm.lead.add', { fields: { TITLE: title } }, honest.client)
+    checkEq((await call('crm.lead.get', { id: lead }, trusting.client)).TITLE, title, 'crm.lead.get TITLE')
+    await honest.client.initIsAdmin()
+    checkEq(honest.client.auth.isAdmin, true, 'isAdmin after initIsAdmin (profile)')
+    checkEq([honest.refreshes.length, trusting.refreshes.length], [0, 0],
+      `refreshes before expiry (this step took ${Date.now() - issuedAt} ms of the tokens' ${OAUTH_TTL} s)`)
+    checkEq(honest.client.auth.getAuthData().access_token, first.access_token, 'access token before expiry')
+    return `client_id ${app.client_id}, tokens for ${OAUTH_TTL} s`
+  })
+
+  await step('B24OAuth: token expired -> the SDK refreshes it by itself, the call succeeds', async () => {
+    check(honest && trusting, 'no clients from the previous step')
+    // Past the expiry both as the server counts it and as `expires` says, with a margin.
+    const until = Math.max(issuedAt + OAUTH_TTL * 1000, honest.token.expires * 1000,
+      trusting.token.expires * 1000) + 1000
+    await sleep(Math.max(0, until - Date.now()))
+    checkEq((await call('profile', {}, honest.client)).ID, '1', 'profile ID after expiry')
+    await checkRefreshed(honest, app)
+    return 'expiry seen by the SDK itself, refreshed before the call'
+  })
+
+  await step('B24OAuth: token expired, the SDK thinks it valid -> 401 expired_token, refresh, retry', async () => {
+    check(trusting, 'no client from the first step')
+    // What the server answers for that token (the SDK keeps this 401 to itself).
+    const raw = await fetch(`${trusting.token.client_endpoint}user.current`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ auth: trusting.token.access_token })
+    })
+    checkEq([raw.status, await raw.json()],
+      [401, { error: 'expired_token', error_description: 'The access token provided has expired' }],
+      'the expired token, by hand')
+    checkEq((await call('profile', {}, trusting.client)).ID, '1', 'profile ID through the SDK')
+    await checkRefreshed(trusting, app)
+    return 'refreshed on the server\'s expired_token'
+  })
 }
 
 async function main () {
@@ -200,8 +288,7 @@ async function main () {
       checkEq((await call('crm.lead.get', { id: lead })).TITLE, 'Updated by js', 'TITLE')
     })
   } else {
-    counts.failed++
-    console.log(`FAIL ${CLIENT}: seed scenario: cannot continue without a lead and two contacts`)
+    rep.fail('seed scenario', 'cannot continue without a lead and two contacts')
   }
 
   // ---- batch ----
@@ -349,13 +436,9 @@ async function main () {
     }
   })
 
-  console.log(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`)
-  return counts.failed ? 1 : 0
+  await oauthScenario()
+
+  return rep.summary()
 }
 
-main().then(code => { process.exitCode = code }, e => {
-  console.error(e)
-  console.log(`FAIL ${CLIENT}: crashed: ${e?.name}: ${e?.message}`)
-  console.log(`${counts.passed} passed, ${counts.failed + 1} failed, ${counts.skipped} skipped`)
-  process.exitCode = 1
-})
+main().then(code => { process.exitCode = code }, e => { process.exitCode = rep.crashed(e) })

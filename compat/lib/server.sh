@@ -5,7 +5,8 @@
 #   temporary data dir, waits for the last start-up line (`crm-server listening on <url>`,
 #   printed after the certificate and webhook lines, once the listener is bound) and sets:
 #     SERVER_PID      the server's process id
-#     SERVER_WORK     temp dir holding data/, stdout.log and stderr.log
+#     SERVER_WORK     temp dir holding data/ (the --data-dir), stdout.log and stderr.log
+#     SERVER_URL      the URL the server printed it listens on (https://127.0.0.1:PORT)
 #     SERVER_HOOK     the administrator webhook URL the server printed (ends in /)
 #     SERVER_CERT     the printed certificate path (only with --tls, else empty)
 #   Returns non-zero (and prints why) when the server does not come up in time.
@@ -15,6 +16,7 @@
 
 SERVER_PID=""
 SERVER_WORK=""
+SERVER_URL=""
 SERVER_HOOK=""
 SERVER_CERT=""
 SERVER_EXIT=""
@@ -23,6 +25,7 @@ start_server() {
     local bin=$1 tls=${2:-}
     local args=(--listen 127.0.0.1:0 --log warn)
     SERVER_WORK=$(mktemp -d "${TMPDIR:-/tmp}/crm-compat.XXXXXX")
+    SERVER_URL=""
     SERVER_HOOK=""
     SERVER_CERT=""
     SERVER_EXIT=""
@@ -58,6 +61,7 @@ start_server() {
         stop_server
         return 1
     fi
+    SERVER_URL=$listening
     SERVER_HOOK=$(sed -n 's/^Administrator webhook (shown once, keep it): \(http[^ ]*\)$/\1/p' \
         "$SERVER_WORK/stdout.log" | head -n 1)
     if [[ $SERVER_HOOK != "$listening/rest/1/"* ]]; then
@@ -109,4 +113,5 @@ stop_server() {
         rm -rf "$SERVER_WORK"
     fi
     SERVER_WORK=""
+    SERVER_URL=""
 }

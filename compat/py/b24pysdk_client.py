@@ -5,15 +5,25 @@ objects (client.crm.lead, client.crm.contact, client.crm.lead.contact[.items]), 
 (client.call_batch) and its list helpers (as_list, as_list_fast). Errors are checked through
 the SDK's exception classes (BitrixAPIError subclasses and their error/status_code).
 
+Then the SDK's OAuth credentials (BitrixToken bound to a BitrixApp) with short-lived token
+pairs that the server's own CLI (`crm-server app create`, `app token`) issues: calls succeed,
+and after the access token expired the SDK refreshes it by itself (GET /oauth/token/), both
+when it knows the expiry and when only the server's 401 expired_token tells it; its
+get_app_info (app.info) and its OAuth errors.
+
 The SDK only speaks HTTPS: compat/run starts the server with --tls-self-signed and points
 REQUESTS_CA_BUNDLE at the printed certificate.
 """
 
 import sys
+import time
+from datetime import datetime, timezone
 
-from b24pysdk import BitrixWebhook, Client, errors
+from b24pysdk import BitrixApp, BitrixToken, BitrixWebhook, Client, errors
+from b24pysdk.api.requesters import BitrixOAuthRequester
+from b24pysdk.errors import oauth as oauth_errors
 
-from common import (ClientError, Reporter, StepFailed, check, check_eq, check_error,
+from common import (ClientError, Reporter, ServerCli, StepFailed, check, check_eq, check_error,
                     run_seed_scenario, split_webhook, webhook_from_env, wrong_secret_webhook)
 
 CLIENT = "b24pysdk"
@@ -94,6 +104,158 @@ class Adapter:
             err = sdk_error(lambda: bad.crm.lead.contact.items.get(lead).result)
             return check_error(err, case, "BitrixAPIInvalidCredentials")
         raise AssertionError(case)
+
+
+# Short-lived tokens, so that the SDK has to refresh them; the first OAuth step must be done
+# before they expire (`expires` is whole seconds, so the SDK may see them expire a second early).
+OAUTH_TTL = 3
+
+
+def point_oauth_requester_at(base):
+    """b24pysdk sends token refreshes and app.info to Bitrix24's central OAuth server, whose
+    URLs are class attributes of BitrixOAuthRequester (_OAUTH_TOKEN_URL, _APP_INFO_URL) with
+    no setting to change them. crm-server is its own OAuth server (GET /oauth/token/, and
+    app.info under /rest/), so the harness points both attributes at it. Nothing else of
+    the SDK is touched."""
+    BitrixOAuthRequester._OAUTH_TOKEN_URL = f"{base}/oauth/token/"
+    BitrixOAuthRequester._APP_INFO_URL = f"{base}/rest/app.info/"
+
+
+class OAuthScenario:
+    def __init__(self, hook):
+        self.scheme, self.host, _user, _secret = split_webhook(hook)
+        self.base = f"{self.scheme}://{self.host}"
+        self.app = None
+        self.issued = None
+        self.knowing = None   # BitrixToken given the token's expires: refreshes before the call
+        self.unaware = None   # BitrixToken without expires: refreshes on 401 expired_token
+        self.first = {}       # the pairs as `app token` printed them
+
+    def make_token(self, pair, with_expiry):
+        # domain is the server's host:port as it is; BitrixToken.from_oauth would take it
+        # from client_endpoint's hostname and drop the port.
+        return BitrixToken(
+            domain=self.host,
+            auth_token=pair["access_token"],
+            refresh_token=pair["refresh_token"],
+            expires=datetime.fromtimestamp(pair["expires"], tz=timezone.utc) if with_expiry else None,
+            expires_in=pair["expires_in"],
+            bitrix_app=self.bitrix_app(),
+        )
+
+    def bitrix_app(self):
+        return BitrixApp(client_id=self.app["client_id"], client_secret=self.app["client_secret"])
+
+    def calls(self):
+        point_oauth_requester_at(self.base)
+        cli = ServerCli()
+        self.app = cli.create_app("b24pysdk BitrixToken", "crm,user")
+        self.issued = time.monotonic()
+        for name, with_expiry in (("knowing", True), ("unaware", False)):
+            pair = cli.issue_token(self.app["client_id"], user=1, ttl=OAUTH_TTL)
+            self.first[name] = pair
+            setattr(self, name, self.make_token(pair, with_expiry))
+        for token in (self.knowing, self.unaware):
+            c = Client(token)
+            check_eq(c.user.current().result.get("ID"), "1", "user.current ID")
+        lead = Client(self.knowing).crm.lead.add({"TITLE": "OAuth lead (b24pysdk)"}).result
+        check_eq(Client(self.unaware).crm.lead.get(lead).result.get("TITLE"),
+                 "OAuth lead (b24pysdk)", "crm.lead.get TITLE")
+        check_eq(self.knowing.has_expired, False, "has_expired before expiry")
+        check_eq([self.knowing.auth_token, self.unaware.auth_token],
+                 [self.first["knowing"]["access_token"], self.first["unaware"]["access_token"]],
+                 f"access tokens before expiry (this step took "
+                 f"{time.monotonic() - self.issued:.1f} s of the tokens' {OAUTH_TTL} s)")
+        return f"client_id {self.app['client_id']}, tokens for {OAUTH_TTL} s"
+
+    def wait_for_expiry(self):
+        check(self.issued is not None, "no tokens from the first step")
+        until = max(self.issued + OAUTH_TTL + 1.0 - time.monotonic(),
+                    max(p["expires"] for p in self.first.values()) + 1.0 - time.time())
+        time.sleep(max(until, 0))
+
+    def check_refreshed(self, name):
+        token, old = getattr(self, name), self.first[name]
+        check(token.auth_token != old["access_token"], "the SDK still holds the expired access token")
+        check(token.refresh_token != old["refresh_token"], "the SDK still holds the used refresh token")
+        check(token.expires is not None and token.has_expired is False,
+              f"expires after the refresh: {token.expires!r}")
+        check_eq(token.expires_in, 3600, "expires_in after the refresh")
+        check_eq(Client(token).user.current().result.get("ID"), "1",
+                 "user.current ID with the refreshed token")
+        # The refresh token the SDK exchanged is used up: the SDK's own refresh call says so.
+        try:
+            token.bitrix_app.refresh_oauth_token(refresh_token=old["refresh_token"])
+        except oauth_errors.BitrixOAuthInvalidGrant as e:
+            return f"old refresh token: {type(e).__name__} {e.status_code} {e.error}"
+        raise StepFailed("refreshing with the used refresh token raised no BitrixOAuthInvalidGrant")
+
+    def refresh_known_expiry(self):
+        self.wait_for_expiry()
+        check_eq(self.knowing.has_expired, True, "has_expired after the expiry")
+        check_eq(Client(self.knowing).profile().result.get("ID"), "1", "profile ID after expiry")
+        return self.check_refreshed("knowing")
+
+    def refresh_on_expired_token(self):
+        check(self.unaware is not None, "no token from the first step")
+        self.wait_for_expiry()
+        # What the server answers for that token: the same token without its refresh token
+        # (a one-off token to the SDK) cannot be refreshed, so the error surfaces.
+        bare = BitrixToken(domain=self.host, auth_token=self.first["unaware"]["access_token"],
+                           bitrix_app=self.bitrix_app())
+        try:
+            bare.call_method("profile")
+            raise StepFailed("the expired token was accepted")
+        except errors.BitrixAPIExpiredToken as e:
+            check_eq([e.status_code, e.error], [401, "expired_token"], "BitrixAPIExpiredToken")
+        check_eq(Client(self.unaware).profile().result.get("ID"), "1",
+                 "profile ID through the SDK after expiry")
+        return self.check_refreshed("unaware")
+
+    def app_info(self):
+        check(self.knowing is not None, "no token from the first step")
+        info = self.knowing.get_app_info().result   # GET <server>/rest/app.info/?auth=...
+        check_eq([info.client_id, info.scope, info.user_id],
+                 [self.app["client_id"], ["crm", "user"], 1], "client_id, scope, user_id")
+        check_eq([info.install.domain, info.install.client_endpoint, info.install.status.value,
+                  info.install.installed, info.install.member_id],
+                 [self.host, f"{self.base}/rest/", "L", True, self.first["knowing"]["member_id"]],
+                 "install domain, client_endpoint, status, installed, member_id")
+        check(info.expires.tzinfo is not None and info.expires > datetime.now(timezone.utc),
+              f"expires {info.expires!r} is not ahead")
+        return f"B24AppInfoResult client_id {info.client_id}, expires {info.expires.isoformat()}"
+
+    def errors(self):
+        shown = []
+        unknown = BitrixToken(domain=self.host, auth_token="0" * 64, refresh_token="0" * 64,
+                              bitrix_app=self.bitrix_app())
+        try:
+            Client(unknown).profile().result
+            raise StepFailed("an unknown access token was accepted")
+        except errors.BitrixAPIInvalidToken as e:
+            check_eq([e.status_code, e.error], [401, "invalid_token"], "unknown token")
+            shown.append(type(e).__name__)
+        check_eq(unknown.auth_token, "0" * 64, "token after invalid_token (no refresh expected)")
+        wrong = BitrixApp(client_id=self.app["client_id"], client_secret="0" * 48)
+        try:
+            wrong.refresh_oauth_token(refresh_token=self.knowing.refresh_token)
+            raise StepFailed("a wrong client_secret was accepted")
+        except oauth_errors.BitrixOAuthInvalidClient as e:
+            check_eq([e.status_code, e.error], [401, "invalid_client"], "wrong client_secret")
+            shown.append(type(e).__name__)
+        cli = ServerCli()
+        narrow_app = cli.create_app("b24pysdk user-only", "user")
+        pair = cli.issue_token(narrow_app["client_id"], user=1)
+        narrow = BitrixToken(domain=self.host, auth_token=pair["access_token"],
+                             bitrix_app=BitrixApp(client_id=narrow_app["client_id"],
+                                                  client_secret=narrow_app["client_secret"]))
+        try:
+            Client(narrow).crm.lead.list().result
+            raise StepFailed("crm.lead.list with a user-only token succeeded")
+        except errors.BitrixAPIInsufficientScope as e:
+            check_eq([e.status_code, e.error], [401, "insufficient_scope"], "user-only token")
+            shown.append(type(e).__name__)
+        return ", ".join(shown)
 
 
 def main():
@@ -195,6 +357,17 @@ def main():
 
     rep.step("call_batch and call_batches (named and array form, result_error)", batch)
     rep.step("as_list and as_list_fast over a filtered lead list", lists)
+
+    o = OAuthScenario(a.hook)
+    rep.step("BitrixToken + BitrixApp: calls with token pairs from `crm-server app token`",
+             o.calls)
+    rep.step("token expired, expires known -> the SDK refreshes before the call",
+             o.refresh_known_expiry)
+    rep.step("token expired, expires unknown -> 401 expired_token, the SDK refreshes and retries",
+             o.refresh_on_expired_token)
+    rep.step("get_app_info (app.info) through the SDK's schema", o.app_info)
+    rep.step("OAuth errors as SDK exceptions: invalid_token (no refresh), invalid_client, "
+             "insufficient_scope", o.errors)
     return rep.summary()
 
 

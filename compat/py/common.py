@@ -4,11 +4,15 @@
   `SKIP <client>: <step>: <reason>`) and the closing `N passed, M failed, K skipped` line.
 - run_seed_scenario() runs the seed scenario of crm.lead.contact.* through an adapter that
   wraps one client library, so every client checks the same expectations.
+- ServerCli runs the server's own command line (`crm-server app create`, `app token`,
+  `user add`) against the data dir of the server under test, as an operator would.
 """
 
+import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import traceback
 
@@ -101,6 +105,67 @@ def split_webhook(hook):
     if not m:
         sys.exit(f"unexpected webhook URL shape: {hook!r}")
     return m.group(1), m.group(2), int(m.group(3)), m.group(4)
+
+
+class ServerCli:
+    """`crm-server <command>` on the running server's data dir (SQLite; the CLI may run while
+    the server runs). compat/run passes the binary, the data dir and the URL the server
+    listens on in COMPAT_SERVER_BIN, COMPAT_DATA_DIR and COMPAT_SERVER_URL; the URL goes to
+    --public-url so that the endpoints the CLI prints are the server's real ones."""
+
+    def __init__(self):
+        missing = [k for k in ("COMPAT_SERVER_BIN", "COMPAT_DATA_DIR", "COMPAT_SERVER_URL")
+                   if not os.environ.get(k)]
+        if missing:
+            raise StepFailed(f"{', '.join(missing)} not set (compat/run sets them to the "
+                             "server's binary, data dir and URL)")
+        self.bin = os.environ["COMPAT_SERVER_BIN"]
+        self.data_dir = os.environ["COMPAT_DATA_DIR"]
+        self.url = os.environ["COMPAT_SERVER_URL"]
+
+    def run(self, *args):
+        cmd = [self.bin, "--data-dir", self.data_dir, "--public-url", self.url, "--log", "warn",
+               *args]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise StepFailed(f"crm-server {' '.join(args)}: exit status {p.returncode}: "
+                             f"{(p.stderr or p.stdout).strip()[:300]}")
+        return p.stdout.strip()
+
+    def run_json(self, *args):
+        out = self.run(*args)
+        try:
+            return json.loads(out)
+        except ValueError:
+            raise StepFailed(f"crm-server {' '.join(args)} printed no JSON: {out[:300]!r}")
+
+    def create_app(self, name, scope="crm,user", redirect_uri=None):
+        """{"client_id", "client_secret"} of a new application."""
+        args = ["app", "create", "--name", name, "--scope", scope]
+        if redirect_uri:
+            args += ["--redirect-uri", redirect_uri]
+        app = self.run_json(*args)
+        check(isinstance(app, dict) and set(app) == {"client_id", "client_secret"},
+              f"app create printed {app!r}, expected client_id and client_secret")
+        return app
+
+    def issue_token(self, client_id, user=1, ttl=None):
+        """What `app token` prints: the /oauth/token/ answer for a new token pair."""
+        args = ["app", "token", "--client-id", client_id, "--user", str(user)]
+        if ttl is not None:
+            args += ["--ttl", str(ttl)]
+        token = self.run_json(*args)
+        check(isinstance(token, dict) and token.get("access_token")
+              and token.get("refresh_token"), f"app token printed {token!r}")
+        return token
+
+    def add_user(self, name, last_name="", admin=False):
+        args = ["user", "add", "--name", name, "--last-name", last_name]
+        if admin:
+            args.append("--admin")
+        out = self.run(*args)
+        check(out.isdigit(), f"user add printed {out!r}, expected the new id")
+        return int(out)
 
 
 def wrong_secret_webhook(hook):
