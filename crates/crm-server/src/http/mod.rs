@@ -174,7 +174,16 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
     }
     let (parts, body) = req.into_parts();
     if let Some(which) = oauth::endpoint(parts.uri.path()) {
-        return oauth::serve(&state, which, parts, body).await;
+        let response = oauth::serve(&state, which, parts, body).await;
+        tracing::info!(
+            target: "crm_server::request",
+            method = %which.path(),
+            user = 0,
+            status = response.status().as_u16(),
+            duration_ms = clock.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+        return response;
     }
     let spec = split_path(parts.uri.path()).and_then(|(_, raw)| state.services.registry.get(raw));
     let outcome = match spec {

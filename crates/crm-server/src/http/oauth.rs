@@ -23,6 +23,16 @@ pub(super) enum Endpoint {
     Authorize,
 }
 
+impl Endpoint {
+    /// The endpoint's path, for the request log.
+    pub(super) fn path(self) -> &'static str {
+        match self {
+            Self::Token => "/oauth/token/",
+            Self::Authorize => "/oauth/authorize/",
+        }
+    }
+}
+
 pub(super) fn endpoint(path: &str) -> Option<Endpoint> {
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {

@@ -69,7 +69,7 @@ pub async fn methods(ctx: Ctx, p: ScopeParams) -> Result<Vec<&'static str>, ApiE
         .iter()
         .filter(|m| match only {
             Some(code) => m.scope.is_some_and(|s| s.code().eq_ignore_ascii_case(code)),
-            None => full || m.scope.is_none_or(|s| ctx.caller.scopes.contains(&s)),
+            None => full || m.scope.is_none_or(|s| s.granted_by(&ctx.caller.scopes)),
         })
         .map(|m| m.name)
         .collect())
@@ -79,7 +79,7 @@ pub async fn methods(ctx: Ctx, p: ScopeParams) -> Result<Vec<&'static str>, ApiE
 pub async fn method_get(ctx: Ctx, p: MethodGetParams) -> Result<Value, ApiError> {
     let name = p.name.unwrap_or_default();
     let spec = ctx.services.registry.get(name.trim());
-    let available = spec.is_some_and(|m| m.scope.is_none_or(|s| ctx.caller.scopes.contains(&s)));
+    let available = spec.is_some_and(|m| m.scope.is_none_or(|s| s.granted_by(&ctx.caller.scopes)));
     Ok(json!({ "isExisting": spec.is_some(), "isAvailable": available }))
 }
 

@@ -162,6 +162,18 @@ async fn users_in_the_portal_shape() {
     let (_, got) = call(&app, &basic, "user.get", json!({"EMAIL": "u5@example.org"})).await;
     assert_eq!(ids(&got), ["7"]);
     assert!(got["result"][0].get("PERSONAL_BIRTHDAY").is_none());
+    // Introspection counts the narrower scopes as the portal does.
+    let (_, listed) = call(&app, &basic, "methods", json!({})).await;
+    let listed = listed["result"].as_array().unwrap().clone();
+    assert!(
+        listed.contains(&json!("user.get")) && !listed.contains(&json!("crm.lead.add")),
+        "{listed:?}"
+    );
+    let (_, available) = call(&app, &brief, "method.get", json!({"name": "user.current"})).await;
+    assert_eq!(
+        available["result"],
+        json!({"isExisting": true, "isAvailable": true})
+    );
     let crm = with_scopes(&app, vec![Scope::Crm]).await;
     assert_error(
         &call(&app, &crm, "user.get", json!({})).await,
