@@ -4,39 +4,14 @@
 //! Every change is planned here as a pure function from the current set to the new set;
 //! the store loads the set, calls the plan inside one transaction, writes the difference
 //! and mirrors the primary binding into the owner's column. New families
-//! (`crm.deal.contact.*`, …) are new [`BindingKind`] constants, not new code.
+//! (`crm.deal.contact.*`, …) are new [`BindingKind`] values in the owner's description,
+//! not new code.
 
-use crate::entity::EntityType;
 use crate::field::php_int;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
-/// One owner → bound relation family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct BindingKind {
-    /// Stable storage code (`lead_contact`).
-    pub code: &'static str,
-    /// The entity that owns the set (the lead).
-    pub owner: EntityType,
-    /// The entity that is bound (the contact).
-    pub bound: EntityType,
-    /// Name of the bound id in `fields`/`items` (`CONTACT_ID`).
-    pub bound_key: &'static str,
-    /// The owner's column that mirrors the primary binding (`CONTACT_ID` on the lead).
-    pub owner_column: &'static str,
-}
-
-/// Leads ↔ contacts (`crm.lead.contact.*`).
-pub const LEAD_CONTACT: BindingKind = BindingKind {
-    code: "lead_contact",
-    owner: EntityType::Lead,
-    bound: EntityType::Contact,
-    bound_key: "CONTACT_ID",
-    owner_column: "CONTACT_ID",
-};
-
-/// Every binding family, for cascades (deleting a contact unbinds it everywhere).
-pub const ALL_KINDS: &[BindingKind] = &[LEAD_CONTACT];
+pub use crate::entity::{BindingKind, LEAD_CONTACT};
 
 /// One stored binding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

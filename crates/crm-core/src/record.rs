@@ -1,10 +1,9 @@
 //! Turning client `fields` into a new entity (with the portal's defaults) and stored rows
 //! back into the portal's output objects.
 
-use crate::binding::{Binding, BindingKind, LEAD_CONTACT, plan_ids};
-use crate::entity::{EntityType, MULTIFIELD_TYPES};
+use crate::binding::{Binding, BindingKind, plan_ids};
+use crate::entity::{EntityType, Fixed, MULTIFIELD_TYPES, Naming, StageField};
 use crate::field::{FieldDef, Internalized, InvalidValue, Storage, Stored, php_int, php_string};
-use crate::reference::LEAD_STAGES;
 use crate::store::{MultiValue, NewEntity, NewMultiValue, Row, Update};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value};
@@ -136,10 +135,10 @@ pub fn has_flags<'a>(
     ]
 }
 
-/// The bound contact ids requested by `CONTACT_IDS` (or, failing that, `CONTACT_ID`).
-/// `None` when neither key is present.
-pub fn requested_contact_ids(fields: &Map<String, Value>) -> Option<Vec<i64>> {
-    if let Some(v) = fields.get("CONTACT_IDS") {
+/// The bound ids requested for `kind`'s set by its ids field (`CONTACT_IDS`) or, failing
+/// that, by the mirror column (`CONTACT_ID`). `None` when neither key is present.
+pub fn requested_ids(kind: BindingKind, fields: &Map<String, Value>) -> Option<Vec<i64>> {
+    if let Some(v) = fields.get(kind.ids_field) {
         return Some(match v {
             Value::Array(a) => a.iter().map(php_int).collect(),
             Value::Object(o) => o.values().map(php_int).collect(),
@@ -147,45 +146,79 @@ pub fn requested_contact_ids(fields: &Map<String, Value>) -> Option<Vec<i64>> {
             other => vec![php_int(other)],
         });
     }
-    fields.get("CONTACT_ID").map(|v| vec![php_int(v)])
+    fields.get(kind.owner_column).map(|v| vec![php_int(v)])
 }
 
-/// The fields a client may write, with their input: present, not read-only, and not the
-/// lead's `CONTACT_ID` column (that one goes through the binding engine).
+/// The stage's semantics (`P` when the code is not a stage).
+fn semantics_of(stage: &StageField, code: &Stored) -> &'static str {
+    match code {
+        Stored::Text(s) => stage
+            .stages
+            .iter()
+            .find(|(c, _)| c == s)
+            .map_or("P", |(_, sem)| *sem),
+        _ => "P",
+    }
+}
+
+/// Whether `code` is one of the stage field's stages.
+fn is_stage(stage: &StageField, code: &Stored) -> bool {
+    matches!(code, Stored::Text(s) if stage.stages.iter().any(|(c, _)| c == s))
+}
+
+impl Fixed {
+    fn stored(self) -> Stored {
+        match self {
+            Self::Text(t) => Stored::Text(t.into()),
+            Self::Real(r) => Stored::Real(r),
+            Self::Int(i) => Stored::Int(i),
+        }
+    }
+}
+
+/// The fields a client may write, with their input: present, not read-only, and not a
+/// column mirroring an owned binding set (`CONTACT_ID` of a lead goes through the
+/// binding engine).
 fn writable(
     entity: EntityType,
     fields: &Map<String, Value>,
 ) -> impl Iterator<Item = (&'static FieldDef, &Value)> {
+    let owns = entity.def().owns;
     entity.fields().iter().filter_map(move |def| {
         let input = fields.get(def.name)?;
-        let derived = def.name == "CONTACT_ID" && entity == EntityType::Lead;
+        let derived = owns.iter().any(|k| k.owner_column == def.name);
         (!def.read_only && !derived).then_some((def, input))
     })
 }
 
-/// Builds a new lead or contact from client `fields`: unknown and read-only keys are
-/// dropped, values converted, server-side defaults applied.
+/// Builds a new entity from client `fields` following its description: unknown and
+/// read-only keys are dropped, values converted, server-side values and defaults applied,
+/// the owned binding sets planned from their ids fields.
 pub fn new_entity(
     entity: EntityType,
     fields: &Map<String, Value>,
     origin: Origin,
 ) -> Result<NewEntity, InvalidValue> {
+    let def = entity.def();
     let mut values: Vec<(&'static str, Stored)> = Vec::new();
     let mut multi = Vec::new();
-    for (def, input) in writable(entity, fields) {
-        match def.storage {
+    for (field, input) in writable(entity, fields) {
+        match field.storage {
             Storage::Column => {
-                if let Internalized::Set(v) = def.internalize(input, origin.tz)? {
-                    values.push((def.name, v));
+                if let Internalized::Set(v) = field.internalize(input, origin.tz)? {
+                    values.push((field.name, v));
                 }
             }
-            Storage::Multi => multi.extend(new_multi_values(def.name, input)?),
+            Storage::Multi => multi.extend(new_multi_values(field.name, input)?),
             Storage::WriteOnly | Storage::Unsupported => {}
         }
     }
+    // Server-set values go only to the fields the entity has.
     let set = |values: &mut Vec<(&'static str, Stored)>, name: &'static str, v: Stored| {
-        values.retain(|(n, _)| *n != name);
-        values.push((name, v));
+        if entity.field(name).is_some() {
+            values.retain(|(n, _)| *n != name);
+            values.push((name, v));
+        }
     };
     let given = |values: &[(&'static str, Stored)], name: &str| {
         values
@@ -193,6 +226,12 @@ pub fn new_entity(
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.clone())
             .filter(|v| !matches!(v, Stored::Null))
+    };
+    let empty = |values: &[(&'static str, Stored)], name: &str| {
+        given(values, name).is_none_or(|v| matches!(&v, Stored::Text(s) if s.is_empty()))
+    };
+    let blank = |values: &[(&'static str, Stored)], name: &str| {
+        given(values, name).is_none_or(|v| matches!(&v, Stored::Text(s) if s.trim().is_empty()))
     };
     let user = Stored::Int(origin.user_id);
     let now = Stored::Int(origin.now.timestamp());
@@ -208,90 +247,67 @@ pub fn new_entity(
     if given(&values, "OPENED").is_none() {
         set(&mut values, "OPENED", Stored::Text("Y".into()));
     }
-    for (name, v) in has_flags(
-        multi
-            .iter()
-            .map(|m: &NewMultiValue| (m.type_id.as_str(), m.value_type.as_str(), m.value.as_str())),
-    ) {
-        set(&mut values, name, v);
+    for (name, fixed) in def.defaults {
+        if empty(&values, name) {
+            set(&mut values, name, fixed.stored());
+        }
+    }
+    if entity.field("HAS_PHONE").is_some() {
+        for (name, v) in
+            has_flags(multi.iter().map(|m: &NewMultiValue| {
+                (m.type_id.as_str(), m.value_type.as_str(), m.value.as_str())
+            }))
+        {
+            set(&mut values, name, v);
+        }
+    }
+    if let Some(stage) = &def.stage {
+        let code = given(&values, stage.field)
+            .filter(|v| is_stage(stage, v))
+            .unwrap_or_else(|| Stored::Text(stage.initial.into()));
+        let semantic = semantics_of(stage, &code);
+        if semantic != "P" {
+            set(&mut values, stage.closed_at, now.clone());
+        }
+        set(&mut values, stage.field, code);
+        set(
+            &mut values,
+            stage.semantic_field,
+            Stored::Text(semantic.into()),
+        );
+        set(&mut values, "MOVED_BY_ID", user);
+        set(&mut values, "MOVED_TIME", now);
     }
     let mut bindings = Vec::new();
-    let mut after_insert = None;
-    match entity {
-        EntityType::Lead => {
-            let status = match given(&values, "STATUS_ID") {
-                Some(Stored::Text(s)) if LEAD_STAGES.iter().any(|(c, _)| *c == s) => s,
-                _ => "NEW".to_string(),
-            };
-            let semantic = LEAD_STAGES
-                .iter()
-                .find(|(c, _)| *c == status)
-                .map_or("P", |(_, s)| *s);
-            if semantic != "P" {
-                set(&mut values, "DATE_CLOSED", now.clone());
-            }
-            set(&mut values, "STATUS_ID", Stored::Text(status));
-            set(
-                &mut values,
-                "STATUS_SEMANTIC_ID",
-                Stored::Text(semantic.into()),
-            );
-            set(&mut values, "MOVED_BY_ID", user);
-            set(&mut values, "MOVED_TIME", now);
-            if given(&values, "OPPORTUNITY").is_none() {
-                set(&mut values, "OPPORTUNITY", Stored::Real(0.0));
-            }
-            if given(&values, "CURRENCY_ID").is_none_or(|v| v == Stored::Text(String::new())) {
-                set(
-                    &mut values,
-                    "CURRENCY_ID",
-                    Stored::Text(BASE_CURRENCY.into()),
-                );
-            }
-            if given(&values, "IS_MANUAL_OPPORTUNITY").is_none() {
-                set(
-                    &mut values,
-                    "IS_MANUAL_OPPORTUNITY",
-                    Stored::Text("N".into()),
-                );
-            }
-            let contacts: Vec<Binding> = requested_contact_ids(fields)
-                .map(|ids| plan_ids(&ids))
-                .unwrap_or_default();
-            let has_company = matches!(given(&values, "COMPANY_ID"), Some(Stored::Int(c)) if c > 0);
-            let returning = has_company || !contacts.is_empty();
-            set(
-                &mut values,
-                "IS_RETURN_CUSTOMER",
-                Stored::Text(if returning { "Y" } else { "N" }.into()),
-            );
-            if !contacts.is_empty() {
-                bindings.push((LEAD_CONTACT, contacts));
-            }
-            if given(&values, "TITLE").is_none_or(|t| t == Stored::Text(String::new())) {
-                after_insert =
-                    Some(
-                        Box::new(|id: i64| vec![("TITLE", Stored::Text(format!("Lead #{id}")))])
-                            as _,
-                    );
+    for kind in def.owns {
+        let set = requested_ids(*kind, fields)
+            .map(|ids| plan_ids(&ids))
+            .unwrap_or_default();
+        if !set.is_empty() {
+            bindings.push((*kind, set));
+        }
+    }
+    if def.returning_customer {
+        let has_company = matches!(given(&values, "COMPANY_ID"), Some(Stored::Int(c)) if c > 0);
+        let returning = has_company || !bindings.is_empty();
+        set(
+            &mut values,
+            "IS_RETURN_CUSTOMER",
+            Stored::Text(if returning { "Y" } else { "N" }.into()),
+        );
+    }
+    let mut after_insert: Option<crate::store::AfterInsert> = None;
+    match def.naming {
+        Naming::Numbered { field, prefix } => {
+            if empty(&values, field) {
+                after_insert = Some(Box::new(move |id: i64| {
+                    vec![(field, Stored::Text(format!("{prefix} #{id}")))]
+                }));
             }
         }
-        EntityType::Contact => {
-            let empty = |n: &str| {
-                given(&values, n)
-                    .is_none_or(|v| matches!(&v, Stored::Text(s) if s.trim().is_empty()))
-            };
-            if empty("NAME") && empty("LAST_NAME") {
+        Naming::Person => {
+            if blank(&values, "NAME") && blank(&values, "LAST_NAME") {
                 set(&mut values, "LAST_NAME", Stored::Text("Untitled".into()));
-            }
-            if given(&values, "TYPE_ID").is_none() {
-                set(&mut values, "TYPE_ID", Stored::Text("CLIENT".into()));
-            }
-            if given(&values, "SOURCE_ID").is_none() {
-                set(&mut values, "SOURCE_ID", Stored::Text("CALL".into()));
-            }
-            if given(&values, "EXPORT").is_none() {
-                set(&mut values, "EXPORT", Stored::Text("Y".into()));
             }
         }
     }
@@ -366,15 +382,49 @@ struct MultiInput {
     delete: bool,
 }
 
-/// What `CONTACT_ID`/`CONTACT_IDS` asked of a lead's contact set.
+/// What an ids field or a mirror column (`CONTACT_IDS`/`CONTACT_ID`) asked of an owned
+/// binding set.
 #[derive(Debug, Clone)]
-enum ContactsRequest {
-    /// `CONTACT_IDS`: exactly this set.
+enum SetRequest {
+    /// The ids field: exactly this set.
     Set(Vec<Binding>),
-    /// `CONTACT_ID` > 0: this contact alone, unless it is already bound.
+    /// The mirror column > 0: this entity alone, unless it is already bound.
     One(i64),
-    /// `CONTACT_ID` ≤ 0: no contacts.
+    /// The mirror column ≤ 0: an empty set.
     Clear,
+}
+
+impl SetRequest {
+    /// Reads the request for `kind` from `fields`, if there is one.
+    fn read(kind: BindingKind, fields: &Map<String, Value>) -> Option<Self> {
+        if let Some(Value::Array(_) | Value::Object(_)) = fields.get(kind.ids_field) {
+            return requested_ids(kind, fields).map(|ids| Self::Set(plan_ids(&ids)));
+        }
+        match fields.get(kind.owner_column).map(php_int) {
+            Some(x) if x > 0 => Some(Self::One(x)),
+            Some(_) => Some(Self::Clear),
+            None => None,
+        }
+    }
+
+    /// The ids the request binds.
+    fn ids(&self) -> Vec<i64> {
+        match self {
+            Self::Set(set) => set.iter().map(|b| b.bound_id).collect(),
+            Self::One(id) => vec![*id],
+            Self::Clear => Vec::new(),
+        }
+    }
+
+    /// The new set against the current one; `None` when it stays.
+    fn apply(&self, old: &[Binding]) -> Option<Vec<Binding>> {
+        match self {
+            Self::Set(set) => Some(set.clone()),
+            Self::One(x) if old.iter().any(|b| b.bound_id == *x) => None,
+            Self::One(x) => Some(plan_ids(&[*x])),
+            Self::Clear => Some(Vec::new()),
+        }
+    }
 }
 
 /// A `*.update` as the client asked for it: read, converted and checked from `fields`
@@ -388,7 +438,8 @@ pub struct UpdateRequest {
     values: Vec<(&'static str, Stored)>,
     /// Multi-field entries, in field order.
     multi: Vec<MultiInput>,
-    contacts: Option<ContactsRequest>,
+    /// Requests for the owned binding sets.
+    sets: Vec<(BindingKind, SetRequest)>,
 }
 
 /// Reads `*.update`'s `fields`: read-only and unknown keys dropped, column values
@@ -442,39 +493,33 @@ pub fn prepare_update(
             Storage::WriteOnly | Storage::Unsupported => {}
         }
     }
-    // An unknown stage on update is ignored (the lead keeps its stage).
-    values.retain(|(n, v)| {
-        *n != "STATUS_ID" || matches!(v, Stored::Text(s) if LEAD_STAGES.iter().any(|(c, _)| c == s))
-    });
-    let contacts = if entity != EntityType::Lead {
-        None
-    } else if let Some(Value::Array(_) | Value::Object(_)) = fields.get("CONTACT_IDS") {
-        requested_contact_ids(fields).map(|ids| ContactsRequest::Set(plan_ids(&ids)))
-    } else {
-        match fields.get("CONTACT_ID").map(php_int) {
-            Some(x) if x > 0 => Some(ContactsRequest::One(x)),
-            Some(_) => Some(ContactsRequest::Clear),
-            None => None,
-        }
-    };
+    // An unknown stage on update is ignored (the entity keeps its stage).
+    if let Some(stage) = &entity.def().stage {
+        values.retain(|(n, v)| *n != stage.field || is_stage(stage, v));
+    }
+    let sets = entity
+        .def()
+        .owns
+        .iter()
+        .filter_map(|kind| SetRequest::read(*kind, fields).map(|r| (*kind, r)))
+        .collect();
     Ok(UpdateRequest {
         entity,
         origin,
         values,
         multi,
-        contacts,
+        sets,
     })
 }
 
 impl UpdateRequest {
-    /// The contact ids the update will bind (to check that they exist and may be read
-    /// before the row is touched); empty when the contact set is not changed.
-    pub fn requested_contacts(&self) -> Vec<i64> {
-        match &self.contacts {
-            Some(ContactsRequest::Set(set)) => set.iter().map(|b| b.bound_id).collect(),
-            Some(ContactsRequest::One(id)) => vec![*id],
-            Some(ContactsRequest::Clear) | None => Vec::new(),
-        }
+    /// The ids the update will bind, by bound entity type (to check that they exist and
+    /// may be read before the row is touched); empty when no set is changed.
+    pub fn requested_bindings(&self) -> Vec<(EntityType, Vec<i64>)> {
+        self.sets
+            .iter()
+            .map(|(kind, request)| (kind.bound, request.ids()))
+            .collect()
     }
 
     /// The changes against the current row and the binding sets the entity owns:
@@ -565,52 +610,48 @@ impl UpdateRequest {
                     .map(|m| (m.type_id.as_str(), m.value_type.as_str(), m.value.as_str())),
             );
         extra.extend(has_flags(remaining));
-        if self.entity == EntityType::Lead {
-            let old_status = row.values.get("STATUS_ID").cloned().unwrap_or(Stored::Null);
-            let status = current(&update, "STATUS_ID");
-            if status != old_status {
-                let semantic = match &status {
-                    Stored::Text(s) => LEAD_STAGES
-                        .iter()
-                        .find(|(c, _)| c == s)
-                        .map_or("P", |(_, sem)| *sem),
-                    _ => "P",
-                };
-                extra.push(("STATUS_SEMANTIC_ID", Stored::Text(semantic.into())));
+        let def = self.entity.def();
+        // In a success stage before or after this update.
+        let mut success = false;
+        if let Some(stage) = &def.stage {
+            success = current(&update, stage.semantic_field) == Stored::Text("S".into());
+            let old = row.values.get(stage.field).cloned().unwrap_or(Stored::Null);
+            let code = current(&update, stage.field);
+            if code != old {
+                let semantic = semantics_of(stage, &code);
+                success |= semantic == "S";
+                extra.push((stage.semantic_field, Stored::Text(semantic.into())));
                 extra.push(("MOVED_BY_ID", user));
                 extra.push(("MOVED_TIME", now.clone()));
                 extra.push((
-                    "DATE_CLOSED",
+                    stage.closed_at,
                     if semantic == "P" { Stored::Null } else { now },
                 ));
             }
-            let old_set: &[Binding] = sets
+        }
+        let mut any_bound = false;
+        for kind in def.owns {
+            let old: &[Binding] = sets
                 .iter()
-                .find(|(k, _)| *k == LEAD_CONTACT)
+                .find(|(k, _)| k == kind)
                 .map_or(&[], |(_, s)| s.as_slice());
-            let new_set = match &self.contacts {
-                Some(ContactsRequest::Set(set)) => Some(set.clone()),
-                Some(ContactsRequest::One(x)) if old_set.iter().any(|b| b.bound_id == *x) => None,
-                Some(ContactsRequest::One(x)) => Some(plan_ids(&[*x])),
-                Some(ContactsRequest::Clear) => Some(Vec::new()),
-                None => None,
-            };
-            let contacts_after = new_set.as_deref().unwrap_or(old_set);
+            let new = self
+                .sets
+                .iter()
+                .find(|(k, _)| k == kind)
+                .and_then(|(_, request)| request.apply(old));
+            any_bound |= !new.as_deref().unwrap_or(old).is_empty();
+            if let Some(set) = new {
+                update.bindings.push((*kind, set));
+            }
+        }
+        if def.returning_customer && !success {
             let has_company = matches!(current(&update, "COMPANY_ID"), Stored::Int(c) if c > 0);
-            let success = matches!(current(&update, "STATUS_SEMANTIC_ID"), Stored::Text(s) if s == "S")
-                || extra
-                    .iter()
-                    .any(|(n, v)| *n == "STATUS_SEMANTIC_ID" && *v == Stored::Text("S".into()));
-            if !success {
-                let returning = has_company || !contacts_after.is_empty();
-                extra.push((
-                    "IS_RETURN_CUSTOMER",
-                    Stored::Text(if returning { "Y" } else { "N" }.into()),
-                ));
-            }
-            if let Some(set) = new_set {
-                update.bindings.push((LEAD_CONTACT, set));
-            }
+            let returning = has_company || any_bound;
+            extra.push((
+                "IS_RETURN_CUSTOMER",
+                Stored::Text(if returning { "Y" } else { "N" }.into()),
+            ));
         }
         for (name, v) in extra {
             update.values.retain(|(n, _)| *n != name);

@@ -334,17 +334,13 @@ pub trait OAuthStore: Send + Sync {
 }
 
 /// The kinds of records with database-allocated ids, as [`TransferStore::highest_ids`]
-/// names them.
-pub const ID_KINDS: [&str; 8] = [
-    "user",
-    "webhook",
-    "department",
-    "role",
-    "app",
-    "lead",
-    "contact",
-    "multi_value",
-];
+/// names them: the identity records, each entity type by its code, multi-field values.
+pub fn id_kinds() -> impl Iterator<Item = &'static str> {
+    ["user", "webhook", "department", "role", "app"]
+        .into_iter()
+        .chain(EntityType::ALL.map(EntityType::code))
+        .chain(["multi_value"])
+}
 
 /// Records written as they are, ids included (an import of an export).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -380,14 +376,14 @@ pub trait TransferStore: Send + Sync {
     ) -> StoreResult<Vec<(i64, Binding)>>;
     /// Whether nothing is stored yet (no user, entity or binding).
     async fn is_empty(&self) -> StoreResult<bool>;
-    /// The highest id ever handed out for each kind of record ([`ID_KINDS`]), deleted
+    /// The highest id ever handed out for each kind of record ([`id_kinds`]), deleted
     /// records included, 0 for none: what an import needs so ids are never reused.
     async fn highest_ids(&self) -> StoreResult<Vec<(String, i64)>>;
     /// Writes the records exactly as given, ids included, in one transaction. Nothing is
     /// checked or planned: the records come from a consistent export.
     async fn import(&self, batch: ImportBatch) -> StoreResult<()>;
     /// After the last batch: new ids continue after the highest imported one and after
-    /// the given highest ids of the source (kinds of [`ID_KINDS`]).
+    /// the given highest ids of the source (kinds of [`id_kinds`]).
     async fn finish_import(&self, highest: &[(String, i64)]) -> StoreResult<()>;
 }
 

@@ -55,16 +55,19 @@ async fn transfer(config: &Config, file: &std::path::Path, out: bool) -> anyhow:
     };
     store.close().await;
     let counts = result?;
+    let entities: Vec<String> = crm_core::entity::EntityType::ALL
+        .iter()
+        .map(|e| format!("{} {}", counts.entity(*e), e.def().plural))
+        .collect();
     println!(
-        "{} {} departments, {} users, {} roles, {} apps, {} webhooks, {} leads, {} contacts, {} multi-field values, {} bindings in {:.1} s",
+        "{} {} departments, {} users, {} roles, {} apps, {} webhooks, {}, {} multi-field values, {} bindings in {:.1} s",
         if out { "exported" } else { "imported" },
         counts.departments,
         counts.users,
         counts.roles,
         counts.apps,
         counts.webhooks,
-        counts.leads,
-        counts.contacts,
+        entities.join(", "),
         counts.multi_values,
         counts.bindings,
         started.elapsed().as_secs_f64()

@@ -21,8 +21,9 @@
 //! bindings and credentials survive the round trip unchanged.
 
 use anyhow::{Context, bail, ensure};
-use crm_core::binding::{ALL_KINDS, Binding, BindingKind};
+use crm_core::binding::{Binding, BindingKind};
 use crm_core::entity::EntityType;
+use crm_core::entity::binding_kinds;
 use crm_core::field::Stored;
 use crm_core::identity::{App, Department, Grant, Role, Scope, User, Webhook};
 use crm_core::permission::Reach;
@@ -32,7 +33,7 @@ use crm_core::store::{ImportBatch, MultiValue, Row, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
@@ -46,19 +47,19 @@ pub const VERSION: u32 = 2;
 const CHUNK: usize = 1_000;
 
 /// The entity types, in the order they are exported.
-const ENTITIES: [EntityType; 2] = [EntityType::Contact, EntityType::Lead];
+const ENTITIES: [EntityType; EntityType::ALL.len()] = EntityType::ALL;
 
 /// How many lines of each type a file holds.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     /// `user` lines.
     pub users: u64,
     /// `webhook` lines.
     pub webhooks: u64,
-    /// `entity` lines of leads.
-    pub leads: u64,
-    /// `entity` lines of contacts.
-    pub contacts: u64,
+    /// `entity` lines by the entity type's plural (`leads`, `contacts`, …), written
+    /// beside the other counts; types without lines may be absent.
+    #[serde(flatten)]
+    pub entities: BTreeMap<String, u64>,
     /// Multi-field values inside `entity` lines.
     pub multi_values: u64,
     /// `binding` lines.
@@ -229,10 +230,14 @@ fn stored_of(v: &Value) -> anyhow::Result<Stored> {
     })
 }
 
-fn counter(entity: EntityType, counts: &mut Counts) -> &mut u64 {
-    match entity {
-        EntityType::Lead => &mut counts.leads,
-        EntityType::Contact => &mut counts.contacts,
+impl Counts {
+    /// The `entity` lines of one type.
+    pub fn entity(&self, entity: EntityType) -> u64 {
+        self.entities.get(entity.def().plural).copied().unwrap_or(0)
+    }
+
+    fn add_entity(&mut self, entity: EntityType) {
+        *self.entities.entry(entity.def().plural.into()).or_default() += 1;
     }
 }
 
@@ -429,17 +434,17 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
                         multi,
                     }),
                 )?;
-                *counter(entity, &mut counts) += 1;
+                counts.add_entity(entity);
                 bar.inc(1);
             }
         }
     }
     bar.finish_and_clear();
-    for kind in ALL_KINDS {
+    for kind in binding_kinds() {
         let mut after = (0, 0);
         loop {
             let page = store
-                .bindings_after(*kind, after, i64::try_from(CHUNK).unwrap_or(1_000))
+                .bindings_after(kind, after, i64::try_from(CHUNK).unwrap_or(1_000))
                 .await?;
             let Some((owner, last)) = page.last() else {
                 break;
@@ -470,7 +475,7 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
     write_line(
         &mut out,
         &Line::End {
-            counts,
+            counts: counts.clone(),
             highest_ids,
         },
     )?;
@@ -528,7 +533,7 @@ where
             Line::Webhook { .. } => counts.webhooks += 1,
             Line::Entity(EntityLine { entity, multi, .. }) => {
                 let entity = entity_of(entity).with_context(|| format!("line {number}"))?;
-                *counter(entity, &mut counts) += 1;
+                counts.add_entity(entity);
                 counts.multi_values += multi.len() as u64;
             }
             Line::Binding(_) => counts.bindings += 1,
@@ -545,7 +550,9 @@ where
                         ))
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?;
-                expected = Some((*counts, ids));
+                let mut declared = counts.clone();
+                declared.entities.retain(|_, n| *n > 0);
+                expected = Some((declared, ids));
             }
         }
         each(line, consumed)
@@ -727,7 +734,7 @@ pub async fn import(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
         store.is_empty().await?,
         "the target database is not empty; import only into a new database"
     );
-    let kinds: HashMap<&str, BindingKind> = ALL_KINDS.iter().map(|k| (k.code, *k)).collect();
+    let kinds: HashMap<&str, BindingKind> = binding_kinds().map(|k| (k.code, k)).collect();
     // First pass: the whole file, every record converted, nothing written.
     read_file(path, |line, _| {
         let mut scratch = ImportBatch::default();
@@ -759,17 +766,22 @@ pub async fn import(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
     store.import(batch.take()).await?;
     bar.finish_and_clear();
     store.finish_import(&highest).await?;
+    let mut entities = Vec::new();
+    for entity in EntityType::ALL {
+        entities.push((count(store, entity).await?, counts.entity(entity)));
+    }
     let stored = (
-        count(store, EntityType::Lead).await?,
-        count(store, EntityType::Contact).await?,
+        entities
+            .iter()
+            .map(|(stored, _)| *stored)
+            .collect::<Vec<_>>(),
         store.users().await?.len() as u64,
         store.webhooks().await?.len() as u64,
         store.roles().await?.len() as u64,
         store.apps().await?.len() as u64,
     );
     let read = (
-        counts.leads,
-        counts.contacts,
+        entities.iter().map(|(_, read)| *read).collect::<Vec<_>>(),
         counts.users,
         counts.webhooks,
         counts.roles,
@@ -777,7 +789,7 @@ pub async fn import(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
     );
     ensure!(
         stored == read,
-        "the database holds {stored:?} (leads, contacts, users, webhooks, roles, apps) after importing {counts:?}"
+        "the database holds {stored:?} (entities, users, webhooks, roles, apps) after importing {counts:?}"
     );
     Ok(counts)
 }

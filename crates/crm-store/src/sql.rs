@@ -114,10 +114,7 @@ impl Binder {
 
 /// The table of an entity type (a fixed whitelist: never built from input).
 pub(crate) fn table(entity: EntityType) -> &'static str {
-    match entity {
-        EntityType::Lead => "crm_lead",
-        EntityType::Contact => "crm_contact",
-    }
+    entity.def().table
 }
 
 /// `ID` and the stored columns of an entity in field-table order, each prefixed with
@@ -167,7 +164,7 @@ pub(crate) fn bindings_after(dialect: Dialect) -> String {
     )
 }
 
-/// The table behind each kind of [`crm_core::store::ID_KINDS`].
+/// The table behind each kind of [`crm_core::store::id_kinds`].
 pub(crate) fn id_table(kind: &str) -> Option<&'static str> {
     Some(match kind {
         "user" => "app_user",
@@ -175,18 +172,22 @@ pub(crate) fn id_table(kind: &str) -> Option<&'static str> {
         "department" => "department",
         "role" => "crm_role",
         "app" => "oauth_app",
-        "lead" => "crm_lead",
-        "contact" => "crm_contact",
         "multi_value" => "crm_multifield",
-        _ => return None,
+        code => return EntityType::parse_code(code).map(table),
     })
 }
 
 /// Whether anything is stored: a row from any of the tables an import fills.
-pub(crate) const ANY_ROW: &str = "SELECT 1 FROM app_user UNION ALL SELECT 1 FROM crm_lead \
-     UNION ALL SELECT 1 FROM crm_contact UNION ALL SELECT 1 FROM crm_binding \
-     UNION ALL SELECT 1 FROM crm_role UNION ALL SELECT 1 FROM oauth_app \
-     UNION ALL SELECT 1 FROM department WHERE ID <> 1 LIMIT 1";
+pub(crate) fn any_row() -> String {
+    let tables = ["app_user", "crm_binding", "crm_role", "oauth_app"]
+        .into_iter()
+        .chain(EntityType::ALL.map(table));
+    let mut sql: String = tables
+        .map(|t| format!("SELECT 1 FROM {t} UNION ALL "))
+        .collect();
+    sql.push_str("SELECT 1 FROM department WHERE ID <> 1 LIMIT 1");
+    sql
+}
 
 /// One entity row by id (argument 1).
 pub(crate) fn select_by_id(dialect: Dialect, entity: EntityType) -> String {

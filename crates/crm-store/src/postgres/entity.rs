@@ -6,8 +6,9 @@ use super::values::{PgValue, exists, list_rows, load_row};
 use super::{PostgresStore, in_transaction, pg, pool_error};
 use crate::sql::table;
 use async_trait::async_trait;
-use crm_core::binding::{ALL_KINDS, plan_remove};
+use crm_core::binding::plan_remove;
 use crm_core::entity::EntityType;
+use crm_core::entity::binding_kinds;
 use crm_core::field::Stored;
 use crm_core::query::ListQuery;
 use crm_core::store::{
@@ -142,7 +143,7 @@ impl EntityStore for PostgresStore {
                 return Ok(false);
             };
             let mut sets = Vec::new();
-            for kind in ALL_KINDS.iter().filter(|k| k.owner == entity) {
+            for kind in entity.def().owns {
                 sets.push((*kind, load_bindings(&tx, *kind, id).await?));
             }
             let update = plan(&row, &sets).map_err(|e| StoreError::Rejected(e.0))?;
@@ -203,7 +204,7 @@ impl EntityStore for PostgresStore {
             if !lock_row(&tx, entity, id).await? {
                 return Ok(false);
             }
-            for kind in ALL_KINDS.iter().filter(|k| k.bound == entity) {
+            for kind in binding_kinds().filter(|k| k.bound == entity) {
                 let stmt = tx
                     .prepare_cached(
                         "SELECT OWNER_ID FROM crm_binding WHERE KIND = $1 AND BOUND_ID = $2 \
@@ -220,13 +221,13 @@ impl EntityStore for PostgresStore {
                     .collect();
                 for owner in owners {
                     lock_row(&tx, kind.owner, owner).await?;
-                    let old = load_bindings(&tx, *kind, owner).await?;
+                    let old = load_bindings(&tx, kind, owner).await?;
                     if let Some(new) = plan_remove(&old, id) {
-                        write_bindings(&tx, *kind, owner, &old, &new).await?;
+                        write_bindings(&tx, kind, owner, &old, &new).await?;
                     }
                 }
             }
-            for kind in ALL_KINDS.iter().filter(|k| k.owner == entity) {
+            for kind in entity.def().owns {
                 let stmt = tx
                     .prepare_cached("DELETE FROM crm_binding WHERE KIND = $1 AND OWNER_ID = $2")
                     .await

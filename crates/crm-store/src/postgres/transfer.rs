@@ -10,8 +10,9 @@ use crm_core::binding::{Binding, BindingKind};
 use crm_core::entity::EntityType;
 use crm_core::field::Stored;
 use crm_core::identity::scopes_text;
-use crm_core::store::{ID_KINDS, ImportBatch, StoreResult, TransferStore};
+use crm_core::store::{ImportBatch, StoreResult, TransferStore, id_kinds};
 use deadpool_postgres::GenericClient;
+use std::collections::HashMap;
 use tokio_postgres::types::ToSql;
 
 #[async_trait]
@@ -50,7 +51,7 @@ impl TransferStore for PostgresStore {
     async fn is_empty(&self) -> StoreResult<bool> {
         let client = self.pool.get().await.map_err(pool_error)?;
         Ok(client
-            .query_opt(sql::ANY_ROW, &[])
+            .query_opt(&sql::any_row(), &[])
             .await
             .map_err(pg)?
             .is_none())
@@ -100,14 +101,11 @@ impl TransferStore for PostgresStore {
                 .prepare_cached(&sql::insert_multi_with_id(Dialect::Postgres))
                 .await
                 .map_err(pg)?;
-            let lead = tx
-                .prepare_cached(&sql::insert_with_id(Dialect::Postgres, EntityType::Lead))
-                .await
-                .map_err(pg)?;
-            let contact = tx
-                .prepare_cached(&sql::insert_with_id(Dialect::Postgres, EntityType::Contact))
-                .await
-                .map_err(pg)?;
+            let mut inserts = HashMap::new();
+            for entity in EntityType::ALL {
+                let sql = sql::insert_with_id(Dialect::Postgres, entity);
+                inserts.insert(entity, tx.prepare_cached(&sql).await.map_err(pg)?);
+            }
             let binding = tx
                 .prepare_cached(
                     "INSERT INTO crm_binding (KIND, OWNER_ID, BOUND_ID, SORT, ROLE_ID, IS_PRIMARY) \
@@ -151,10 +149,7 @@ impl TransferStore for PostgresStore {
             }
             for (((entity, row), values), type_id) in batch.rows.iter().zip(&values).zip(&type_ids)
             {
-                let stmt = match entity {
-                    EntityType::Lead => &lead,
-                    EntityType::Contact => &contact,
-                };
+                let stmt = &inserts[entity];
                 let mut p: Params<'_> = vec![&row.id];
                 p.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
                 pending.push(tx.execute_raw(stmt, p));
@@ -177,7 +172,7 @@ impl TransferStore for PostgresStore {
     async fn highest_ids(&self) -> StoreResult<Vec<(String, i64)>> {
         let client = self.pool.get().await.map_err(pool_error)?;
         let mut out = Vec::new();
-        for kind in ID_KINDS {
+        for kind in id_kinds() {
             let table = sql::id_table(kind).unwrap_or_default();
             let sql = format!(
                 "SELECT GREATEST(COALESCE(pg_sequence_last_value(pg_get_serial_sequence('{table}', 'id')::regclass), 0), \
@@ -191,7 +186,7 @@ impl TransferStore for PostgresStore {
 
     async fn finish_import(&self, highest: &[(String, i64)]) -> StoreResult<()> {
         in_transaction!(self, |tx| {
-            for kind in ID_KINDS {
+            for kind in id_kinds() {
                 let table = sql::id_table(kind).unwrap_or_default();
                 let source = highest
                     .iter()

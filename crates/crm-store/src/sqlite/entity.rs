@@ -6,8 +6,9 @@ use super::rows::{Sql, exists, list_rows, load_row};
 use super::{SqliteStore, db};
 use crate::sql::table;
 use async_trait::async_trait;
-use crm_core::binding::{ALL_KINDS, plan_remove};
+use crm_core::binding::plan_remove;
 use crm_core::entity::EntityType;
+use crm_core::entity::binding_kinds;
 use crm_core::query::ListQuery;
 use crm_core::store::{
     EntityStore, NewEntity, NewMultiValue, Row, StoreError, StoreResult, UpdatePlan,
@@ -91,7 +92,7 @@ impl EntityStore for SqliteStore {
         self.write(move |tx| {
             let Some(row) = load_row(tx, entity, id)? else { return Ok(false) };
             let mut sets = Vec::new();
-            for kind in ALL_KINDS.iter().filter(|k| k.owner == entity) {
+            for kind in entity.def().owns {
                 sets.push((*kind, load_bindings(tx, *kind, id)?));
             }
             let update = plan(&row, &sets).map_err(|e| StoreError::Rejected(e.0))?;
@@ -141,7 +142,7 @@ impl EntityStore for SqliteStore {
             if !exists(tx, entity, id)? {
                 return Ok(false);
             }
-            for kind in ALL_KINDS.iter().filter(|k| k.bound == entity) {
+            for kind in binding_kinds().filter(|k| k.bound == entity) {
                 let owners: Vec<i64> = tx
                     .prepare_cached(
                         "SELECT OWNER_ID FROM crm_binding WHERE KIND = ?1 AND BOUND_ID = ?2",
@@ -149,13 +150,13 @@ impl EntityStore for SqliteStore {
                     .and_then(|mut s| s.query_map(params![kind.code, id], |r| r.get(0))?.collect())
                     .map_err(db)?;
                 for owner in owners {
-                    let old = load_bindings(tx, *kind, owner)?;
+                    let old = load_bindings(tx, kind, owner)?;
                     if let Some(new) = plan_remove(&old, id) {
-                        write_bindings(tx, *kind, owner, &old, &new)?;
+                        write_bindings(tx, kind, owner, &old, &new)?;
                     }
                 }
             }
-            for kind in ALL_KINDS.iter().filter(|k| k.owner == entity) {
+            for kind in entity.def().owns {
                 tx.prepare_cached("DELETE FROM crm_binding WHERE KIND = ?1 AND OWNER_ID = ?2")
                     .and_then(|mut s| s.execute(params![kind.code, id]))
                     .map_err(db)?;

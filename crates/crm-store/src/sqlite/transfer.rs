@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use crm_core::binding::{Binding, BindingKind};
 use crm_core::entity::EntityType;
 use crm_core::identity::scopes_text;
-use crm_core::store::{ID_KINDS, ImportBatch, StoreResult, TransferStore};
+use crm_core::store::{ImportBatch, StoreResult, TransferStore, id_kinds};
 use rusqlite::{ToSql, params};
+use std::collections::HashMap;
 
 #[async_trait]
 impl TransferStore for SqliteStore {
@@ -43,7 +44,7 @@ impl TransferStore for SqliteStore {
 
     async fn is_empty(&self) -> StoreResult<bool> {
         self.read(|conn| {
-            conn.prepare_cached(sql::ANY_ROW)
+            conn.prepare_cached(&sql::any_row())
                 .and_then(|mut s| s.exists([]))
                 .map(|any| !any)
                 .map_err(db)
@@ -93,14 +94,13 @@ impl TransferStore for SqliteStore {
                     })
                     .map_err(db)?;
             }
-            let insert_lead = sql::insert_with_id(Dialect::Sqlite, EntityType::Lead);
-            let insert_contact = sql::insert_with_id(Dialect::Sqlite, EntityType::Contact);
+            let inserts: HashMap<EntityType, String> = EntityType::ALL
+                .into_iter()
+                .map(|e| (e, sql::insert_with_id(Dialect::Sqlite, e)))
+                .collect();
             let insert_multi = sql::insert_multi_with_id(Dialect::Sqlite);
             for (entity, row) in &batch.rows {
-                let insert = match entity {
-                    EntityType::Lead => &insert_lead,
-                    EntityType::Contact => &insert_contact,
-                };
+                let insert = &inserts[entity];
                 let values: Vec<Sql<'_>> = entity
                     .columns()
                     .map(|f| Sql(row.values.get(f.name).unwrap_or(&crm_core::field::Stored::Null)))
@@ -137,7 +137,7 @@ impl TransferStore for SqliteStore {
     async fn highest_ids(&self) -> StoreResult<Vec<(String, i64)>> {
         self.read(|conn| {
             let mut out = Vec::new();
-            for kind in ID_KINDS {
+            for kind in id_kinds() {
                 let table = sql::id_table(kind).unwrap_or_default();
                 // AUTOINCREMENT tables remember their highest id in sqlite_sequence;
                 // app_user has explicit ids only.

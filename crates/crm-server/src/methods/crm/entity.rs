@@ -121,8 +121,9 @@ pub async fn update(ctx: Ctx, entity: EntityType, p: UpdateParams) -> Result<boo
         Err(_) if !ctx.store().exists(entity, id).await? => return Err(not_found()),
         Err(e) => return Err(ApiError::Invalid(e.0)),
     };
-    ctx.require_readable(EntityType::Contact, request.requested_contacts())
-        .await?;
+    for (bound, ids) in request.requested_bindings() {
+        ctx.require_readable(bound, ids).await?;
+    }
     // The right is checked again on the row the transaction reads, in case it was
     // reassigned since.
     let plan = Box::new(move |row: &_, sets: &[_]| {

@@ -1,0 +1,111 @@
+//! CRM entity types: each one a description ([`EntityDef`]) registered here.
+//!
+//! Adding an entity is its description (a file like `lead.rs`), its migration and a
+//! line in each of [`EntityType`], [`EntityType::def`] and [`EntityType::ALL`]; its
+//! methods are one registration line in the server.
+
+mod contact;
+mod lead;
+mod model;
+
+pub use contact::CONTACT;
+pub use lead::{LEAD, LEAD_CONTACT};
+pub use model::{BindingKind, EntityDef, EntityType, Fixed, Naming, StageField};
+
+use crate::field::{FieldDef, Storage};
+
+impl EntityType {
+    /// Every entity type.
+    pub const ALL: [Self; 2] = [Self::Lead, Self::Contact];
+
+    /// The entity's description.
+    pub fn def(self) -> &'static EntityDef {
+        match self {
+            Self::Lead => &LEAD,
+            Self::Contact => &CONTACT,
+        }
+    }
+
+    /// The portal's `entityTypeId`.
+    pub fn type_id(self) -> i64 {
+        self.def().type_id
+    }
+
+    /// The lower-case code used in role grants and on the command line (`lead`).
+    pub fn code(self) -> &'static str {
+        self.def().code
+    }
+
+    /// Parses a [`EntityType::code`] (case-insensitive).
+    pub fn parse_code(code: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.code().eq_ignore_ascii_case(code.trim()))
+    }
+
+    /// Name used in messages ("Lead", "Contact").
+    pub fn title(self) -> &'static str {
+        self.def().title
+    }
+
+    /// The standard fields, in `*.fields` order.
+    pub fn fields(self) -> &'static [FieldDef] {
+        self.def().fields
+    }
+
+    /// Looks a field up by its exact name.
+    pub fn field(self, name: &str) -> Option<&'static FieldDef> {
+        self.fields().iter().find(|f| f.name == name)
+    }
+
+    /// The fields stored as columns of the entity's table (ID excluded).
+    pub fn columns(self) -> impl Iterator<Item = &'static FieldDef> {
+        self.fields()
+            .iter()
+            .filter(|f| f.storage == Storage::Column && f.name != "ID")
+    }
+}
+
+/// Every binding family, from the entities that own them (for cascades: deleting a
+/// contact unbinds it everywhere).
+pub fn binding_kinds() -> impl Iterator<Item = BindingKind> {
+    EntityType::ALL
+        .into_iter()
+        .flat_map(|e| e.def().owns.iter().copied())
+}
+
+/// The multi-field types, in output order.
+pub const MULTIFIELD_TYPES: [&str; 5] = ["PHONE", "EMAIL", "WEB", "IM", "LINK"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_are_consistent() {
+        for e in EntityType::ALL {
+            let d = e.def();
+            assert_eq!(EntityType::parse_code(d.code), Some(e));
+            assert!(e.field("ID").is_some(), "{}", d.code);
+            for kind in d.owns {
+                assert_eq!(kind.owner, e);
+                let column = e.field(kind.owner_column).expect("mirror column");
+                assert_eq!(column.storage, Storage::Column, "{}", kind.code);
+                let ids = e.field(kind.ids_field).expect("ids field");
+                assert_eq!(ids.storage, Storage::WriteOnly, "{}", kind.code);
+            }
+            for (name, _) in d.defaults {
+                assert!(e.field(name).is_some(), "{}.{name}", d.code);
+            }
+            if let Some(stage) = d.stage {
+                for name in [stage.field, stage.semantic_field, stage.closed_at] {
+                    assert!(e.field(name).is_some(), "{}.{name}", d.code);
+                }
+                assert!(stage.stages.iter().any(|(c, _)| *c == stage.initial));
+            }
+            if let Naming::Numbered { field, .. } = d.naming {
+                assert!(e.field(field).is_some(), "{}.{field}", d.code);
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! What describes a CRM entity: its identity, its field table, its stage field, the
+//! binding sets it owns and its creation rules. Each entity is one [`EntityDef`] value
+//! (in `lead.rs`, `contact.rs`, …); the generic code in [`crate::record`], the stores and
+//! the methods read these descriptions and hold no entity-specific branches.
+
+use crate::field::FieldDef;
+
+/// A CRM entity type, with the portal's numeric `entityTypeId`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntityType {
+    /// Lead (`entityTypeId` 1).
+    Lead,
+    /// Contact (`entityTypeId` 3).
+    Contact,
+}
+
+/// The description of one entity type.
+#[derive(Debug)]
+pub struct EntityDef {
+    /// The portal's `entityTypeId`.
+    pub type_id: i64,
+    /// Lower-case code for role grants, the command line and export files (`lead`).
+    pub code: &'static str,
+    /// Plural of the code, for counts (`leads`).
+    pub plural: &'static str,
+    /// Name in messages (`Lead`).
+    pub title: &'static str,
+    /// The table holding one row per entity, one column per stored field (a fixed
+    /// whitelist: SQL never takes a table name from input).
+    pub table: &'static str,
+    /// The standard fields, in `*.fields` order.
+    pub fields: &'static [FieldDef],
+    /// The pipeline field, when the entity moves through stages.
+    pub stage: Option<StageField>,
+    /// The binding sets this entity owns (`crm.lead.contact.*` for leads).
+    pub owns: &'static [BindingKind],
+    /// Values a new entity gets when the client gives none (or an empty one).
+    pub defaults: &'static [(&'static str, Fixed)],
+    /// How an entity created without a name is named.
+    pub naming: Naming,
+    /// Whether `IS_RETURN_CUSTOMER` tracks the entity's company and bindings (leads).
+    pub returning_customer: bool,
+}
+
+/// A constant stored value, for defaults in a description.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fixed {
+    /// Text.
+    Text(&'static str),
+    /// An amount.
+    Real(f64),
+    /// An integer.
+    Int(i64),
+}
+
+/// How an entity created without a name gets one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// An empty `field` becomes "`prefix` #`id`" once the id is known (`Lead #12`).
+    Numbered {
+        /// The title field.
+        field: &'static str,
+        /// The word before the number.
+        prefix: &'static str,
+    },
+    /// A person: when both `NAME` and `LAST_NAME` are empty, `LAST_NAME` becomes
+    /// "Untitled".
+    Person,
+}
+
+/// The field that holds an entity's stage, and the fields a stage change updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageField {
+    /// The stage code (`STATUS_ID`).
+    pub field: &'static str,
+    /// The stage's semantics, `P`/`S`/`F` (`STATUS_SEMANTIC_ID`).
+    pub semantic_field: &'static str,
+    /// The stage of a new entity that names none or an unknown one.
+    pub initial: &'static str,
+    /// The stages, in pipeline order, with their semantics.
+    pub stages: &'static [(&'static str, &'static str)],
+    /// Set to the time of a move into a final stage, cleared on a move back
+    /// (`DATE_CLOSED`).
+    pub closed_at: &'static str,
+}
+
+/// One owner → bound relation family: an entity (the owner, a lead) bound to many
+/// entities of another type (contacts), each binding with a SORT, a ROLE_ID and a
+/// primary flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BindingKind {
+    /// Stable storage code (`lead_contact`).
+    pub code: &'static str,
+    /// The entity that owns the set (the lead).
+    pub owner: EntityType,
+    /// The entity that is bound (the contact).
+    pub bound: EntityType,
+    /// Name of the bound id in `fields`/`items` (`CONTACT_ID`).
+    pub bound_key: &'static str,
+    /// The owner's column that mirrors the primary binding (`CONTACT_ID` on the lead).
+    pub owner_column: &'static str,
+    /// The owner's write-only field that replaces the whole set on add/update
+    /// (`CONTACT_IDS`).
+    pub ids_field: &'static str,
+}
