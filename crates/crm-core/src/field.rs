@@ -30,6 +30,12 @@ pub enum FieldType {
     CrmCompany,
     /// Contact id.
     CrmContact,
+    /// Deal category (pipeline) id.
+    CrmCategory,
+    /// Quote id.
+    CrmQuote,
+    /// Location id.
+    Location,
     /// Lead id.
     CrmLead,
     /// Multi-value communication field (PHONE, EMAIL, …).
@@ -53,6 +59,9 @@ impl FieldType {
             Self::CrmCurrency => "crm_currency",
             Self::CrmCompany => "crm_company",
             Self::CrmContact => "crm_contact",
+            Self::CrmCategory => "crm_category",
+            Self::CrmQuote => "crm_quote",
+            Self::Location => "location",
             Self::CrmLead => "crm_lead",
             Self::CrmMultifield => "crm_multifield",
             Self::File => "file",
@@ -63,7 +72,13 @@ impl FieldType {
     pub fn is_integer(self) -> bool {
         matches!(
             self,
-            Self::Integer | Self::User | Self::CrmCompany | Self::CrmContact | Self::CrmLead
+            Self::Integer
+                | Self::User
+                | Self::CrmCompany
+                | Self::CrmContact
+                | Self::CrmLead
+                | Self::CrmCategory
+                | Self::CrmQuote
         )
     }
 }
@@ -92,6 +107,8 @@ pub struct FieldDef {
     pub required: bool,
     /// `isReadOnly`: silently ignored on write.
     pub read_only: bool,
+    /// `isImmutable`: written on add, ignored on update.
+    pub immutable: bool,
     /// `isMultiple`.
     pub multiple: bool,
     /// `isDeprecated` (emitted only when true).
@@ -114,6 +131,7 @@ impl FieldDef {
             ty,
             required: false,
             read_only: false,
+            immutable: false,
             multiple: false,
             deprecated: false,
             status_type: None,
@@ -131,6 +149,11 @@ impl FieldDef {
     /// Marks the field read-only.
     pub const fn ro(mut self) -> Self {
         self.read_only = true;
+        self
+    }
+    /// Marks the field immutable (set on add only).
+    pub const fn immutable(mut self) -> Self {
+        self.immutable = true;
         self
     }
     /// Marks the field required.
@@ -170,7 +193,7 @@ impl FieldDef {
         m.insert("type".into(), json!(self.ty.as_str()));
         m.insert("isRequired".into(), json!(self.required));
         m.insert("isReadOnly".into(), json!(self.read_only));
-        m.insert("isImmutable".into(), json!(false));
+        m.insert("isImmutable".into(), json!(self.immutable));
         m.insert("isMultiple".into(), json!(self.multiple));
         m.insert("isDynamic".into(), json!(false));
         if self.deprecated {

@@ -115,6 +115,10 @@ fn new_multi_values(type_id: &str, input: &Value) -> Result<Vec<NewMultiValue>, 
     Ok(out)
 }
 
+fn yes_no(b: bool) -> Stored {
+    Stored::Text(if b { "Y" } else { "N" }.into())
+}
+
 /// `HAS_PHONE`, `HAS_EMAIL`, `HAS_IMOL` for a set of multi-field values.
 pub fn has_flags<'a>(
     values: impl IntoIterator<Item = (&'a str, &'a str, &'a str)> + Clone,
@@ -161,33 +165,58 @@ fn semantics_of(stage: &StageField, code: &Stored) -> &'static str {
     }
 }
 
+/// Rejects a requested stage that is not one of the entity's, when the entity does.
+fn check_stage(stage: &StageField, requested: Option<&Stored>) -> Result<(), InvalidValue> {
+    match (stage.unknown, requested) {
+        (Some(message), Some(code)) if !is_stage(stage, code) => {
+            Err(InvalidValue(message.to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Whether `code` is one of the stage field's stages.
 fn is_stage(stage: &StageField, code: &Stored) -> bool {
     matches!(code, Stored::Text(s) if stage.stages.iter().any(|(c, _)| c == s))
 }
 
 impl Fixed {
-    fn stored(self) -> Stored {
+    fn stored(self, origin: Origin) -> Stored {
         match self {
             Self::Text(t) => Stored::Text(t.into()),
             Self::Real(r) => Stored::Real(r),
             Self::Int(i) => Stored::Int(i),
+            Self::DaysFromToday(days) => Stored::Text(date_after(origin, days)),
         }
     }
 }
 
-/// The fields a client may write, with their input: present, not read-only, and not a
-/// column mirroring an owned binding set (`CONTACT_ID` of a lead goes through the
-/// binding engine).
+/// The date `days` after today in the server's time zone, as stored (`YYYY-MM-DD`).
+fn date_after(origin: Origin, days: i64) -> String {
+    let today = origin.now.with_timezone(&origin.tz).date_naive();
+    today
+        .checked_add_signed(chrono::Duration::days(days))
+        .unwrap_or(today)
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// The fields a client may write, with their input: present, not read-only, not
+/// immutable once the entity exists (`CATEGORY_ID` of a deal), and not a column
+/// mirroring an owned binding set (`CONTACT_ID` of a lead goes through the binding
+/// engine).
 fn writable(
     entity: EntityType,
     fields: &Map<String, Value>,
+    adding: bool,
 ) -> impl Iterator<Item = (&'static FieldDef, &Value)> {
     let owns = entity.def().owns;
     entity.fields().iter().filter_map(move |def| {
         let input = fields.get(def.name)?;
-        let derived = owns.iter().any(|k| k.owner_column == def.name);
-        (!def.read_only && !derived).then_some((def, input))
+        let derived = owns.iter().any(|k| k.owner_column == def.name)
+            || entity.def().computed.contains(&def.name);
+        let fixed = def.immutable && !adding;
+        (!def.read_only && !derived && !fixed).then_some((def, input))
     })
 }
 
@@ -202,7 +231,7 @@ pub fn new_entity(
     let def = entity.def();
     let mut values: Vec<(&'static str, Stored)> = Vec::new();
     let mut multi = Vec::new();
-    for (field, input) in writable(entity, fields) {
+    for (field, input) in writable(entity, fields, true) {
         match field.storage {
             Storage::Column => {
                 if let Internalized::Set(v) = field.internalize(input, origin.tz)? {
@@ -249,7 +278,7 @@ pub fn new_entity(
     }
     for (name, fixed) in def.defaults {
         if empty(&values, name) {
-            set(&mut values, name, fixed.stored());
+            set(&mut values, name, fixed.stored(origin));
         }
     }
     if entity.field("HAS_PHONE").is_some() {
@@ -262,12 +291,28 @@ pub fn new_entity(
         }
     }
     if let Some(stage) = &def.stage {
-        let code = given(&values, stage.field)
+        let requested = given(&values, stage.field).filter(|v| *v != Stored::Text(String::new()));
+        check_stage(stage, requested.as_ref())?;
+        let code = requested
             .filter(|v| is_stage(stage, v))
             .unwrap_or_else(|| Stored::Text(stage.initial.into()));
         let semantic = semantics_of(stage, &code);
-        if semantic != "P" {
-            set(&mut values, stage.closed_at, now.clone());
+        let closed = semantic != "P";
+        if let Some(name) = stage.closed_time.filter(|_| closed) {
+            set(&mut values, name, now.clone());
+        }
+        if let Some(name) = stage.closed_flag {
+            set(&mut values, name, yes_no(closed));
+        }
+        if let Some(name) = stage.close_date.filter(|_| closed) {
+            set(&mut values, name, Stored::Text(date_after(origin, 0)));
+        }
+        if let Some(name) = stage.new_flag {
+            set(
+                &mut values,
+                name,
+                yes_no(code == Stored::Text(stage.initial.into())),
+            );
         }
         set(&mut values, stage.field, code);
         set(
@@ -452,7 +497,7 @@ pub fn prepare_update(
 ) -> Result<UpdateRequest, InvalidValue> {
     let mut values = Vec::new();
     let mut multi = Vec::new();
-    for (def, input) in writable(entity, fields) {
+    for (def, input) in writable(entity, fields, false) {
         match def.storage {
             Storage::Column => {
                 if let Internalized::Set(v) = def.internalize(input, origin.tz)? {
@@ -495,6 +540,8 @@ pub fn prepare_update(
     }
     // An unknown stage on update is ignored (the entity keeps its stage).
     if let Some(stage) = &entity.def().stage {
+        let requested = values.iter().find(|(n, _)| *n == stage.field);
+        check_stage(stage, requested.map(|(_, v)| v))?;
         values.retain(|(n, v)| *n != stage.field || is_stage(stage, v));
     }
     let sets = entity
@@ -623,10 +670,22 @@ impl UpdateRequest {
                 extra.push((stage.semantic_field, Stored::Text(semantic.into())));
                 extra.push(("MOVED_BY_ID", user));
                 extra.push(("MOVED_TIME", now.clone()));
-                extra.push((
-                    stage.closed_at,
-                    if semantic == "P" { Stored::Null } else { now },
-                ));
+                let closed = semantic != "P";
+                if let Some(name) = stage.closed_time {
+                    extra.push((name, if closed { now } else { Stored::Null }));
+                }
+                if let Some(name) = stage.closed_flag {
+                    extra.push((name, yes_no(closed)));
+                }
+                let date_given = stage
+                    .close_date
+                    .is_some_and(|n| self.values.iter().any(|(v, _)| *v == n));
+                if let Some(name) = stage.close_date.filter(|_| closed && !date_given) {
+                    extra.push((name, Stored::Text(date_after(origin, 0))));
+                }
+                if let Some(name) = stage.new_flag {
+                    extra.push((name, yes_no(code == Stored::Text(stage.initial.into()))));
+                }
             }
         }
         let mut any_bound = false;
@@ -653,9 +712,12 @@ impl UpdateRequest {
                 Stored::Text(if returning { "Y" } else { "N" }.into()),
             ));
         }
+        // Server-set values go only to the fields the entity has (a deal has no HAS_*).
         for (name, v) in extra {
-            update.values.retain(|(n, _)| *n != name);
-            update.values.push((name, v));
+            if self.entity.field(name).is_some() {
+                update.values.retain(|(n, _)| *n != name);
+                update.values.push((name, v));
+            }
         }
         Ok(update)
     }

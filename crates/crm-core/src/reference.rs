@@ -11,6 +11,18 @@ pub const LEAD_STAGES: [(&str, &str); 5] = [
     ("JUNK", "F"),
 ];
 
+/// Default deal stages of the default category, in pipeline order, with their semantics.
+pub const DEAL_STAGES: [(&str, &str); 8] = [
+    ("NEW", "P"),
+    ("PREPARATION", "P"),
+    ("PREPAYMENT_INVOICE", "P"),
+    ("EXECUTING", "P"),
+    ("FINAL_INVOICE", "P"),
+    ("WON", "S"),
+    ("LOSE", "F"),
+    ("APOLOGY", "F"),
+];
+
 /// One reference value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatusItem {
@@ -45,6 +57,7 @@ const fn item(
 }
 
 const fn stage(
+    entity_id: &'static str,
     status_id: &'static str,
     name: &'static str,
     sort: i64,
@@ -52,7 +65,7 @@ const fn stage(
     color: &'static str,
 ) -> StatusItem {
     StatusItem {
-        entity_id: "STATUS",
+        entity_id,
         status_id,
         name,
         sort,
@@ -63,11 +76,52 @@ const fn stage(
 
 /// Every default reference value, grouped by list, each list in SORT order.
 pub static STATUSES: &[StatusItem] = &[
-    stage("NEW", "Unassigned", 10, "P", "#2FC6F6"),
-    stage("IN_PROCESS", "In Progress", 20, "P", "#FFA900"),
-    stage("PROCESSED", "Processed", 30, "P", "#00A64C"),
-    stage("CONVERTED", "Good lead", 40, "S", "#7BD500"),
-    stage("JUNK", "Junk lead", 50, "F", "#FF5752"),
+    stage("STATUS", "NEW", "Unassigned", 10, "P", "#2FC6F6"),
+    stage("STATUS", "IN_PROCESS", "In Progress", 20, "P", "#FFA900"),
+    stage("STATUS", "PROCESSED", "Processed", 30, "P", "#00A64C"),
+    stage("STATUS", "CONVERTED", "Good lead", 40, "S", "#7BD500"),
+    stage("STATUS", "JUNK", "Junk lead", 50, "F", "#FF5752"),
+    stage("DEAL_STAGE", "NEW", "New", 10, "P", "#39A8EF"),
+    stage(
+        "DEAL_STAGE",
+        "PREPARATION",
+        "Preparing documents",
+        20,
+        "P",
+        "#2FC6F6",
+    ),
+    stage(
+        "DEAL_STAGE",
+        "PREPAYMENT_INVOICE",
+        "Prepayment invoice",
+        30,
+        "P",
+        "#55D0E0",
+    ),
+    stage("DEAL_STAGE", "EXECUTING", "In progress", 40, "P", "#47E4C2"),
+    stage(
+        "DEAL_STAGE",
+        "FINAL_INVOICE",
+        "Final invoice",
+        50,
+        "P",
+        "#FFA900",
+    ),
+    stage("DEAL_STAGE", "WON", "Deal won", 60, "S", "#7BD500"),
+    stage("DEAL_STAGE", "LOSE", "Deal lost", 70, "F", "#FF5752"),
+    stage(
+        "DEAL_STAGE",
+        "APOLOGY",
+        "Analyze failure",
+        80,
+        "F",
+        "#FF5752",
+    ),
+    item("DEAL_TYPE", "SALE", "Sales", 10),
+    item("DEAL_TYPE", "COMPLEX", "Complex sale", 20),
+    item("DEAL_TYPE", "GOODS", "Merchandise sale", 30),
+    item("DEAL_TYPE", "SERVICES", "Services sale", 40),
+    item("DEAL_TYPE", "SERVICE", "After-sales service", 50),
     item("SOURCE", "CALL", "Call", 10),
     item("SOURCE", "EMAIL", "E-Mail", 20),
     item("SOURCE", "WEB", "Website", 30),
@@ -102,13 +156,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lead_stages_agree_with_the_reference_list() {
-        let stages: Vec<(&str, &str)> = STATUSES
-            .iter()
-            .filter(|s| s.entity_id == "STATUS")
-            .map(|s| (s.status_id, s.semantics.unwrap_or("")))
-            .collect();
-        assert_eq!(stages, LEAD_STAGES.to_vec());
+    fn stages_agree_with_the_reference_list() {
+        let stages = |entity_id: &str| -> Vec<(&str, &str)> {
+            STATUSES
+                .iter()
+                .filter(|s| s.entity_id == entity_id)
+                .map(|s| (s.status_id, s.semantics.unwrap_or("")))
+                .collect()
+        };
+        assert_eq!(stages("STATUS"), LEAD_STAGES.to_vec());
+        assert_eq!(stages("DEAL_STAGE"), DEAL_STAGES.to_vec());
         assert!(is_known("SOURCE", "WEB") && !is_known("SOURCE", "NEW"));
     }
 }

@@ -22,8 +22,10 @@ pub static CONTACT: EntityDef = EntityDef {
         ("SOURCE_ID", Fixed::Text("CALL")),
         ("EXPORT", Fixed::Text("Y")),
     ],
+    computed: &[],
     naming: Naming::Person,
     returning_customer: false,
+    missing_on_update: "Contact is not found",
 };
 
 /// `crm.contact.fields`.

@@ -34,7 +34,11 @@ pub static LEAD: EntityDef = EntityDef {
         semantic_field: "STATUS_SEMANTIC_ID",
         initial: "NEW",
         stages: &LEAD_STAGES,
-        closed_at: "DATE_CLOSED",
+        closed_time: Some("DATE_CLOSED"),
+        closed_flag: None,
+        close_date: None,
+        new_flag: None,
+        unknown: None,
     }),
     owns: &[LEAD_CONTACT],
     defaults: &[
@@ -42,11 +46,13 @@ pub static LEAD: EntityDef = EntityDef {
         ("CURRENCY_ID", Fixed::Text(BASE_CURRENCY)),
         ("IS_MANUAL_OPPORTUNITY", Fixed::Text("N")),
     ],
+    computed: &[],
     naming: Naming::Numbered {
         field: "TITLE",
         prefix: "Lead",
     },
     returning_customer: true,
+    missing_on_update: "Lead is not found",
 };
 
 /// `crm.lead.fields`.

@@ -5,10 +5,12 @@
 //! methods are one registration line in the server.
 
 mod contact;
+mod deal;
 mod lead;
 mod model;
 
 pub use contact::CONTACT;
+pub use deal::{DEAL, DEAL_CONTACT};
 pub use lead::{LEAD, LEAD_CONTACT};
 pub use model::{BindingKind, EntityDef, EntityType, Fixed, Naming, StageField};
 
@@ -16,13 +18,14 @@ use crate::field::{FieldDef, Storage};
 
 impl EntityType {
     /// Every entity type.
-    pub const ALL: [Self; 2] = [Self::Lead, Self::Contact];
+    pub const ALL: [Self; 3] = [Self::Lead, Self::Contact, Self::Deal];
 
     /// The entity's description.
     pub fn def(self) -> &'static EntityDef {
         match self {
             Self::Lead => &LEAD,
             Self::Contact => &CONTACT,
+            Self::Deal => &DEAL,
         }
     }
 
@@ -98,7 +101,16 @@ mod tests {
                 assert!(e.field(name).is_some(), "{}.{name}", d.code);
             }
             if let Some(stage) = d.stage {
-                for name in [stage.field, stage.semantic_field, stage.closed_at] {
+                let optional = [
+                    stage.closed_time,
+                    stage.closed_flag,
+                    stage.close_date,
+                    stage.new_flag,
+                ];
+                for name in [stage.field, stage.semantic_field]
+                    .into_iter()
+                    .chain(optional.into_iter().flatten())
+                {
                     assert!(e.field(name).is_some(), "{}.{name}", d.code);
                 }
                 assert!(stage.stages.iter().any(|(c, _)| *c == stage.initial));

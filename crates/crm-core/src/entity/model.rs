@@ -12,6 +12,8 @@ pub enum EntityType {
     Lead,
     /// Contact (`entityTypeId` 3).
     Contact,
+    /// Deal (`entityTypeId` 2).
+    Deal,
 }
 
 /// The description of one entity type.
@@ -36,10 +38,15 @@ pub struct EntityDef {
     pub owns: &'static [BindingKind],
     /// Values a new entity gets when the client gives none (or an empty one).
     pub defaults: &'static [(&'static str, Fixed)],
+    /// Fields described as writable that the server computes itself; client values
+    /// are ignored (`CLOSED` of a deal follows its stage).
+    pub computed: &'static [&'static str],
     /// How an entity created without a name is named.
     pub naming: Naming,
     /// Whether `IS_RETURN_CUSTOMER` tracks the entity's company and bindings (leads).
     pub returning_customer: bool,
+    /// The error text of `*.update` for a missing entity ("Lead is not found").
+    pub missing_on_update: &'static str,
 }
 
 /// A constant stored value, for defaults in a description.
@@ -51,6 +58,8 @@ pub enum Fixed {
     Real(f64),
     /// An integer.
     Int(i64),
+    /// A date this many days after the current one in the server's time zone.
+    DaysFromToday(i64),
 }
 
 /// How an entity created without a name gets one.
@@ -80,8 +89,18 @@ pub struct StageField {
     /// The stages, in pipeline order, with their semantics.
     pub stages: &'static [(&'static str, &'static str)],
     /// Set to the time of a move into a final stage, cleared on a move back
-    /// (`DATE_CLOSED`).
-    pub closed_at: &'static str,
+    /// (`DATE_CLOSED` of a lead).
+    pub closed_time: Option<&'static str>,
+    /// `Y` in a final stage, `N` otherwise (`CLOSED` of a deal).
+    pub closed_flag: Option<&'static str>,
+    /// Set to the current date on a move into a final stage unless the request sets it
+    /// (`CLOSEDATE` of a deal).
+    pub close_date: Option<&'static str>,
+    /// `Y` while in the initial stage (`IS_NEW` of a deal).
+    pub new_flag: Option<&'static str>,
+    /// The error for a stage that is not one of the entity's; `None`: an unknown stage is
+    /// ignored (a lead keeps or gets its initial stage).
+    pub unknown: Option<&'static str>,
 }
 
 /// One owner → bound relation family: an entity (the owner, a lead) bound to many

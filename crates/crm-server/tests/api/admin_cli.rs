@@ -86,8 +86,8 @@ async fn users_roles_and_apps_from_the_command_line() {
     );
     refused(
         d,
-        &["role", "create", "Bad", "--grant", "deal.read=own"],
-        "unknown entity `deal`",
+        &["role", "create", "Bad", "--grant", "quote.read=own"],
+        "unknown entity `quote`",
     );
     ok(
         d,

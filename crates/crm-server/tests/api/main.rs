@@ -8,6 +8,7 @@ mod admin_cli;
 mod batch;
 mod binary;
 mod crash;
+mod deals;
 mod directory;
 mod fields;
 mod filters;

@@ -39,6 +39,7 @@ struct World {
     x: i64,
     leads: BTreeMap<&'static str, i64>,
     contacts: BTreeMap<&'static str, i64>,
+    deals: BTreeMap<&'static str, i64>,
 }
 
 fn person(name: &str, department: i64) -> User {
@@ -98,6 +99,7 @@ async fn world(grants: Vec<Grant>) -> World {
     store.assign_role("R".into(), x).await.unwrap();
     let mut leads = BTreeMap::new();
     let mut contacts = BTreeMap::new();
+    let mut deals = BTreeMap::new();
     for (name, owner, opened) in ITEMS {
         let fields = json!({"ASSIGNED_BY_ID": owners[owner], "OPENED": opened});
         let mut lead = fields.clone();
@@ -105,6 +107,13 @@ async fn world(grants: Vec<Grant>) -> World {
         leads.insert(
             name,
             as_id(app.ok("crm.lead.add", json!({"fields": lead})).await),
+        );
+        deals.insert(
+            name,
+            as_id(
+                app.ok("crm.deal.add", json!({"fields": lead.clone()}))
+                    .await,
+            ),
         );
         let mut contact = fields;
         contact["NAME"] = json!(name);
@@ -119,6 +128,7 @@ async fn world(grants: Vec<Grant>) -> World {
         x,
         leads,
         contacts,
+        deals,
     }
 }
 
@@ -126,13 +136,13 @@ fn as_id(v: Value) -> i64 {
     v.as_i64().unwrap_or_else(|| panic!("not an id: {v}"))
 }
 
-/// Every right on leads and contacts at one level.
+/// Every right on leads, contacts and deals at one level.
 fn everything_at(level: Level) -> Vec<Grant> {
     let mut out = Vec::new();
     if level == Level::None {
         return out;
     }
-    for entity in ["lead", "contact"] {
+    for entity in ["lead", "contact", "deal"] {
         for action in Action::ALL {
             out.push(Grant {
                 entity: entity.into(),
@@ -186,6 +196,7 @@ async fn holds_at(level: Level) {
     for (method, ids) in [
         ("crm.lead.list", &w.leads),
         ("crm.contact.list", &w.contacts),
+        ("crm.deal.list", &w.deals),
     ] {
         if level == Level::None {
             denied(&w.call(method, json!({})).await);
@@ -220,7 +231,13 @@ async fn holds_at(level: Level) {
         let items = w
             .call("crm.lead.contact.items.get", json!({"id": lead}))
             .await;
+        let deal = w.call("crm.deal.get", json!({"id": w.deals[name]})).await;
+        let deal_items = w
+            .call("crm.deal.contact.items.get", json!({"id": w.deals[name]}))
+            .await;
         if visible(name) {
+            assert_eq!(deal.1["result"]["TITLE"], json!(name), "{level} {name}");
+            assert_eq!(deal_items.1["result"], json!([]), "{level} {name}");
             assert_eq!(
                 (got.0, got.1["result"]["TITLE"].clone()),
                 (200, json!(name))
@@ -232,6 +249,8 @@ async fn holds_at(level: Level) {
             denied(&got);
             denied(&contact);
             denied(&update);
+            denied(&deal);
+            assert_error(&deal_items, 403, "ACCESS_DENIED", "Access denied!");
             assert_error(&items, 403, "ACCESS_DENIED", "Access denied!");
             let (_, stored) = w.app.call("crm.lead.get", json!({"id": lead})).await;
             assert_eq!(

@@ -9,6 +9,7 @@ use deadpool_postgres::Pool;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_users_roles_oauth.sql"),
+    include_str!("../../migrations/postgres/0003_deals.sql"),
 ];
 
 /// The advisory lock key that serialises migrations between servers starting at once.

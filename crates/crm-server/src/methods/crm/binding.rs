@@ -1,12 +1,11 @@
-//! The binding families (`crm.lead.contact.*` today): six methods generic over a
-//! [`BindingKind`], following the portal's step order, texts and statuses. Deal, company
-//! and contact↔company families become further `family(..)` registrations.
+//! The binding families (`crm.lead.contact.*`, `crm.deal.contact.*`): six methods
+//! generic over a [`BindingKind`], following the portal's step order, texts and statuses.
+//! A family is one `family!` registration.
 
 use crate::rpc::{ApiError, Ctx, Registry};
 use crate::wire::php_array;
-use crm_core::binding::{
-    Binding, BindingKind, LEAD_CONTACT, NewBinding, normalize_items, plan_add, plan_remove,
-};
+use crm_core::binding::{Binding, BindingKind, NewBinding, normalize_items, plan_add, plan_remove};
+use crm_core::entity::{DEAL_CONTACT, LEAD_CONTACT};
 use crm_core::field::{FieldDef, FieldType};
 use crm_core::identity::Scope;
 use crm_core::permission::Action;
@@ -110,14 +109,42 @@ pub async fn delete(ctx: Ctx, kind: BindingKind, p: FieldsParams) -> Result<bool
         .await?)
 }
 
-/// `items.get`: the set in SORT order, with integer ids and a `Y`/`N` flag. A missing
-/// owner has an empty set, as on a portal.
+/// Whether `items.get` and `items.delete` answer a missing owner with an error: "Not
+/// found" (no period) for deals; a lead reads as an empty set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingOwner {
+    /// An empty set (`[]`, `true`).
+    Empty,
+    /// "Not found", or "Access denied" for a caller without any read right.
+    NotFound,
+}
+
+/// The existence check of `items.get`/`items.delete` for families that make one.
+async fn check_owner(
+    ctx: &Ctx,
+    kind: BindingKind,
+    owner: i64,
+    missing: MissingOwner,
+) -> Result<(), ApiError> {
+    if missing == MissingOwner::NotFound && !ctx.store().exists(kind.owner, owner).await? {
+        ctx.require_any(Action::Read, kind.owner, || {
+            ApiError::invalid("Access denied")
+        })
+        .await?;
+        return Err(ApiError::invalid("Not found"));
+    }
+    Ok(())
+}
+
+/// `items.get`: the set in SORT order, with integer ids and a `Y`/`N` flag.
 pub async fn items_get(
     ctx: Ctx,
     kind: BindingKind,
+    missing: MissingOwner,
     p: OwnerParams,
 ) -> Result<Vec<Value>, ApiError> {
     let owner = owner_id_items(p.id)?;
+    check_owner(&ctx, kind, owner, missing).await?;
     ctx.require_item(Action::Read, kind.owner, owner, || ApiError::AccessDenied)
         .await?;
     let set = ctx.store().bindings(kind, owner).await?;
@@ -161,9 +188,15 @@ pub async fn items_set(ctx: Ctx, kind: BindingKind, p: ItemsParams) -> Result<bo
     Ok(true)
 }
 
-/// `items.delete`: removes every binding (`true` even for a missing owner).
-pub async fn items_delete(ctx: Ctx, kind: BindingKind, p: OwnerParams) -> Result<bool, ApiError> {
+/// `items.delete`: removes every binding.
+pub async fn items_delete(
+    ctx: Ctx,
+    kind: BindingKind,
+    missing: MissingOwner,
+    p: OwnerParams,
+) -> Result<bool, ApiError> {
     let owner = owner_id_items(p.id)?;
+    check_owner(&ctx, kind, owner, missing).await?;
     ctx.require_item(Action::Read, kind.owner, owner, || ApiError::AccessDenied)
         .await?;
     ctx.require_item(Action::Update, kind.owner, owner, || ApiError::AccessDenied)
@@ -176,7 +209,7 @@ pub async fn items_delete(ctx: Ctx, kind: BindingKind, p: OwnerParams) -> Result
 }
 
 macro_rules! family {
-    ($r:expr, $kind:expr, $prefix:literal) => {{
+    ($r:expr, $kind:expr, $prefix:literal, $missing:expr) => {{
         $r.method(
             concat!($prefix, ".fields"),
             Some(Scope::Crm),
@@ -195,7 +228,7 @@ macro_rules! family {
         .method(
             concat!($prefix, ".items.get"),
             Some(Scope::Crm),
-            |ctx: Ctx, p: OwnerParams| items_get(ctx, $kind, p),
+            |ctx: Ctx, p: OwnerParams| items_get(ctx, $kind, $missing, p),
         )
         .method(
             concat!($prefix, ".items.set"),
@@ -205,12 +238,13 @@ macro_rules! family {
         .method(
             concat!($prefix, ".items.delete"),
             Some(Scope::Crm),
-            |ctx: Ctx, p: OwnerParams| items_delete(ctx, $kind, p),
+            |ctx: Ctx, p: OwnerParams| items_delete(ctx, $kind, $missing, p),
         );
     }};
 }
 
 /// Registers every binding family.
 pub fn register(r: &mut Registry) {
-    family!(r, LEAD_CONTACT, "crm.lead.contact");
+    family!(r, LEAD_CONTACT, "crm.lead.contact", MissingOwner::Empty);
+    family!(r, DEAL_CONTACT, "crm.deal.contact", MissingOwner::NotFound);
 }

@@ -1,8 +1,8 @@
-//! `crm.lead.*` and `crm.contact.*`: the same handlers, parameterised by entity type.
+//! `crm.lead.*`, `crm.contact.*`, `crm.deal.*`: the same handlers, parameterised by
+//! entity type.
 
 use crate::methods::crm::php_array;
 use crate::rpc::{ApiError, Ctx, Page, Registry};
-use crm_core::binding::LEAD_CONTACT;
 use crm_core::entity::EntityType;
 use crm_core::field::{InvalidValue, Storage, php_string};
 use crm_core::identity::Scope;
@@ -100,7 +100,8 @@ pub async fn get(
     Ok(output(entity, &row, ctx.services.tz))
 }
 
-/// `*.update`: partial update; `true`, or "Lead is not found" / "Contact is not found".
+/// `*.update`: partial update; `true`, or the entity's not-found text ("Lead is not
+/// found", a deal's "Not found").
 pub async fn update(ctx: Ctx, entity: EntityType, p: UpdateParams) -> Result<bool, ApiError> {
     let id = valid_id(p.id)?;
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
@@ -113,7 +114,7 @@ pub async fn update(ctx: Ctx, entity: EntityType, p: UpdateParams) -> Result<boo
         now: ctx.now(),
         tz: ctx.services.tz,
     };
-    let not_found = || ApiError::Invalid(format!("{} is not found", entity.title()));
+    let not_found = || ApiError::invalid(entity.def().missing_on_update);
     // Read and checked here; the store's writer only matches it against the row. A
     // missing entity is reported before a field error, as on a portal.
     let request = match prepare_update(entity, &fields, origin) {
@@ -213,9 +214,8 @@ macro_rules! family {
     }};
 }
 
-/// Registers `crm.lead.*` and `crm.contact.*`.
+/// Registers `crm.lead.*`, `crm.contact.*`, `crm.deal.*`.
 pub fn register(r: &mut Registry) {
-    debug_assert_eq!(LEAD_CONTACT.owner, EntityType::Lead);
     family!(
         r,
         EntityType::Lead,
@@ -235,5 +235,15 @@ pub fn register(r: &mut Registry) {
         "crm.contact.list",
         "crm.contact.update",
         "crm.contact.delete"
+    );
+    family!(
+        r,
+        EntityType::Deal,
+        "crm.deal.fields",
+        "crm.deal.add",
+        "crm.deal.get",
+        "crm.deal.list",
+        "crm.deal.update",
+        "crm.deal.delete"
     );
 }

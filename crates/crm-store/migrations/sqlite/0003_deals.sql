@@ -1,0 +1,58 @@
+-- Deals: one column per stored field of crm.deal.fields (dates as 'YYYY-MM-DD' text,
+-- datetimes as unix seconds), as for leads and contacts.
+
+CREATE TABLE crm_deal (
+    ID INTEGER PRIMARY KEY AUTOINCREMENT,
+    TITLE TEXT,
+    TYPE_ID TEXT,
+    CATEGORY_ID INTEGER,
+    STAGE_ID TEXT,
+    STAGE_SEMANTIC_ID TEXT,
+    IS_NEW TEXT,
+    IS_RECURRING TEXT,
+    IS_RETURN_CUSTOMER TEXT,
+    IS_REPEATED_APPROACH TEXT,
+    PROBABILITY INTEGER,
+    CURRENCY_ID TEXT,
+    OPPORTUNITY REAL,
+    IS_MANUAL_OPPORTUNITY TEXT,
+    TAX_VALUE REAL,
+    COMPANY_ID INTEGER,
+    CONTACT_ID INTEGER,
+    QUOTE_ID INTEGER,
+    BEGINDATE TEXT,
+    CLOSEDATE TEXT,
+    OPENED TEXT,
+    CLOSED TEXT,
+    COMMENTS TEXT,
+    ASSIGNED_BY_ID INTEGER,
+    CREATED_BY_ID INTEGER,
+    MODIFY_BY_ID INTEGER,
+    MOVED_BY_ID INTEGER,
+    DATE_CREATE INTEGER,
+    DATE_MODIFY INTEGER,
+    MOVED_TIME INTEGER,
+    SOURCE_ID TEXT,
+    SOURCE_DESCRIPTION TEXT,
+    LEAD_ID INTEGER,
+    ADDITIONAL_INFO TEXT,
+    LOCATION_ID TEXT,
+    ORIGINATOR_ID TEXT,
+    ORIGIN_ID TEXT,
+    UTM_SOURCE TEXT,
+    UTM_MEDIUM TEXT,
+    UTM_CAMPAIGN TEXT,
+    UTM_CONTENT TEXT,
+    UTM_TERM TEXT,
+    LAST_ACTIVITY_TIME INTEGER,
+    LAST_ACTIVITY_BY INTEGER
+);
+CREATE INDEX ix_crm_deal_date_create ON crm_deal (DATE_CREATE, ID);
+CREATE INDEX ix_crm_deal_date_modify ON crm_deal (DATE_MODIFY, ID);
+CREATE INDEX ix_crm_deal_stage_id ON crm_deal (STAGE_ID, ID);
+CREATE INDEX ix_crm_deal_category_id ON crm_deal (CATEGORY_ID, ID);
+CREATE INDEX ix_crm_deal_assigned_by_id ON crm_deal (ASSIGNED_BY_ID, ID);
+CREATE INDEX ix_crm_deal_contact_id ON crm_deal (CONTACT_ID, ID);
+CREATE INDEX ix_crm_deal_company_id ON crm_deal (COMPANY_ID, ID);
+CREATE INDEX ix_crm_deal_origin_id ON crm_deal (ORIGIN_ID, ID);
+CREATE INDEX ix_crm_deal_closedate ON crm_deal (CLOSEDATE, ID);
