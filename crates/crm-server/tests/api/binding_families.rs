@@ -12,6 +12,7 @@
 
 use crate::helpers::{TestApp, read};
 use crm_core::binding::{Binding, BindingKind, LEAD_CONTACT};
+use crm_core::entity::DEAL_CONTACT;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
@@ -58,6 +59,9 @@ struct Family {
     owner_missing: &'static str,
     /// `<owner>.get` of a missing owner.
     owner_get_missing: &'static str,
+    /// `items.get`/`items.delete` on a missing owner: `None` reads as an empty set (`[]`,
+    /// `true`), `Some(text)` is that error (deals: "Not found").
+    items_owner_missing: Option<&'static str>,
 }
 
 impl Family {
@@ -103,10 +107,22 @@ const LEAD_CONTACT_FAMILY: Family = Family {
     items_not_array: "The parameter items must be array.",
     owner_missing: "Not found.",
     owner_get_missing: "Not found",
+    items_owner_missing: None,
+};
+
+/// Deals ↔ contacts (`crm.deal.contact.*`).
+const DEAL_CONTACT_FAMILY: Family = Family {
+    prefix: "crm.deal.contact",
+    kind: DEAL_CONTACT,
+    owner: "crm.deal",
+    owner_fields: || json!({"TITLE": "Binding test"}),
+    returning_flag: None,
+    items_owner_missing: Some("Not found"),
+    ..LEAD_CONTACT_FAMILY
 };
 
 /// Every binding family the server serves; each test runs once per row.
-const FAMILIES: &[Family] = &[LEAD_CONTACT_FAMILY];
+const FAMILIES: &[Family] = &[LEAD_CONTACT_FAMILY, DEAL_CONTACT_FAMILY];
 
 /// One expected binding: bound id, SORT, primary.
 type Row = (i64, i64, bool);
@@ -252,6 +268,28 @@ async fn assert_state(app: &TestApp, fam: &Family, owner: i64, set: &[Row], step
         fam.owner,
         fam.mirror
     );
+}
+
+/// A missing owner has no set: nothing in the store, and `items.get` answers as the family
+/// does for a missing owner (`[]`, or its error).
+async fn assert_no_set(app: &TestApp, fam: &Family, owner: i64, step: &str) {
+    let stored = app
+        .services
+        .store
+        .bindings(fam.kind, owner)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {step}: store read: {e}", fam.prefix));
+    assert_eq!(
+        stored,
+        Vec::<Binding>::new(),
+        "{}: {step}: store rows",
+        fam.prefix
+    );
+    let got = app.call(&fam.m("items.get"), json!({"id": owner})).await;
+    match fam.items_owner_missing {
+        None => assert_result_body(fam, &got, &json!([]), step),
+        Some(text) => assert_err(fam, step, &got, 400, "", text),
+    }
 }
 
 /// Calls a method that must answer HTTP 200 with exactly `expected` as `result`.
@@ -809,24 +847,30 @@ async fn items_delete_clears_and_missing_owners_read_as_empty() {
         assert_state(&app, fam, owner, &[], "after a second items.delete").await;
 
         let missing = owner + 100;
-        assert_result(
-            &app,
-            fam,
-            &fam.m("items.get"),
-            json!({"id": missing}),
-            json!([]),
-            "items.get on a non-existent owner",
-        )
-        .await;
-        assert_result(
-            &app,
-            fam,
-            &fam.m("items.delete"),
-            json!({"id": missing}),
-            json!(true),
-            "items.delete on a non-existent owner",
-        )
-        .await;
+        for (method, empty) in [("items.get", json!([])), ("items.delete", json!(true))] {
+            let step = format!("{method} on a non-existent owner");
+            match fam.items_owner_missing {
+                None => {
+                    assert_result(
+                        &app,
+                        fam,
+                        &fam.m(method),
+                        json!({"id": missing}),
+                        empty,
+                        &step,
+                    )
+                    .await;
+                }
+                Some(text) => assert_err(
+                    fam,
+                    &step,
+                    &app.call(&fam.m(method), json!({"id": missing})).await,
+                    400,
+                    "",
+                    text,
+                ),
+            }
+        }
         assert_err(
             fam,
             "the missing owner does not exist",
@@ -1200,12 +1244,10 @@ async fn every_error_row_has_its_exact_code_text_and_status() {
             assert_err(fam, name, &got, 400, "", text);
             assert_state(&app, fam, owner, &[(1, 10, true)], name).await;
         }
-        assert_result(
+        assert_no_set(
             &app,
             fam,
-            &fam.m("items.get"),
-            json!({"id": 999}),
-            json!([]),
+            999,
             "no binding was created for the missing owner",
         )
         .await;
@@ -1529,12 +1571,10 @@ async fn owner_add_with_bound_ids_binds_them_through_the_same_engine() {
                 "",
                 fam.owner_get_missing,
             );
-            assert_result(
+            assert_no_set(
                 &app,
                 fam,
-                &fam.m("items.get"),
-                json!({"id": last + 1}),
-                json!([]),
+                last + 1,
                 &format!("{name}: no bindings for the rejected owner"),
             )
             .await;
@@ -1652,15 +1692,7 @@ async fn deleting_a_bound_entity_or_an_owner_cascades_to_bindings() {
         .await;
 
         // Assert: no rows left for owner 2, the others untouched, bound entities still exist.
-        assert_result(
-            &app,
-            fam,
-            &fam.m("items.get"),
-            json!({"id": o2}),
-            json!([]),
-            "items.get of the deleted owner",
-        )
-        .await;
+        assert_no_set(&app, fam, o2, "items.get of the deleted owner").await;
         let stored = app
             .services
             .store
