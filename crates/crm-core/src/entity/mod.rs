@@ -4,11 +4,13 @@
 //! line in each of [`EntityType`], [`EntityType::def`] and [`EntityType::ALL`]; its
 //! methods are one registration line in the server.
 
+mod company;
 mod contact;
 mod deal;
 mod lead;
 mod model;
 
+pub use company::COMPANY;
 pub use contact::CONTACT;
 pub use deal::{DEAL, DEAL_CONTACT};
 pub use lead::{LEAD, LEAD_CONTACT};
@@ -18,7 +20,7 @@ use crate::field::{FieldDef, Storage};
 
 impl EntityType {
     /// Every entity type.
-    pub const ALL: [Self; 3] = [Self::Lead, Self::Contact, Self::Deal];
+    pub const ALL: [Self; 4] = [Self::Lead, Self::Contact, Self::Deal, Self::Company];
 
     /// The entity's description.
     pub fn def(self) -> &'static EntityDef {
@@ -26,6 +28,7 @@ impl EntityType {
             Self::Lead => &LEAD,
             Self::Contact => &CONTACT,
             Self::Deal => &DEAL,
+            Self::Company => &COMPANY,
         }
     }
 

@@ -14,6 +14,8 @@ pub enum EntityType {
     Contact,
     /// Deal (`entityTypeId` 2).
     Deal,
+    /// Company (`entityTypeId` 4).
+    Company,
 }
 
 /// The description of one entity type.

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_users_roles_oauth.sql"),
     include_str!("../../migrations/postgres/0003_deals.sql"),
+    include_str!("../../migrations/postgres/0004_companies.sql"),
 ];
 
 /// The advisory lock key that serialises migrations between servers starting at once.

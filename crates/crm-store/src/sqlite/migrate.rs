@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_users_roles_oauth.sql"),
     include_str!("../../migrations/sqlite/0003_deals.sql"),
+    include_str!("../../migrations/sqlite/0004_companies.sql"),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

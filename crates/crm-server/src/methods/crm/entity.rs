@@ -246,4 +246,14 @@ pub fn register(r: &mut Registry) {
         "crm.deal.update",
         "crm.deal.delete"
     );
+    family!(
+        r,
+        EntityType::Company,
+        "crm.company.fields",
+        "crm.company.add",
+        "crm.company.get",
+        "crm.company.list",
+        "crm.company.update",
+        "crm.company.delete"
+    );
 }
