@@ -8,6 +8,7 @@ mod admin_cli;
 mod batch;
 mod binary;
 mod binding_families;
+mod companies;
 mod crash;
 mod deals;
 mod directory;
