@@ -8,6 +8,7 @@ use std::path::Path;
 
 const LEADS: usize = 2_000;
 const CONTACTS: usize = 900;
+const DEALS: usize = 120;
 
 /// A blocking JSON client for one server's admin webhook.
 struct Api {
@@ -72,6 +73,13 @@ fn snapshot(api: &Api) -> Vec<Value> {
         .collect();
     commands.extend((1..=CONTACTS).map(|i| format!("crm.contact.get?id={i}")));
     commands.extend((1..=LEADS).map(|i| format!("crm.lead.contact.items.get?id={i}")));
+    commands.extend((1..=DEALS).flat_map(|i| {
+        [
+            format!("crm.deal.get?id={i}"),
+            format!("crm.deal.contact.items.get?id={i}"),
+        ]
+    }));
+    commands.push("crm.company.get?id=1".to_string());
     commands.extend(["user.get".to_string(), "department.get".to_string()]);
     commands
         .chunks(50)
@@ -134,6 +142,23 @@ fn fill(api: &Api) {
         })
         .collect();
     api.batch(leads);
+    // Deals with contact sets and stages, and a company with a phone.
+    let deals: Vec<String> = (1..=DEALS)
+        .map(|i| {
+            let stage = ["NEW", "WON", "LOSE"][i % 3];
+            format!(
+                "crm.deal.add?fields[TITLE]=Deal%20{i}&fields[STAGE_ID]={stage}\
+                 &fields[CONTACT_IDS][]={}&fields[CONTACT_IDS][]={}",
+                i % CONTACTS + 1,
+                (i + 3) % CONTACTS + 1
+            )
+        })
+        .collect();
+    api.batch(deals);
+    api.call(
+        "crm.company.add",
+        json!({"fields": {"TITLE": "Acme", "PHONE": [{"VALUE": "+1 555"}]}}),
+    );
     // A removed contact and an edited set, so the data is not only fresh inserts.
     api.call("crm.contact.delete", json!({"id": CONTACTS}));
     api.call(
@@ -220,7 +245,7 @@ fn export_from_sqlite_imports_into_postgres_and_back_unchanged() {
     let out = export(sqlite_dir.path(), None, &dump);
     assert!(
         out.contains(&format!(
-            "exported 2 departments, 2 users, 1 roles, 1 apps, 2 webhooks, {LEADS} leads, {} contacts",
+            "exported 2 departments, 2 users, 1 roles, 1 apps, 2 webhooks, {LEADS} leads, {} contacts, {DEALS} deals, 1 companies",
             CONTACTS - 1
         )),
         "{out}"
