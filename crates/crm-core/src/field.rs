@@ -423,15 +423,15 @@ impl FieldDef {
             (FieldType::Date | FieldType::DateTime, Stored::Null) => json!(""),
             (_, Stored::Null) => Value::Null,
             (FieldType::DateTime, Stored::Int(t)) => json!(format_datetime(*t, tz)),
+            // A date is midnight UTC shown in the server's offset, as a portal shows it
+            // (`2001-11-11T02:00:00+02:00` at +02:00).
             (FieldType::Date, Stored::Text(d)) => match NaiveDate::parse_from_str(d, "%Y-%m-%d") {
-                Ok(d) => {
-                    let dt = tz
-                        .from_local_datetime(&d.and_time(NaiveTime::MIN))
-                        .single()
-                        .map(|dt| dt.format("%Y-%m-%dT%H:%M:%S%:z").to_string())
-                        .unwrap_or_default();
-                    json!(dt)
-                }
+                Ok(d) => json!(
+                    Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN))
+                        .with_timezone(&tz)
+                        .format("%Y-%m-%dT%H:%M:%S%:z")
+                        .to_string()
+                ),
                 Err(_) => json!(""),
             },
             (FieldType::Double, Stored::Real(f)) => json!(format!("{f:.2}")),
@@ -509,7 +509,13 @@ mod tests {
         let born = FieldDef::new("BIRTHDATE", FieldType::Date, "Birthdate");
         assert_eq!(
             born.externalize(&Stored::Text("2001-11-11".into()), tz),
-            json!("2001-11-11T00:00:00+02:00")
+            json!("2001-11-11T02:00:00+02:00")
+        );
+        // What a client sends back reads as the same date.
+        let back = born.internalize(&json!("2001-11-11T02:00:00+02:00"), tz);
+        assert_eq!(
+            back,
+            Ok(Internalized::Set(Stored::Text("2001-11-11".into())))
         );
         assert_eq!(born.externalize(&Stored::Null, tz), json!(""));
         let id = FieldDef::new("ID", FieldType::Integer, "ID");

@@ -81,8 +81,8 @@ async fn a_new_deal_has_the_portal_defaults() {
         ("COMPANY_ID", json!("0")),
         ("CONTACT_ID", Value::Null),
         ("SOURCE_ID", Value::Null),
-        ("BEGINDATE", json!("2026-03-11T00:00:00+02:00")),
-        ("CLOSEDATE", json!("2026-03-18T00:00:00+02:00")),
+        ("BEGINDATE", json!("2026-03-11T02:00:00+02:00")),
+        ("CLOSEDATE", json!("2026-03-18T02:00:00+02:00")),
         ("DATE_CREATE", json!("2026-03-11T00:30:00+02:00")),
         ("ASSIGNED_BY_ID", json!("1")),
         ("IS_RECURRING", json!("N")),
@@ -112,15 +112,15 @@ async fn stage_moves_close_and_reopen_a_deal() {
         (&got["STAGE_ID"], &got["IS_NEW"], &got["CLOSED"]),
         (&json!("PREPARATION"), &json!("N"), &json!("N"))
     );
-    assert_eq!(got["CLOSEDATE"], "2026-04-01T00:00:00+02:00");
+    assert_eq!(got["CLOSEDATE"], "2026-04-01T02:00:00+02:00");
 
     clock.set(Utc.with_ymd_and_hms(2026, 3, 20, 9, 0, 0).unwrap());
     let steps = [
         // (stage, semantic, closed, IS_NEW, CLOSEDATE)
-        ("WON", "S", "Y", "N", "2026-03-20T00:00:00+02:00"),
-        ("EXECUTING", "P", "N", "N", "2026-03-20T00:00:00+02:00"),
-        ("NEW", "P", "N", "Y", "2026-03-20T00:00:00+02:00"),
-        ("APOLOGY", "F", "Y", "N", "2026-03-20T00:00:00+02:00"),
+        ("WON", "S", "Y", "N", "2026-03-20T02:00:00+02:00"),
+        ("EXECUTING", "P", "N", "N", "2026-03-20T02:00:00+02:00"),
+        ("NEW", "P", "N", "Y", "2026-03-20T02:00:00+02:00"),
+        ("APOLOGY", "F", "Y", "N", "2026-03-20T02:00:00+02:00"),
     ];
     for (stage, semantic, closed, new, closedate) in steps {
         let done = app
@@ -146,7 +146,7 @@ async fn stage_moves_close_and_reopen_a_deal() {
     .await;
     assert_eq!(
         deal(&app, &id).await["CLOSEDATE"],
-        "2026-05-05T00:00:00+02:00"
+        "2026-05-05T02:00:00+02:00"
     );
     // Created in a final stage: closed from the start.
     let won = app
@@ -158,7 +158,7 @@ async fn stage_moves_close_and_reopen_a_deal() {
         (
             &json!("S"),
             &json!("Y"),
-            &json!("2026-03-20T00:00:00+02:00")
+            &json!("2026-03-20T02:00:00+02:00")
         )
     );
 }
