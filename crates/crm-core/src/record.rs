@@ -242,6 +242,12 @@ pub fn new_entity(
             Storage::WriteOnly | Storage::Unsupported => {}
         }
     }
+    // Which fields the client gave a value for, before defaults fill others.
+    let client_gave: Vec<&'static str> = values
+        .iter()
+        .filter(|(_, v)| !matches!(v, Stored::Null))
+        .map(|(n, _)| *n)
+        .collect();
     // Server-set values go only to the fields the entity has.
     let set = |values: &mut Vec<(&'static str, Stored)>, name: &'static str, v: Stored| {
         if entity.field(name).is_some() {
@@ -304,7 +310,11 @@ pub fn new_entity(
         if let Some(name) = stage.closed_flag {
             set(&mut values, name, yes_no(closed));
         }
-        if let Some(name) = stage.close_date.filter(|_| closed) {
+        // Created closed: the close date is today unless the client gave one.
+        if let Some(name) = stage
+            .close_date
+            .filter(|n| closed && !client_gave.contains(n))
+        {
             set(&mut values, name, Stored::Text(date_after(origin, 0)));
         }
         if let Some(name) = stage.new_flag {
