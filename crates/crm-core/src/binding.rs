@@ -50,13 +50,13 @@ pub fn is_yes(v: Option<&Value>) -> bool {
 }
 
 impl NewBinding {
-    /// Reads `fields` of `add`/`delete`: unknown keys are ignored; the bound id must be a
-    /// positive integer.
+    /// Reads `fields` of `add`/`delete`: unknown keys are ignored; the id under `key`
+    /// (`CONTACT_ID`) must be a positive integer.
     pub fn from_fields(
-        kind: BindingKind,
+        key: &str,
         fields: &Map<String, Value>,
     ) -> Result<Self, InvalidBindingFields> {
-        let bound_id = fields.get(kind.bound_key).map(php_int).unwrap_or(0);
+        let bound_id = fields.get(key).map(php_int).unwrap_or(0);
         if bound_id <= 0 {
             return Err(InvalidBindingFields);
         }
@@ -133,15 +133,12 @@ pub fn plan_remove(existing: &[Binding], bound_id: i64) -> Option<Vec<Binding>> 
     Some(finish(set))
 }
 
-/// `items.set`: normalises a submitted list. Positions count every submitted entry, even
+/// `items.set`: normalises a submitted list, reading ids under `key` (`CONTACT_ID`). Positions count every submitted entry, even
 /// dropped ones; entries that are not objects or lack a positive bound id are dropped;
 /// SORT missing or ≤ 0 becomes `(position + 1) * 10`; the first `IS_PRIMARY: "Y"` wins,
 /// else the first kept entry is primary; a repeated id keeps its first occurrence.
 /// O(n log n) in the number of items.
-pub fn normalize_items<'a>(
-    kind: BindingKind,
-    items: impl IntoIterator<Item = &'a Value>,
-) -> Vec<Binding> {
+pub fn normalize_items<'a>(key: &str, items: impl IntoIterator<Item = &'a Value>) -> Vec<Binding> {
     let mut set: Vec<Binding> = Vec::new();
     let mut seen = HashSet::new();
     let mut has_primary = false;
@@ -149,7 +146,7 @@ pub fn normalize_items<'a>(
         let Some(obj) = item.as_object() else {
             continue;
         };
-        let bound_id = obj.get(kind.bound_key).map(php_int).unwrap_or(0);
+        let bound_id = obj.get(key).map(php_int).unwrap_or(0);
         if bound_id <= 0 || !seen.insert(bound_id) {
             continue;
         }
@@ -205,6 +202,111 @@ pub fn diff(old: &[Binding], new: &[Binding]) -> (Vec<i64>, Vec<Binding>) {
         .copied()
         .collect();
     (removed, upserts)
+}
+
+/// The sets of several owners, each with its owner id: what the bound side of a relation
+/// edits (the company side of contact ↔ company changes its contacts' sets).
+pub type Sets = Vec<(i64, Vec<Binding>)>;
+
+/// The holders' view of `bound`: each owner holding it with that binding, ordered by
+/// SORT, then owner id.
+pub fn holders_of(sets: &[(i64, Vec<Binding>)], bound: i64) -> Vec<(i64, Binding)> {
+    let mut rows: Vec<(i64, Binding)> = sets
+        .iter()
+        .filter_map(|(owner, set)| {
+            set.iter()
+                .find(|b| b.bound_id == bound)
+                .map(|b| (*owner, *b))
+        })
+        .collect();
+    rows.sort_by_key(|(owner, b)| (b.sort, *owner));
+    rows
+}
+
+/// `owner`'s set with `bound` in it as the primary at `sort` (others demoted).
+fn with_primary(set: &[Binding], bound: i64, sort: i64) -> Vec<Binding> {
+    let mut out: Vec<Binding> = set
+        .iter()
+        .filter(|b| b.bound_id != bound)
+        .map(|b| Binding {
+            is_primary: false,
+            ..*b
+        })
+        .collect();
+    out.push(Binding {
+        bound_id: bound,
+        sort,
+        role_id: 0,
+        is_primary: true,
+    });
+    finish(out)
+}
+
+fn set_of(sets: &[(i64, Vec<Binding>)], owner: i64) -> &[Binding] {
+    sets.iter()
+        .find(|(o, _)| *o == owner)
+        .map_or(&[], |(_, s)| s.as_slice())
+}
+
+/// `add` seen from the bound side: binds `owner` to `bound` and makes `bound` the owner's
+/// primary (as a portal does for a company's contacts, whatever `IS_PRIMARY` says).
+/// `None` when already bound. SORT is the given one, else the highest SORT among the
+/// bound entity's holders + 10 (10 when none is above 0).
+pub fn plan_holder_add(
+    sets: &[(i64, Vec<Binding>)],
+    bound: i64,
+    owner: i64,
+    sort: Option<i64>,
+) -> Option<Sets> {
+    let set = set_of(sets, owner);
+    if set.iter().any(|b| b.bound_id == bound) {
+        return None;
+    }
+    let sort = sort.unwrap_or_else(|| {
+        let max = holders_of(sets, bound)
+            .iter()
+            .map(|(_, b)| b.sort)
+            .max()
+            .unwrap_or(0);
+        if max > 0 { max.saturating_add(10) } else { 10 }
+    });
+    Some(vec![(owner, with_primary(set, bound, sort))])
+}
+
+/// `delete` seen from the bound side: unbinds `owner` from `bound`; the owner's primary
+/// is re-elected if it was `bound`. `None` when not bound.
+pub fn plan_holder_remove(sets: &[(i64, Vec<Binding>)], bound: i64, owner: i64) -> Option<Sets> {
+    plan_remove(set_of(sets, owner), bound).map(|set| vec![(owner, set)])
+}
+
+/// `items.set` seen from the bound side: exactly the `items` (owner ids with SORT, as
+/// [`normalize_items`] reads them) hold `bound`, each with it as primary; other holders
+/// are unbound (re-electing their primaries). Returns the changed sets.
+pub fn plan_holders_set(sets: &[(i64, Vec<Binding>)], bound: i64, items: &[Binding]) -> Sets {
+    let wanted: HashSet<i64> = items.iter().map(|b| b.bound_id).collect();
+    let mut out = Vec::new();
+    for (owner, set) in sets {
+        if !wanted.contains(owner)
+            && let Some(new) = plan_remove(set, bound)
+        {
+            out.push((*owner, new));
+        }
+    }
+    for item in items {
+        let set = set_of(sets, item.bound_id);
+        let new = with_primary(set, bound, item.sort);
+        if new != set {
+            out.push((item.bound_id, new));
+        }
+    }
+    out
+}
+
+/// `items.delete` seen from the bound side: every holder is unbound.
+pub fn plan_holders_clear(sets: &[(i64, Vec<Binding>)], bound: i64) -> Sets {
+    sets.iter()
+        .filter_map(|(owner, set)| plan_remove(set, bound).map(|new| (*owner, new)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -287,11 +389,11 @@ mod tests {
             {"CONTACT_ID": 3, "SORT": 99},
             {"SORT": 10}
         ]);
-        let got = normalize_items(LEAD_CONTACT, items.as_array().unwrap());
+        let got = normalize_items(LEAD_CONTACT.bound_key, items.as_array().unwrap());
         assert_eq!(got, vec![b(5, 7, false), b(3, 10, false), b(4, 30, true)]);
         let none_primary = json!([{"CONTACT_ID": 8}, {"CONTACT_ID": 9}]);
         assert_eq!(
-            normalize_items(LEAD_CONTACT, none_primary.as_array().unwrap()),
+            normalize_items(LEAD_CONTACT.bound_key, none_primary.as_array().unwrap()),
             vec![b(8, 10, true), b(9, 20, false)]
         );
     }
@@ -300,7 +402,7 @@ mod tests {
     fn fields_need_a_positive_bound_id() {
         let ok = json!({"CONTACT_ID": "12", "SORT": "5", "IS_PRIMARY": "y", "X": 1});
         assert_eq!(
-            NewBinding::from_fields(LEAD_CONTACT, ok.as_object().unwrap()),
+            NewBinding::from_fields(LEAD_CONTACT.bound_key, ok.as_object().unwrap()),
             Ok(add(12, Some(5), true))
         );
         for bad in [
@@ -309,14 +411,14 @@ mod tests {
             json!({"CONTACT_ID": "abc"}),
         ] {
             assert_eq!(
-                NewBinding::from_fields(LEAD_CONTACT, bad.as_object().unwrap()),
+                NewBinding::from_fields(LEAD_CONTACT.bound_key, bad.as_object().unwrap()),
                 Err(InvalidBindingFields),
                 "{bad}"
             );
         }
         let boolean = json!({"CONTACT_ID": 1, "IS_PRIMARY": true});
         assert!(
-            !NewBinding::from_fields(LEAD_CONTACT, boolean.as_object().unwrap())
+            !NewBinding::from_fields(LEAD_CONTACT.bound_key, boolean.as_object().unwrap())
                 .unwrap()
                 .primary
         );
@@ -329,6 +431,49 @@ mod tests {
         assert_eq!(
             diff(&old, &new),
             (vec![1], vec![b(2, 20, true), b(3, 30, false)])
+        );
+    }
+
+    #[test]
+    fn the_bound_side_makes_itself_each_holders_primary() {
+        // Contact 1 holds companies 7 (primary) and 8; contact 2 holds 8 (primary).
+        let sets = vec![
+            (1, vec![b(7, 10, true), b(8, 20, false)]),
+            (2, vec![b(8, 10, true)]),
+        ];
+        assert_eq!(
+            holders_of(&sets, 8),
+            vec![(2, b(8, 10, true)), (1, b(8, 20, false))]
+        );
+        // Company 8 adds contact 3 (no companies): SORT max + 10 over 8's holders.
+        assert_eq!(
+            plan_holder_add(&sets, 8, 3, None),
+            Some(vec![(3, vec![b(8, 30, true)])])
+        );
+        // Company 9 adds contact 1: it becomes 1's primary, 7 demoted.
+        assert_eq!(
+            plan_holder_add(&sets, 9, 1, Some(5)),
+            Some(vec![(
+                1,
+                vec![b(9, 5, true), b(7, 10, false), b(8, 20, false)]
+            )])
+        );
+        assert_eq!(plan_holder_add(&sets, 8, 1, None), None);
+        // Company 7 lets contact 1 go: 8 is re-elected.
+        assert_eq!(
+            plan_holder_remove(&sets, 7, 1),
+            Some(vec![(1, vec![b(8, 20, true)])])
+        );
+        assert_eq!(plan_holder_remove(&sets, 7, 2), None);
+        // Company 8 keeps only contact 1, as its primary.
+        let items = [b(1, 10, false)];
+        assert_eq!(
+            plan_holders_set(&sets, 8, &items),
+            vec![(2, vec![]), (1, vec![b(7, 10, false), b(8, 10, true)])]
+        );
+        assert_eq!(
+            plan_holders_clear(&sets, 8),
+            vec![(1, vec![b(7, 10, true)]), (2, vec![])]
         );
     }
 }

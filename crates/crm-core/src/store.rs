@@ -133,6 +133,12 @@ pub type AfterInsert = Box<dyn Fn(i64) -> Vec<(&'static str, Stored)> + Send + S
 /// new set, or `None` for "no change".
 pub type BindingEdit = Box<dyn Fn(&[Binding]) -> Option<Vec<Binding>> + Send + Sync>;
 
+/// A plan for the sets that hold one bound entity: receives the sets of its holders and of
+/// the owners named by the call (owner id, set; ascending by owner) and returns the sets
+/// to write (an empty list: no change).
+pub type HoldersEdit =
+    Box<dyn Fn(&[(i64, Vec<Binding>)]) -> Vec<(i64, Vec<Binding>)> + Send + Sync>;
+
 /// Changes to one entity, planned by the domain from its current state.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Update {
@@ -214,6 +220,23 @@ pub trait BindingStore: Send + Sync {
         require_owner: bool,
         must_exist: Vec<i64>,
         edit: BindingEdit,
+    ) -> StoreResult<bool>;
+    /// The bindings of `kind` that bind `bound`, with their owners, ordered by SORT then
+    /// owner id (the company side of contact ↔ company).
+    async fn holders(&self, kind: BindingKind, bound: i64) -> StoreResult<Vec<(i64, Binding)>>;
+    /// Edits, in one transaction, every set of `kind` that binds `bound` and the sets of
+    /// `owners`: checks that `bound` exists (`NotFound`, when `require_bound`) and that
+    /// every one of `owners` exists (`BoundNotFound` naming the owner type), hands the
+    /// sets to `edit` and writes what it returns, with each owner's mirror column. Each
+    /// set is edited one at a time with every other call editing it. Returns whether
+    /// anything changed.
+    async fn edit_holders(
+        &self,
+        kind: BindingKind,
+        bound: i64,
+        require_bound: bool,
+        owners: Vec<i64>,
+        edit: HoldersEdit,
     ) -> StoreResult<bool>;
 }
 

@@ -6,7 +6,11 @@ mod backends;
 
 use backends::Backend;
 use chrono::FixedOffset;
-use crm_core::binding::{Binding, LEAD_CONTACT, NewBinding, plan_add, plan_ids, plan_remove};
+use crm_core::binding::{
+    Binding, LEAD_CONTACT, NewBinding, plan_add, plan_holder_add, plan_holder_remove,
+    plan_holders_set, plan_ids, plan_remove,
+};
+use crm_core::entity::CONTACT_COMPANY;
 use crm_core::entity::EntityType;
 use crm_core::field::Stored;
 use crm_core::identity::{App, Department, Grant, NewTokens, ROOT_DEPARTMENT, Role, Scope, User};
@@ -543,6 +547,159 @@ async fn concurrent_binding_edits_serialise(b: &Backend) {
     second.close().await;
 }
 
+/// One relation edited from both sides at once (contacts' own sets and the companies'
+/// views of them), from two stores on one database: afterwards every contact's set has
+/// one primary mirrored in its `COMPANY_ID`, and each company's holders are exactly the
+/// contacts whose sets name it.
+async fn both_sides_of_a_relation_serialise(b: &Backend) {
+    let first = Arc::clone(&b.store);
+    let second = b.another().await;
+    let mut contacts = Vec::new();
+    for _ in 0..6 {
+        contacts.push(
+            first
+                .create(EntityType::Contact, entity(vec![]))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut companies = Vec::new();
+    for _ in 0..4 {
+        companies.push(
+            first
+                .create(EntityType::Company, entity(vec![]))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut tasks = Vec::new();
+    for i in 0..300u64 {
+        let store = if i % 2 == 0 {
+            Arc::clone(&first)
+        } else {
+            Arc::clone(&second)
+        };
+        let x = i.wrapping_mul(2_654_435_761);
+        let contact = contacts[(x % 6) as usize];
+        let other = contacts[((x >> 4) % 6) as usize];
+        let company = companies[((x >> 8) % 4) as usize];
+        tasks.push(tokio::spawn(async move {
+            match (x >> 12) % 4 {
+                0 => {
+                    store
+                        .edit_bindings(
+                            CONTACT_COMPANY,
+                            contact,
+                            true,
+                            vec![company],
+                            add(company, false),
+                        )
+                        .await
+                }
+                1 => {
+                    store
+                        .edit_holders(
+                            CONTACT_COMPANY,
+                            company,
+                            true,
+                            vec![contact],
+                            Box::new(move |sets| {
+                                plan_holder_add(sets, company, contact, None).unwrap_or_default()
+                            }),
+                        )
+                        .await
+                }
+                2 => {
+                    store
+                        .edit_holders(
+                            CONTACT_COMPANY,
+                            company,
+                            true,
+                            Vec::new(),
+                            Box::new(move |sets| {
+                                plan_holder_remove(sets, company, contact).unwrap_or_default()
+                            }),
+                        )
+                        .await
+                }
+                _ => {
+                    let items = vec![
+                        Binding {
+                            bound_id: contact,
+                            sort: 10,
+                            role_id: 0,
+                            is_primary: true,
+                        },
+                        Binding {
+                            bound_id: other,
+                            sort: 20,
+                            role_id: 0,
+                            is_primary: false,
+                        },
+                    ];
+                    let mut ids = vec![contact, other];
+                    ids.dedup();
+                    store
+                        .edit_holders(
+                            CONTACT_COMPANY,
+                            company,
+                            true,
+                            ids,
+                            Box::new(move |sets| {
+                                let mut unique = items.clone();
+                                unique.dedup_by_key(|b| b.bound_id);
+                                plan_holders_set(sets, company, &unique)
+                            }),
+                        )
+                        .await
+                }
+            }
+            .map(|_| ())
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    let mut holders: Vec<(i64, i64)> = Vec::new();
+    for contact in &contacts {
+        let set = first.bindings(CONTACT_COMPANY, *contact).await.unwrap();
+        let primaries: Vec<i64> = set
+            .iter()
+            .filter(|b| b.is_primary)
+            .map(|b| b.bound_id)
+            .collect();
+        assert_eq!(primaries.len(), usize::from(!set.is_empty()), "{set:?}");
+        let row = first
+            .get(EntityType::Contact, *contact)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            row.values["COMPANY_ID"],
+            primaries.first().map_or(Stored::Null, |p| Stored::Int(*p)),
+        );
+        holders.extend(set.iter().map(|b| (b.bound_id, *contact)));
+    }
+    for company in &companies {
+        let mut want: Vec<i64> = holders
+            .iter()
+            .filter(|(c, _)| c == company)
+            .map(|(_, contact)| *contact)
+            .collect();
+        want.sort_unstable();
+        let mut got: Vec<i64> = first
+            .holders(CONTACT_COMPANY, *company)
+            .await
+            .unwrap()
+            .iter()
+            .map(|(owner, _)| *owner)
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got, want, "holders of company {company}");
+    }
+    second.close().await;
+}
+
 /// Users and webhooks: bootstrap happens once (also when two stores race), secrets are
 /// stored as given (hashes), revocation sticks.
 async fn identity_is_bootstrapped_once(b: &Backend) {
@@ -1042,5 +1199,6 @@ on_both_backends!(
     lists_filter_order_and_page,
     binding_sets_keep_their_invariants,
     concurrent_binding_edits_serialise,
+    both_sides_of_a_relation_serialise,
     identity_is_bootstrapped_once,
 );

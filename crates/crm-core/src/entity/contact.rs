@@ -1,11 +1,23 @@
-//! Contacts: people, bound to leads (and later deals and companies).
+//! Contacts: people, bound to leads and deals, and owning their set of companies.
 
-use super::model::{EntityDef, Fixed, Naming};
+use super::model::{BindingKind, EntityDef, EntityType, Fixed, Naming};
 use crate::field::{FieldDef, FieldType as T};
 
 const fn f(name: &'static str, ty: T, title: &'static str) -> FieldDef {
     FieldDef::new(name, ty, title)
 }
+
+/// Contacts ↔ companies (`crm.contact.company.*`), one relation that
+/// `crm.company.contact.*` shows from the company's side. The primary flag is the
+/// contact's: "Y" marks the contact's primary company, mirrored in its `COMPANY_ID`.
+pub const CONTACT_COMPANY: BindingKind = BindingKind {
+    code: "contact_company",
+    owner: EntityType::Contact,
+    bound: EntityType::Company,
+    bound_key: "COMPANY_ID",
+    owner_column: "COMPANY_ID",
+    ids_field: "COMPANY_IDS",
+};
 
 /// The contact.
 pub static CONTACT: EntityDef = EntityDef {
@@ -16,7 +28,7 @@ pub static CONTACT: EntityDef = EntityDef {
     table: "crm_contact",
     fields: CONTACT_FIELDS,
     stage: None,
-    owns: &[],
+    owns: &[CONTACT_COMPANY],
     defaults: &[
         ("TYPE_ID", Fixed::Text("CLIENT")),
         ("SOURCE_ID", Fixed::Text("CALL")),

@@ -11,7 +11,7 @@ mod lead;
 mod model;
 
 pub use company::COMPANY;
-pub use contact::CONTACT;
+pub use contact::{CONTACT, CONTACT_COMPANY};
 pub use deal::{DEAL, DEAL_CONTACT};
 pub use lead::{LEAD, LEAD_CONTACT};
 pub use model::{BindingKind, EntityDef, EntityType, Fixed, Naming, StageField};

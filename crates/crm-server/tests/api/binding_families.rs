@@ -12,7 +12,7 @@
 
 use crate::helpers::{TestApp, read};
 use crm_core::binding::{Binding, BindingKind, LEAD_CONTACT};
-use crm_core::entity::DEAL_CONTACT;
+use crm_core::entity::{CONTACT_COMPANY, DEAL_CONTACT};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
@@ -110,6 +110,22 @@ const LEAD_CONTACT_FAMILY: Family = Family {
     items_owner_missing: None,
 };
 
+/// Contacts ↔ companies seen from the contact (`crm.contact.company.*`).
+const CONTACT_COMPANY_FAMILY: Family = Family {
+    prefix: "crm.contact.company",
+    kind: CONTACT_COMPANY,
+    owner: "crm.contact",
+    owner_fields: || json!({"NAME": "Binding test"}),
+    bound: "crm.company",
+    bound_fields: || json!({"TITLE": "Test"}),
+    bound_key: "COMPANY_ID",
+    mirror: "COMPANY_ID",
+    ids_field: "COMPANY_IDS",
+    bound_title: "Company",
+    returning_flag: None,
+    ..LEAD_CONTACT_FAMILY
+};
+
 /// Deals ↔ contacts (`crm.deal.contact.*`).
 const DEAL_CONTACT_FAMILY: Family = Family {
     prefix: "crm.deal.contact",
@@ -122,7 +138,11 @@ const DEAL_CONTACT_FAMILY: Family = Family {
 };
 
 /// Every binding family the server serves; each test runs once per row.
-const FAMILIES: &[Family] = &[LEAD_CONTACT_FAMILY, DEAL_CONTACT_FAMILY];
+const FAMILIES: &[Family] = &[
+    LEAD_CONTACT_FAMILY,
+    DEAL_CONTACT_FAMILY,
+    CONTACT_COMPANY_FAMILY,
+];
 
 /// One expected binding: bound id, SORT, primary.
 type Row = (i64, i64, bool);

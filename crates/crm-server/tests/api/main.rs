@@ -9,6 +9,7 @@ mod batch;
 mod binary;
 mod binding_families;
 mod companies;
+mod company_contact;
 mod crash;
 mod deals;
 mod directory;

@@ -4,10 +4,12 @@
 use super::{PostgresStore, in_transaction, pg};
 use crate::sql;
 use async_trait::async_trait;
+use crm_core::binding::holders_of;
 use crm_core::binding::{Binding, BindingKind, diff, sort_bindings};
 use crm_core::entity::EntityType;
-use crm_core::store::{BindingEdit, BindingStore, StoreError, StoreResult};
+use crm_core::store::{BindingEdit, BindingStore, HoldersEdit, StoreError, StoreResult};
 use deadpool_postgres::GenericClient;
+use std::collections::BTreeSet;
 
 /// The owner's set, ordered by SORT then bound id.
 pub(super) async fn load_bindings(
@@ -134,6 +136,57 @@ pub(super) async fn write_bindings(
     Ok(())
 }
 
+/// The owners whose set of `kind` binds `bound`.
+async fn holder_ids(
+    c: &impl GenericClient,
+    kind: BindingKind,
+    bound: i64,
+) -> StoreResult<Vec<i64>> {
+    let stmt = c
+        .prepare_cached("SELECT OWNER_ID FROM crm_binding WHERE KIND = $1 AND BOUND_ID = $2")
+        .await
+        .map_err(pg)?;
+    Ok(c.query(&stmt, &[&kind.code, &bound])
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Locks the owners' rows for update in ascending id order; the ids that exist.
+async fn lock_owners(
+    c: &impl GenericClient,
+    kind: BindingKind,
+    ids: &BTreeSet<i64>,
+) -> StoreResult<BTreeSet<i64>> {
+    let ids: Vec<i64> = ids.iter().copied().collect();
+    let sql = format!(
+        "SELECT ID FROM {} WHERE ID = ANY($1) ORDER BY ID FOR UPDATE",
+        sql::table(kind.owner)
+    );
+    let stmt = c.prepare_cached(&sql).await.map_err(pg)?;
+    Ok(c.query(&stmt, &[&ids])
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// The sets of the given owners, ascending by owner.
+async fn load_sets(
+    c: &impl GenericClient,
+    kind: BindingKind,
+    owners: &BTreeSet<i64>,
+) -> StoreResult<Vec<(i64, Vec<Binding>)>> {
+    let mut sets = Vec::with_capacity(owners.len());
+    for &o in owners {
+        sets.push((o, load_bindings(c, kind, o).await?));
+    }
+    Ok(sets)
+}
+
 #[async_trait]
 impl BindingStore for PostgresStore {
     async fn bindings(&self, kind: BindingKind, owner: i64) -> StoreResult<Vec<Binding>> {
@@ -170,6 +223,68 @@ impl BindingStore for PostgresStore {
                 }
                 None => false,
             }
+        })
+    }
+
+    async fn holders(&self, kind: BindingKind, bound: i64) -> StoreResult<Vec<(i64, Binding)>> {
+        let client = self.pool.get().await.map_err(super::pool_error)?;
+        let ids: BTreeSet<i64> = holder_ids(&client, kind, bound)
+            .await?
+            .into_iter()
+            .collect();
+        let sets = load_sets(&client, kind, &ids).await?;
+        Ok(holders_of(&sets, bound))
+    }
+
+    async fn edit_holders(
+        &self,
+        kind: BindingKind,
+        bound: i64,
+        require_bound: bool,
+        owners: Vec<i64>,
+        edit: HoldersEdit,
+    ) -> StoreResult<bool> {
+        in_transaction!(self, |tx| {
+            // The bound row first (NO KEY UPDATE: serialises edits from this side without
+            // blocking the owners' KEY SHARE locks on it), then the owners ascending.
+            let sql = format!(
+                "SELECT 1 FROM {} WHERE ID = $1 FOR NO KEY UPDATE",
+                sql::table(kind.bound)
+            );
+            let stmt = tx.prepare_cached(&sql).await.map_err(pg)?;
+            let found = tx.query_opt(&stmt, &[&bound]).await.map_err(pg)?.is_some();
+            if require_bound && !found {
+                return Err(StoreError::NotFound);
+            }
+            let mut wanted: BTreeSet<i64> = owners.iter().copied().collect();
+            let mut locked = BTreeSet::new();
+            let mut existing = BTreeSet::new();
+            // An owner may start holding `bound` while we lock: lock until no new one.
+            loop {
+                wanted.extend(holder_ids(&tx, kind, bound).await?);
+                let fresh: BTreeSet<i64> = wanted.difference(&locked).copied().collect();
+                if fresh.is_empty() {
+                    break;
+                }
+                existing.extend(lock_owners(&tx, kind, &fresh).await?);
+                locked.extend(fresh);
+            }
+            if let Some(&id) = owners.iter().find(|id| !existing.contains(id)) {
+                return Err(StoreError::BoundNotFound {
+                    entity: kind.owner,
+                    id,
+                });
+            }
+            let sets = load_sets(&tx, kind, &existing).await?;
+            let changes = edit(&sets);
+            for (owner, new) in &changes {
+                let old = sets
+                    .iter()
+                    .find(|(o, _)| o == owner)
+                    .map_or(&[][..], |(_, s)| s.as_slice());
+                write_bindings(&tx, kind, *owner, old, new).await?;
+            }
+            !changes.is_empty()
         })
     }
 }

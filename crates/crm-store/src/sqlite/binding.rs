@@ -5,8 +5,9 @@ use super::rows::exists;
 use super::{SqliteStore, db};
 use crate::sql;
 use async_trait::async_trait;
+use crm_core::binding::holders_of;
 use crm_core::binding::{Binding, BindingKind, diff, sort_bindings};
-use crm_core::store::{BindingEdit, BindingStore, StoreError, StoreResult};
+use crm_core::store::{BindingEdit, BindingStore, HoldersEdit, StoreError, StoreResult};
 use rusqlite::{Connection, Transaction, params};
 
 /// The owner's set, ordered by SORT then bound id.
@@ -95,6 +96,30 @@ pub(super) fn check_bound(conn: &Connection, kind: BindingKind, ids: &[i64]) -> 
     Ok(())
 }
 
+/// The owners whose set of `kind` binds `bound`.
+fn holder_ids(conn: &Connection, kind: BindingKind, bound: i64) -> StoreResult<Vec<i64>> {
+    conn.prepare_cached("SELECT OWNER_ID FROM crm_binding WHERE KIND = ?1 AND BOUND_ID = ?2")
+        .and_then(|mut s| {
+            s.query_map(params![kind.code, bound], |r| r.get(0))?
+                .collect()
+        })
+        .map_err(db)
+}
+
+/// The sets of the given owners, ascending by owner, each owner once.
+fn load_sets(
+    conn: &Connection,
+    kind: BindingKind,
+    mut owners: Vec<i64>,
+) -> StoreResult<Vec<(i64, Vec<Binding>)>> {
+    owners.sort_unstable();
+    owners.dedup();
+    owners
+        .into_iter()
+        .map(|o| Ok((o, load_bindings(conn, kind, o)?)))
+        .collect()
+}
+
 #[async_trait]
 impl BindingStore for SqliteStore {
     async fn bindings(&self, kind: BindingKind, owner: i64) -> StoreResult<Vec<Binding>> {
@@ -123,6 +148,50 @@ impl BindingStore for SqliteStore {
                 }
                 None => Ok(false),
             }
+        })
+        .await
+    }
+
+    async fn holders(&self, kind: BindingKind, bound: i64) -> StoreResult<Vec<(i64, Binding)>> {
+        self.read(move |conn| {
+            let sets = load_sets(conn, kind, holder_ids(conn, kind, bound)?)?;
+            Ok(holders_of(&sets, bound))
+        })
+        .await
+    }
+
+    async fn edit_holders(
+        &self,
+        kind: BindingKind,
+        bound: i64,
+        require_bound: bool,
+        owners: Vec<i64>,
+        edit: HoldersEdit,
+    ) -> StoreResult<bool> {
+        self.write(move |tx| {
+            if require_bound && !exists(tx, kind.bound, bound)? {
+                return Err(StoreError::NotFound);
+            }
+            for &id in &owners {
+                if !exists(tx, kind.owner, id)? {
+                    return Err(StoreError::BoundNotFound {
+                        entity: kind.owner,
+                        id,
+                    });
+                }
+            }
+            let mut ids = holder_ids(tx, kind, bound)?;
+            ids.extend(&owners);
+            let sets = load_sets(tx, kind, ids)?;
+            let changes = edit(&sets);
+            for (owner, new) in &changes {
+                let old = sets
+                    .iter()
+                    .find(|(o, _)| o == owner)
+                    .map_or(&[][..], |(_, s)| s.as_slice());
+                write_bindings(tx, kind, *owner, old, new)?;
+            }
+            Ok(!changes.is_empty())
         })
         .await
     }
