@@ -36,6 +36,8 @@ pub enum FieldType {
     CrmQuote,
     /// Location id.
     Location,
+    /// The `EXTRA` object of a stage (`crm.status.fields`).
+    StatusExtra,
     /// Lead id.
     CrmLead,
     /// Multi-value communication field (PHONE, EMAIL, …).
@@ -62,6 +64,7 @@ impl FieldType {
             Self::CrmCategory => "crm_category",
             Self::CrmQuote => "crm_quote",
             Self::Location => "location",
+            Self::StatusExtra => "crm_status_extra",
             Self::CrmLead => "crm_lead",
             Self::CrmMultifield => "crm_multifield",
             Self::File => "file",

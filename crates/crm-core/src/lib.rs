@@ -9,6 +9,7 @@
 //! - [`binding`]: the generic owner → bound binding engine (`crm.lead.contact.*` and kin).
 //! - [`identity`]: users, scopes and webhook credentials.
 //! - [`permission`]: CRM access levels and what they reach.
+//! - [`pipeline`]: statuses, deal categories and the stage lists entities move through.
 //! - [`store`]: the async storage traits and their error type.
 //!
 //! Nothing here knows about HTTP, the Bitrix envelope or SQL.
@@ -19,6 +20,7 @@ pub mod entity;
 pub mod field;
 pub mod identity;
 pub mod permission;
+pub mod pipeline;
 pub mod query;
 pub mod record;
 pub mod reference;

@@ -4,6 +4,7 @@
 use crate::binding::{Binding, BindingKind, plan_ids};
 use crate::entity::{EntityType, Fixed, MULTIFIELD_TYPES, Naming, StageField};
 use crate::field::{FieldDef, Internalized, InvalidValue, Storage, Stored, php_int, php_string};
+use crate::pipeline::Stages;
 use crate::store::{MultiValue, NewEntity, NewMultiValue, Row, Update};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value};
@@ -153,31 +154,40 @@ pub fn requested_ids(kind: BindingKind, fields: &Map<String, Value>) -> Option<V
     fields.get(kind.owner_column).map(|v| vec![php_int(v)])
 }
 
-/// The stage's semantics (`P` when the code is not a stage).
-fn semantics_of(stage: &StageField, code: &Stored) -> &'static str {
+/// The text of a stored stage code.
+fn code_text(code: &Stored) -> &str {
     match code {
-        Stored::Text(s) => stage
-            .stages
-            .iter()
-            .find(|(c, _)| c == s)
-            .map_or("P", |(_, sem)| *sem),
-        _ => "P",
+        Stored::Text(s) => s,
+        _ => "",
     }
 }
 
-/// Rejects a requested stage that is not one of the entity's, when the entity does.
-fn check_stage(stage: &StageField, requested: Option<&Stored>) -> Result<(), InvalidValue> {
-    match (stage.unknown, requested) {
-        (Some(message), Some(code)) if !is_stage(stage, code) => {
-            Err(InvalidValue(message.to_string()))
-        }
-        _ => Ok(()),
+/// The stage a new entity gets in `category`: the requested one when it is a stage of
+/// that category; a stage of another category is mapped to the category's first stage
+/// of the same semantics (as a portal does for a deal added to a pipeline); nothing
+/// requested (or an unknown stage the entity ignores) gives the first stage.
+fn stage_on_add(
+    stage: &StageField,
+    stages: &Stages,
+    category: i64,
+    requested: Option<&Stored>,
+) -> Result<String, InvalidValue> {
+    let initial = stages.initial(category).unwrap_or_default().to_string();
+    let Some(code) = requested.map(code_text) else {
+        return Ok(initial);
+    };
+    if stages.semantics(category, code).is_some() {
+        return Ok(code.to_string());
     }
-}
-
-/// Whether `code` is one of the stage field's stages.
-fn is_stage(stage: &StageField, code: &Stored) -> bool {
-    matches!(code, Stored::Text(s) if stage.stages.iter().any(|(c, _)| c == s))
+    let foreign = stages.semantics_anywhere(code);
+    match (stage.unknown, foreign) {
+        (_, Some(semantics)) if category > 0 => Ok(stages
+            .first_with(category, semantics)
+            .unwrap_or(&initial)
+            .to_string()),
+        (Some(message), _) => Err(InvalidValue(message.to_string())),
+        (None, _) => Ok(initial),
+    }
 }
 
 impl Fixed {
@@ -227,6 +237,7 @@ pub fn new_entity(
     entity: EntityType,
     fields: &Map<String, Value>,
     origin: Origin,
+    stages: &Stages,
 ) -> Result<NewEntity, InvalidValue> {
     let def = entity.def();
     let mut values: Vec<(&'static str, Stored)> = Vec::new();
@@ -297,12 +308,21 @@ pub fn new_entity(
         }
     }
     if let Some(stage) = &def.stage {
+        // An unknown category is the default one, as on a portal.
+        let mut category = 0;
+        if let Some(field) = stage.category_field {
+            if let Some(Stored::Int(c)) = given(&values, field)
+                && stages.has_category(c)
+            {
+                category = c;
+            }
+            set(&mut values, field, Stored::Int(category));
+        }
         let requested = given(&values, stage.field).filter(|v| *v != Stored::Text(String::new()));
-        check_stage(stage, requested.as_ref())?;
-        let code = requested
-            .filter(|v| is_stage(stage, v))
-            .unwrap_or_else(|| Stored::Text(stage.initial.into()));
-        let semantic = semantics_of(stage, &code);
+        let code = stage_on_add(stage, stages, category, requested.as_ref())?;
+        let semantic = stages.semantics(category, &code).unwrap_or("P");
+        let is_initial = stages.initial(category) == Some(code.as_str());
+        let code = Stored::Text(code);
         let closed = semantic != "P";
         if let Some(name) = stage.closed_time.filter(|_| closed) {
             set(&mut values, name, now.clone());
@@ -318,11 +338,7 @@ pub fn new_entity(
             set(&mut values, name, Stored::Text(date_after(origin, 0)));
         }
         if let Some(name) = stage.new_flag {
-            set(
-                &mut values,
-                name,
-                yes_no(code == Stored::Text(stage.initial.into())),
-            );
+            set(&mut values, name, yes_no(is_initial));
         }
         set(&mut values, stage.field, code);
         set(
@@ -495,6 +511,8 @@ pub struct UpdateRequest {
     multi: Vec<MultiInput>,
     /// Requests for the owned binding sets.
     sets: Vec<(BindingKind, SetRequest)>,
+    /// The entity's stage lists, to check a stage against the row's category.
+    stages: Stages,
 }
 
 /// Reads `*.update`'s `fields`: read-only and unknown keys dropped, column values
@@ -504,6 +522,7 @@ pub fn prepare_update(
     entity: EntityType,
     fields: &Map<String, Value>,
     origin: Origin,
+    stages: Stages,
 ) -> Result<UpdateRequest, InvalidValue> {
     let mut values = Vec::new();
     let mut multi = Vec::new();
@@ -549,10 +568,10 @@ pub fn prepare_update(
         }
     }
     // An unknown stage on update is ignored (the entity keeps its stage).
-    if let Some(stage) = &entity.def().stage {
-        let requested = values.iter().find(|(n, _)| *n == stage.field);
-        check_stage(stage, requested.map(|(_, v)| v))?;
-        values.retain(|(n, v)| *n != stage.field || is_stage(stage, v));
+    // An entity without categories that ignores unknown stages (a lead) drops them
+    // here; others are checked against the row's category when it is read.
+    if let Some(stage) = entity.def().stage.filter(|s| s.unknown.is_none()) {
+        values.retain(|(n, v)| *n != stage.field || stages.semantics(0, code_text(v)).is_some());
     }
     let sets = entity
         .def()
@@ -566,6 +585,7 @@ pub fn prepare_update(
         values,
         multi,
         sets,
+        stages,
     })
 }
 
@@ -671,11 +691,21 @@ impl UpdateRequest {
         // In a success stage before or after this update.
         let mut success = false;
         if let Some(stage) = &def.stage {
+            let category = match stage.category_field.and_then(|f| row.values.get(f)) {
+                Some(Stored::Int(c)) => *c,
+                _ => 0,
+            };
             success = current(&update, stage.semantic_field) == Stored::Text("S".into());
             let old = row.values.get(stage.field).cloned().unwrap_or(Stored::Null);
             let code = current(&update, stage.field);
+            let known = self.stages.semantics(category, code_text(&code));
+            if let (Some(message), None) = (stage.unknown, known)
+                && code != old
+            {
+                return Err(InvalidValue(message.to_string()));
+            }
             if code != old {
-                let semantic = semantics_of(stage, &code);
+                let semantic = known.unwrap_or("P");
                 success |= semantic == "S";
                 extra.push((stage.semantic_field, Stored::Text(semantic.into())));
                 extra.push(("MOVED_BY_ID", user));
@@ -694,7 +724,8 @@ impl UpdateRequest {
                     extra.push((name, Stored::Text(date_after(origin, 0))));
                 }
                 if let Some(name) = stage.new_flag {
-                    extra.push((name, yes_no(code == Stored::Text(stage.initial.into()))));
+                    let initial = self.stages.initial(category) == Some(code_text(&code));
+                    extra.push((name, yes_no(initial)));
                 }
             }
         }

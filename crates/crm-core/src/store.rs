@@ -25,6 +25,7 @@ use crate::binding::{Binding, BindingKind};
 use crate::entity::EntityType;
 use crate::field::Stored;
 use crate::identity::{App, Department, Grant, NewTokens, Role, Scope, TokenGrant, User, Webhook};
+use crate::pipeline::{Category, Status};
 use crate::query::ListQuery;
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -288,6 +289,37 @@ pub trait IdentityStore: Send + Sync {
     async fn revoke_webhook(&self, id: i64) -> StoreResult<bool>;
 }
 
+/// Makes the stage list of a new category from its id.
+pub type CategoryStages = Box<dyn Fn(i64) -> Vec<Status> + Send + Sync>;
+
+/// Reference lists (`crm.status.*`) and deal categories.
+#[async_trait]
+pub trait PipelineStore: Send + Sync {
+    /// Every status, by list, SORT and id.
+    async fn statuses(&self) -> StoreResult<Vec<Status>>;
+    /// Adds a status (its id is allocated); `Rejected` when its code is taken in its list.
+    async fn create_status(&self, status: Status) -> StoreResult<i64>;
+    /// Rewrites a status's name, SORT and colour; `false` when there is no such status.
+    async fn update_status(&self, status: Status) -> StoreResult<bool>;
+    /// Deletes a status; `false` when there was none.
+    async fn delete_status(&self, id: i64) -> StoreResult<bool>;
+    /// The categories of an entity type, by SORT and id.
+    async fn categories(&self, entity_type_id: i64) -> StoreResult<Vec<Category>>;
+    /// Adds a category (its id is allocated) with the stage list `stages` makes from
+    /// that id, in one transaction.
+    async fn create_category(&self, category: Category, stages: CategoryStages)
+    -> StoreResult<i64>;
+    /// Rewrites a category's name and SORT; `false` when there is no such category.
+    async fn update_category(&self, category: Category) -> StoreResult<bool>;
+    /// Deletes a category and its stage list (`list`, e.g. `DEAL_STAGE_3`); `false` when
+    /// there was none.
+    async fn delete_category(&self, id: i64, list: String) -> StoreResult<bool>;
+    /// A portal setting (`DEFAULT_DEAL_CATEGORY_NAME`), if set.
+    async fn setting(&self, name: String) -> StoreResult<Option<String>>;
+    /// Sets a portal setting (`None` removes it).
+    async fn set_setting(&self, name: String, value: Option<String>) -> StoreResult<()>;
+}
+
 /// CRM roles.
 #[async_trait]
 pub trait RoleStore: Send + Sync {
@@ -359,10 +391,18 @@ pub trait OAuthStore: Send + Sync {
 /// The kinds of records with database-allocated ids, as [`TransferStore::highest_ids`]
 /// names them: the identity records, each entity type by its code, multi-field values.
 pub fn id_kinds() -> impl Iterator<Item = &'static str> {
-    ["user", "webhook", "department", "role", "app"]
-        .into_iter()
-        .chain(EntityType::ALL.map(EntityType::code))
-        .chain(["multi_value"])
+    [
+        "user",
+        "webhook",
+        "department",
+        "role",
+        "app",
+        "status",
+        "category",
+    ]
+    .into_iter()
+    .chain(EntityType::ALL.map(EntityType::code))
+    .chain(["multi_value"])
 }
 
 /// Records written as they are, ids included (an import of an export).
@@ -384,6 +424,15 @@ pub struct ImportBatch {
     pub rows: Vec<(EntityType, Row)>,
     /// Bindings: kind, owner id, binding.
     pub bindings: Vec<(BindingKind, i64, Binding)>,
+    /// Whether the reference lists are replaced: every stored status is removed before
+    /// this batch's are written (set on the batch carrying the first status).
+    pub clear_statuses: bool,
+    /// Statuses (reference values and stages), ids kept.
+    pub statuses: Vec<Status>,
+    /// Deal categories, ids kept.
+    pub categories: Vec<Category>,
+    /// Portal settings (name, value), replacing those of the same name.
+    pub settings: Vec<(String, String)>,
 }
 
 /// Bulk access for moving a whole database (`crm-server export` / `import`).
@@ -418,6 +467,7 @@ pub trait Store:
     + IdentityStore
     + RoleStore
     + OAuthStore
+    + PipelineStore
     + TransferStore
     + Debug
     + 'static

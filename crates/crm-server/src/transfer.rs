@@ -28,6 +28,7 @@ use crm_core::field::Stored;
 use crm_core::identity::{App, Department, Grant, Role, Scope, User, Webhook};
 use crm_core::permission::Reach;
 use crm_core::permission::{Action, Level};
+use crm_core::pipeline::{Category, Status};
 use crm_core::query::{Condition, Dir, ListQuery, Op};
 use crm_core::store::{ImportBatch, MultiValue, Row, Store};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -41,7 +42,10 @@ use std::path::Path;
 pub const FORMAT: &str = "crm-server-export";
 
 /// The version of the format this build writes (it reads this one and every earlier one).
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
+
+/// The portal setting holding a renamed default deal category.
+const DEFAULT_DEAL_CATEGORY: &str = "DEFAULT_DEAL_CATEGORY_NAME";
 
 /// Entities exported per page, and records imported per transaction.
 const CHUNK: usize = 1_000;
@@ -73,6 +77,12 @@ pub struct Counts {
     /// `app` lines.
     #[serde(default)]
     pub apps: u64,
+    /// `status` lines (reference values and stages; version 3).
+    #[serde(default)]
+    pub statuses: u64,
+    /// `category` lines (deal categories; version 3).
+    #[serde(default)]
+    pub categories: u64,
 }
 
 /// One multi-field value.
@@ -95,6 +105,28 @@ enum Line {
     },
     Portal {
         member_id: String,
+        /// The default deal category's name, when renamed (version 3).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        default_deal_category: Option<String>,
+    },
+    Status {
+        id: i64,
+        entity_id: String,
+        status_id: String,
+        name: String,
+        name_init: String,
+        sort: i64,
+        system: bool,
+        color: Option<String>,
+        semantics: Option<String>,
+        category_id: Option<i64>,
+    },
+    Category {
+        id: i64,
+        entity_type_id: i64,
+        name: String,
+        sort: i64,
+        created: i64,
     },
     Department {
         id: i64,
@@ -314,8 +346,40 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
         &mut out,
         &Line::Portal {
             member_id: store.member_id().await?,
+            default_deal_category: store.setting(DEFAULT_DEAL_CATEGORY.into()).await?,
         },
     )?;
+    for c in store.categories(EntityType::Deal.type_id()).await? {
+        write_line(
+            &mut out,
+            &Line::Category {
+                id: c.id,
+                entity_type_id: c.entity_type_id,
+                name: c.name,
+                sort: c.sort,
+                created: c.created,
+            },
+        )?;
+        counts.categories += 1;
+    }
+    for st in store.statuses().await? {
+        write_line(
+            &mut out,
+            &Line::Status {
+                id: st.id,
+                entity_id: st.entity_id,
+                status_id: st.status_id,
+                name: st.name,
+                name_init: st.name_init,
+                sort: st.sort,
+                system: st.system,
+                color: st.color,
+                semantics: st.semantics,
+                category_id: st.category_id,
+            },
+        )?;
+        counts.statuses += 1;
+    }
     for d in store.departments().await? {
         write_line(
             &mut out,
@@ -526,6 +590,8 @@ where
         match &line {
             Line::Header { .. } => bail!("line {number}: a second header"),
             Line::Portal { .. } => {}
+            Line::Status { .. } => counts.statuses += 1,
+            Line::Category { .. } => counts.categories += 1,
             Line::Department { .. } => counts.departments += 1,
             Line::User { .. } => counts.users += 1,
             Line::Role { .. } => counts.roles += 1,
@@ -574,9 +640,59 @@ fn add_to_batch(
     batch: &mut ImportBatch,
     line: Line,
     kinds: &HashMap<&str, BindingKind>,
+    statuses_seen: &mut bool,
 ) -> anyhow::Result<()> {
     match line {
-        Line::Portal { member_id } => batch.member_id = Some(member_id),
+        Line::Portal {
+            member_id,
+            default_deal_category,
+        } => {
+            batch.member_id = Some(member_id);
+            if let Some(name) = default_deal_category {
+                batch.settings.push((DEFAULT_DEAL_CATEGORY.into(), name));
+            }
+        }
+        Line::Status {
+            id,
+            entity_id,
+            status_id,
+            name,
+            name_init,
+            sort,
+            system,
+            color,
+            semantics,
+            category_id,
+        } => {
+            // The first status of a file replaces the defaults the database starts with.
+            batch.clear_statuses |= !*statuses_seen;
+            *statuses_seen = true;
+            batch.statuses.push(Status {
+                id,
+                entity_id,
+                status_id,
+                name,
+                name_init,
+                sort,
+                system,
+                color,
+                semantics,
+                category_id,
+            });
+        }
+        Line::Category {
+            id,
+            entity_type_id,
+            name,
+            sort,
+            created,
+        } => batch.categories.push(Category {
+            id,
+            entity_type_id,
+            name,
+            sort,
+            created,
+        }),
         Line::Department {
             id,
             name,
@@ -738,7 +854,7 @@ pub async fn import(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
     // First pass: the whole file, every record converted, nothing written.
     read_file(path, |line, _| {
         let mut scratch = ImportBatch::default();
-        let result = add_to_batch(&mut scratch, line, &kinds);
+        let result = add_to_batch(&mut scratch, line, &kinds, &mut false);
         async move { result }
     })
     .await?;
@@ -746,9 +862,12 @@ pub async fn import(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
     let bar = progress(size, "importing");
     let batch = std::cell::RefCell::new(ImportBatch::default());
     let pending = std::cell::Cell::new(0usize);
+    let statuses_seen = std::cell::Cell::new(false);
     let (counts, highest) = read_file(path, |line, consumed| {
         bar.set_position(consumed);
-        let converted = add_to_batch(&mut batch.borrow_mut(), line, &kinds);
+        let mut seen = statuses_seen.get();
+        let converted = add_to_batch(&mut batch.borrow_mut(), line, &kinds, &mut seen);
+        statuses_seen.set(seen);
         pending.set(pending.get() + 1);
         let full = (pending.get() >= CHUNK).then(|| {
             pending.set(0);

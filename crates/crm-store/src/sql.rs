@@ -164,6 +164,13 @@ pub(crate) fn bindings_after(dialect: Dialect) -> String {
     )
 }
 
+/// The columns of a `crm_status` row, in the order the row mappers read them.
+pub(crate) const STATUS_COLUMNS: &str = "ID, ENTITY_ID, STATUS_ID, NAME, NAME_INIT, SORT, SYSTEM, \
+     COLOR, SEMANTICS, CATEGORY_ID";
+
+/// The columns of a `crm_category` row.
+pub(crate) const CATEGORY_COLUMNS: &str = "ID, ENTITY_TYPE_ID, NAME, SORT, CREATED";
+
 /// The table behind each kind of [`crm_core::store::id_kinds`].
 pub(crate) fn id_table(kind: &str) -> Option<&'static str> {
     Some(match kind {
@@ -173,15 +180,23 @@ pub(crate) fn id_table(kind: &str) -> Option<&'static str> {
         "role" => "crm_role",
         "app" => "oauth_app",
         "multi_value" => "crm_multifield",
+        "status" => "crm_status",
+        "category" => "crm_category",
         code => return EntityType::parse_code(code).map(table),
     })
 }
 
 /// Whether anything is stored: a row from any of the tables an import fills.
 pub(crate) fn any_row() -> String {
-    let tables = ["app_user", "crm_binding", "crm_role", "oauth_app"]
-        .into_iter()
-        .chain(EntityType::ALL.map(table));
+    let tables = [
+        "app_user",
+        "crm_binding",
+        "crm_role",
+        "oauth_app",
+        "crm_category",
+    ]
+    .into_iter()
+    .chain(EntityType::ALL.map(table));
     let mut sql: String = tables
         .map(|t| format!("SELECT 1 FROM {t} UNION ALL "))
         .collect();

@@ -16,6 +16,7 @@ use crm_core::field::Stored;
 use crm_core::identity::{App, Department, Grant, NewTokens, ROOT_DEPARTMENT, Role, Scope, User};
 use crm_core::permission::Reach;
 use crm_core::permission::{Action, Level};
+use crm_core::pipeline::{Category, Status, default_statuses, new_category_stages};
 use crm_core::query::{ListQuery, parse_filter, parse_order};
 use crm_core::store::{NewEntity, NewMultiValue, Store, StoreError, Update};
 use serde_json::json;
@@ -700,6 +701,109 @@ async fn both_sides_of_a_relation_serialise(b: &Backend) {
     second.close().await;
 }
 
+/// Reference lists start as a fresh portal's and are edited as data; a category comes
+/// with its stage list and takes it along when deleted.
+async fn statuses_and_categories(b: &Backend) {
+    let s = b.store.as_ref();
+    let strip = |list: Vec<Status>| -> Vec<Status> {
+        let mut list: Vec<Status> = list.into_iter().map(|s| Status { id: 0, ..s }).collect();
+        list.sort_by(|a, b| (&a.entity_id, a.sort).cmp(&(&b.entity_id, b.sort)));
+        list
+    };
+    assert_eq!(
+        strip(s.statuses().await.unwrap()),
+        strip(default_statuses()),
+        "the migration seeds the reference defaults"
+    );
+    let custom = Status {
+        id: 0,
+        entity_id: "DEAL_STAGE".into(),
+        status_id: "UC_TEST".into(),
+        name: "Test".into(),
+        name_init: String::new(),
+        sort: 55,
+        system: false,
+        color: Some("#123456".into()),
+        semantics: None,
+        category_id: None,
+    };
+    let id = s.create_status(custom.clone()).await.unwrap();
+    assert!(matches!(
+        s.create_status(custom.clone()).await,
+        Err(StoreError::Rejected(_))
+    ));
+    assert!(
+        s.update_status(Status {
+            id,
+            name: "Renamed".into(),
+            sort: 5,
+            ..custom.clone()
+        })
+        .await
+        .unwrap()
+    );
+    let stored = s.statuses().await.unwrap();
+    let got = stored.iter().find(|x| x.id == id).unwrap();
+    assert_eq!((got.name.as_str(), got.sort), ("Renamed", 5));
+    assert!(s.delete_status(id).await.unwrap());
+    assert!(!s.delete_status(id).await.unwrap());
+
+    let category = Category {
+        id: 0,
+        entity_type_id: 2,
+        name: "Wholesale".into(),
+        sort: 100,
+        created: 1_700_000_000,
+    };
+    let one = s
+        .create_category(category.clone(), Box::new(new_category_stages))
+        .await
+        .unwrap();
+    let two = s
+        .create_category(category.clone(), Box::new(new_category_stages))
+        .await
+        .unwrap();
+    assert!(two > one);
+    let list = format!("DEAL_STAGE_{one}");
+    let stages: Vec<String> = s
+        .statuses()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|x| x.entity_id == list)
+        .map(|x| x.status_id)
+        .collect();
+    assert_eq!(stages.len(), 8);
+    assert_eq!(stages[0], format!("C{one}:NEW"));
+    assert!(
+        s.update_category(Category {
+            id: one,
+            name: "Retail".into(),
+            ..category.clone()
+        })
+        .await
+        .unwrap()
+    );
+    let names: Vec<String> = s
+        .categories(2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["Retail", "Wholesale"]);
+    assert!(s.delete_category(one, list.clone()).await.unwrap());
+    assert!(!s.delete_category(one, list.clone()).await.unwrap());
+    assert!(
+        s.statuses()
+            .await
+            .unwrap()
+            .iter()
+            .all(|x| x.entity_id != list)
+    );
+    assert_eq!(s.categories(2).await.unwrap().len(), 1);
+}
+
 /// Users and webhooks: bootstrap happens once (also when two stores race), secrets are
 /// stored as given (hashes), revocation sticks.
 async fn identity_is_bootstrapped_once(b: &Backend) {
@@ -850,10 +954,47 @@ async fn records_transfer_verbatim(b: &Backend) {
                 is_primary: true,
             },
         )],
+        clear_statuses: true,
+        statuses: vec![Status {
+            id: 300,
+            entity_id: "DEAL_STAGE_4".into(),
+            status_id: "C4:NEW".into(),
+            name: "Start".into(),
+            name_init: "Start".into(),
+            sort: 10,
+            system: true,
+            color: Some("#39A8EF".into()),
+            semantics: None,
+            category_id: Some(4),
+        }],
+        categories: vec![Category {
+            id: 4,
+            entity_type_id: 2,
+            name: "Imported".into(),
+            sort: 3,
+            created: 5,
+        }],
+        settings: vec![("DEFAULT_DEAL_CATEGORY_NAME".into(), "Main".into())],
     })
     .await
     .unwrap();
     assert!(!s.is_empty().await.unwrap());
+    // The imported reference lists replace the defaults; ids continue after them.
+    let statuses = s.statuses().await.unwrap();
+    assert_eq!(
+        statuses
+            .iter()
+            .map(|x| (x.id, x.status_id.as_str()))
+            .collect::<Vec<_>>(),
+        [(300, "C4:NEW")]
+    );
+    assert_eq!(s.categories(2).await.unwrap()[0].name, "Imported");
+    assert_eq!(
+        s.setting("DEFAULT_DEAL_CATEGORY_NAME".into())
+            .await
+            .unwrap(),
+        Some("Main".into())
+    );
     let highest: Vec<(String, i64)> = [("lead", 500), ("contact", 40), ("multi_value", 90)]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -890,6 +1031,20 @@ async fn records_transfer_verbatim(b: &Backend) {
             .is_empty()
     );
     // New ids continue after the source's highest, deleted ones included.
+    let next_category = s
+        .create_category(
+            Category {
+                id: 0,
+                entity_type_id: 2,
+                name: "After".into(),
+                sort: 1,
+                created: 6,
+            },
+            Box::new(|_| Vec::new()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next_category, 5);
     assert_eq!(
         s.create(EntityType::Lead, entity(vec![])).await.unwrap(),
         501
@@ -1200,5 +1355,6 @@ on_both_backends!(
     binding_sets_keep_their_invariants,
     concurrent_binding_edits_serialise,
     both_sides_of_a_relation_serialise,
+    statuses_and_categories,
     identity_is_bootstrapped_once,
 );

@@ -5,7 +5,6 @@
 use super::model::{BindingKind, EntityDef, EntityType, Fixed, Naming, StageField};
 use crate::field::{FieldDef, FieldType as T};
 use crate::record::BASE_CURRENCY;
-use crate::reference::DEAL_STAGES;
 
 const fn f(name: &'static str, ty: T, title: &'static str) -> FieldDef {
     FieldDef::new(name, ty, title)
@@ -32,8 +31,8 @@ pub static DEAL: EntityDef = EntityDef {
     stage: Some(StageField {
         field: "STAGE_ID",
         semantic_field: "STAGE_SEMANTIC_ID",
-        initial: "NEW",
-        stages: &DEAL_STAGES,
+        status_entity: "DEAL_STAGE",
+        category_field: Some("CATEGORY_ID"),
         closed_time: None,
         closed_flag: Some("CLOSED"),
         close_date: Some("CLOSEDATE"),

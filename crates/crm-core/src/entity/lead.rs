@@ -5,7 +5,6 @@
 use super::model::{BindingKind, EntityDef, EntityType, Fixed, Naming, StageField};
 use crate::field::{FieldDef, FieldType as T};
 use crate::record::BASE_CURRENCY;
-use crate::reference::LEAD_STAGES;
 
 const fn f(name: &'static str, ty: T, title: &'static str) -> FieldDef {
     FieldDef::new(name, ty, title)
@@ -32,8 +31,8 @@ pub static LEAD: EntityDef = EntityDef {
     stage: Some(StageField {
         field: "STATUS_ID",
         semantic_field: "STATUS_SEMANTIC_ID",
-        initial: "NEW",
-        stages: &LEAD_STAGES,
+        status_entity: "STATUS",
+        category_field: None,
         closed_time: Some("DATE_CLOSED"),
         closed_flag: None,
         close_date: None,

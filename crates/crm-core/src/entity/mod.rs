@@ -116,7 +116,11 @@ mod tests {
                 {
                     assert!(e.field(name).is_some(), "{}.{name}", d.code);
                 }
-                assert!(stage.stages.iter().any(|(c, _)| *c == stage.initial));
+                let stages = crate::pipeline::Stages::defaults(stage.status_entity);
+                assert!(stages.initial(0).is_some(), "{}", d.code);
+                if let Some(category) = stage.category_field {
+                    assert!(e.field(category).is_some(), "{}.{category}", d.code);
+                }
             }
             if let Naming::Numbered { field, .. } = d.naming {
                 assert!(e.field(field).is_some(), "{}.{field}", d.code);

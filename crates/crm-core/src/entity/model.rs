@@ -86,10 +86,12 @@ pub struct StageField {
     pub field: &'static str,
     /// The stage's semantics, `P`/`S`/`F` (`STATUS_SEMANTIC_ID`).
     pub semantic_field: &'static str,
-    /// The stage of a new entity that names none or an unknown one.
-    pub initial: &'static str,
-    /// The stages, in pipeline order, with their semantics.
-    pub stages: &'static [(&'static str, &'static str)],
+    /// The reference list of its stages (`STATUS`, `DEAL_STAGE`); with a category
+    /// field, category N > 0 uses the list `<list>_<N>` (see [`crate::pipeline`]).
+    pub status_entity: &'static str,
+    /// The field naming the entity's category (`CATEGORY_ID` of a deal), if it has
+    /// categories; its stage list follows it.
+    pub category_field: Option<&'static str>,
     /// Set to the time of a move into a final stage, cleared on a move back
     /// (`DATE_CLOSED` of a lead).
     pub closed_time: Option<&'static str>,

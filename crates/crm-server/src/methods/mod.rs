@@ -15,6 +15,7 @@ pub fn registry() -> Registry {
     crm::entity::register(&mut r);
     crm::binding::register(&mut r);
     crm::status::register(&mut r);
+    crm::category::register(&mut r);
     crate::rpc::batch::register(&mut r);
     r
 }

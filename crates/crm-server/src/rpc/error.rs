@@ -37,6 +37,9 @@ pub enum ApiError {
     /// A CRM validation, not-found or permission message: empty code, HTTP 400.
     #[error("{0}")]
     Invalid(String),
+    /// A message of the newer (camelCase) methods, which carry a code: HTTP 400.
+    #[error("{1}")]
+    Coded(&'static str, String),
     /// A core failure the portal reports as `ERROR_CORE` with HTTP 500 (e.g. a failed
     /// normalisation or a database error).
     #[error("{0}")]
@@ -70,6 +73,11 @@ impl ApiError {
     /// The empty-code 400 error with a portal message.
     pub fn invalid(text: impl Into<String>) -> Self {
         Self::Invalid(text.into())
+    }
+
+    /// A 400 error with a code (`NOT_FOUND`, `ACCESS_DENIED`, …) and a message.
+    pub fn coded(code: &'static str, text: impl Into<String>) -> Self {
+        Self::Coded(code, text.into())
     }
 
     /// The table: error code, HTTP status, description.
@@ -107,6 +115,7 @@ impl ApiError {
             ),
             Self::AccessDenied => ("ACCESS_DENIED", 403, "Access denied!".into()),
             Self::Invalid(text) => ("", 400, text.clone()),
+            Self::Coded(code, text) => (code, 400, text.clone()),
             Self::CoreFailure(text) => ("ERROR_CORE", 500, text.clone()),
             Self::BatchLengthExceeded => (
                 "ERROR_BATCH_LENGTH_EXCEEDED",

@@ -21,6 +21,7 @@ mod hostile;
 mod list;
 mod oauth;
 mod permissions;
+mod pipelines;
 mod registry;
 mod router;
 mod seed;

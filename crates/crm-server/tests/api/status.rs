@@ -25,7 +25,8 @@ async fn reference_lists_resolve_the_codes_leads_and_contacts_use() {
         ["NEW", "IN_PROCESS", "PROCESSED", "CONVERTED", "JUNK"]
     );
     assert_eq!(body["total"], json!(5));
-    assert_eq!(body["result"][0]["SEMANTICS"], "P");
+    assert_eq!(body["result"][0]["SEMANTICS"], Value::Null);
+    assert_eq!(body["result"][0]["EXTRA"]["SEMANTICS"], "process");
     assert_eq!(body["result"][0]["SORT"], "10");
     let sources = app
         .ok(

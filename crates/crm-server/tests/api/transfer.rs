@@ -73,13 +73,16 @@ fn snapshot(api: &Api) -> Vec<Value> {
         .collect();
     commands.extend((1..=CONTACTS).map(|i| format!("crm.contact.get?id={i}")));
     commands.extend((1..=LEADS).map(|i| format!("crm.lead.contact.items.get?id={i}")));
-    commands.extend((1..=DEALS).flat_map(|i| {
+    commands.extend((1..=DEALS + 1).flat_map(|i| {
         [
             format!("crm.deal.get?id={i}"),
             format!("crm.deal.contact.items.get?id={i}"),
         ]
     }));
     commands.push("crm.company.get?id=1".to_string());
+    commands.push("crm.status.list?order[ID]=ASC".to_string());
+    commands.push("crm.category.list?entityTypeId=2".to_string());
+    commands.push("crm.dealcategory.default.get".to_string());
     commands.extend(["user.get".to_string(), "department.get".to_string()]);
     commands
         .chunks(50)
@@ -142,6 +145,26 @@ fn fill(api: &Api) {
         })
         .collect();
     api.batch(leads);
+    // A pipeline with a stage of its own, a removed default stage, a renamed default
+    // pipeline: reference lists are data and move too.
+    api.call(
+        "crm.category.add",
+        json!({"entityTypeId": 2, "fields": {"name": "Wholesale", "sort": 10}}),
+    );
+    api.call(
+        "crm.status.add",
+        json!({"fields": {"ENTITY_ID": "DEAL_STAGE_1", "STATUS_ID": "CHECK", "NAME": "Check", "SORT": 15}}),
+    );
+    api.call("crm.dealcategory.default.set", json!({"NAME": "Main"}));
+    let apology = api.call(
+        "crm.status.list",
+        json!({"filter": {"ENTITY_ID": "DEAL_STAGE", "STATUS_ID": "APOLOGY"}}),
+    );
+    api.call("crm.status.delete", json!({"id": apology[0]["ID"]}));
+    api.call(
+        "crm.deal.add",
+        json!({"fields": {"TITLE": "In a pipeline", "CATEGORY_ID": 1, "STAGE_ID": "C1:CHECK"}}),
+    );
     // Deals with contact sets and stages, and a company with a phone.
     let deals: Vec<String> = (1..=DEALS)
         .map(|i| {
@@ -245,8 +268,9 @@ fn export_from_sqlite_imports_into_postgres_and_back_unchanged() {
     let out = export(sqlite_dir.path(), None, &dump);
     assert!(
         out.contains(&format!(
-            "exported 2 departments, 2 users, 1 roles, 1 apps, 2 webhooks, {LEADS} leads, {} contacts, {DEALS} deals, 1 companies",
-            CONTACTS - 1
+            "exported 2 departments, 2 users, 1 roles, 1 apps, 2 webhooks, {LEADS} leads, {} contacts, {} deals, 1 companies",
+            CONTACTS - 1,
+            DEALS + 1
         )),
         "{out}"
     );

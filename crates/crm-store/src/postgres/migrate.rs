@@ -11,6 +11,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0002_users_roles_oauth.sql"),
     include_str!("../../migrations/postgres/0003_deals.sql"),
     include_str!("../../migrations/postgres/0004_companies.sql"),
+    include_str!("../../migrations/postgres/0005_statuses_categories.sql"),
 ];
 
 /// The advisory lock key that serialises migrations between servers starting at once.

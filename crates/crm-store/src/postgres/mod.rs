@@ -20,6 +20,7 @@ mod binding;
 mod entity;
 mod identity;
 mod migrate;
+mod pipeline;
 mod transfer;
 mod values;
 

@@ -2,6 +2,7 @@
 
 use super::access::{insert_app, insert_role};
 use super::identity::insert_user;
+use super::pipeline::{insert_category, insert_status};
 use super::values::PgValue;
 use super::{PostgresStore, in_transaction, pg, pool_error};
 use crate::sql::{self, Dialect, WEBHOOK_COLUMNS};
@@ -64,6 +65,26 @@ impl TransferStore for PostgresStore {
             // (pipelined on the one connection, in order), then all answers are awaited.
             // Departments, users, roles and applications first, one at a time (they are
             // few, and users name departments).
+            if batch.clear_statuses {
+                tx.execute("DELETE FROM crm_status", &[])
+                    .await
+                    .map_err(pg)?;
+            }
+            for c in &batch.categories {
+                insert_category(&tx, c).await?;
+            }
+            for s in &batch.statuses {
+                insert_status(&tx, s).await?;
+            }
+            for (name, value) in &batch.settings {
+                tx.execute(
+                    "INSERT INTO portal_setting (NAME, VALUE) VALUES ($1, $2) \
+                     ON CONFLICT (NAME) DO UPDATE SET VALUE = excluded.VALUE",
+                    &[name, value],
+                )
+                .await
+                .map_err(pg)?;
+            }
             if let Some(member_id) = &batch.member_id {
                 tx.execute(
                     "UPDATE portal_setting SET VALUE = $1 WHERE NAME = 'MEMBER_ID'",

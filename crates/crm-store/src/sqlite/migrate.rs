@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_users_roles_oauth.sql"),
     include_str!("../../migrations/sqlite/0003_deals.sql"),
     include_str!("../../migrations/sqlite/0004_companies.sql"),
+    include_str!("../../migrations/sqlite/0005_statuses_categories.sql"),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

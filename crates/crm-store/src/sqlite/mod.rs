@@ -18,6 +18,7 @@ mod entity;
 mod identity;
 mod like;
 mod migrate;
+mod pipeline;
 mod rows;
 mod transfer;
 

@@ -2,6 +2,7 @@
 
 use super::access::{insert_app, insert_role};
 use super::identity::insert_user;
+use super::pipeline::{insert_category, insert_status};
 use super::rows::Sql;
 use super::{SqliteStore, db};
 use crate::sql::{self, Dialect, WEBHOOK_COLUMNS};
@@ -54,6 +55,23 @@ impl TransferStore for SqliteStore {
 
     async fn import(&self, batch: ImportBatch) -> StoreResult<()> {
         self.write(move |tx| {
+            if batch.clear_statuses {
+                tx.execute("DELETE FROM crm_status", []).map_err(db)?;
+            }
+            for c in &batch.categories {
+                insert_category(tx, c)?;
+            }
+            for s in &batch.statuses {
+                insert_status(tx, s)?;
+            }
+            for (name, value) in &batch.settings {
+                tx.execute(
+                    "INSERT INTO portal_setting (NAME, VALUE) VALUES (?1, ?2) \
+                     ON CONFLICT (NAME) DO UPDATE SET VALUE = excluded.VALUE",
+                    params![name, value],
+                )
+                .map_err(db)?;
+            }
             if let Some(member_id) = &batch.member_id {
                 tx.execute(
                     "UPDATE portal_setting SET VALUE = ?1 WHERE NAME = 'MEMBER_ID'",

@@ -7,6 +7,7 @@ use crm_core::entity::EntityType;
 use crm_core::field::{InvalidValue, Storage, php_string};
 use crm_core::identity::Scope;
 use crm_core::permission::Action;
+use crm_core::pipeline::Stages;
 use crm_core::query::{ListQuery, PAGE_SIZE, page, parse_filter, parse_order, parse_select};
 use crm_core::record::{Origin, new_entity, output, output_fields, prepare_update};
 use serde::Deserialize;
@@ -66,6 +67,14 @@ pub fn fields(entity: EntityType) -> Map<String, Value> {
         .collect()
 }
 
+/// The stage lists of an entity with stages, as stored now (none for others).
+async fn stages(ctx: &Ctx, entity: EntityType) -> Result<Stages, ApiError> {
+    Ok(match entity.def().stage {
+        Some(stage) => Stages::from_statuses(stage.status_entity, &ctx.store().statuses().await?),
+        None => Stages::default(),
+    })
+}
+
 /// `*.add`: creates the entity, returns its id (a JSON integer).
 pub async fn add(ctx: Ctx, entity: EntityType, p: AddParams) -> Result<i64, ApiError> {
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
@@ -76,7 +85,8 @@ pub async fn add(ctx: Ctx, entity: EntityType, p: AddParams) -> Result<i64, ApiE
         now: ctx.now(),
         tz: ctx.services.tz,
     };
-    let new = new_entity(entity, &fields, origin).map_err(|e| ApiError::Invalid(e.0))?;
+    let stages = stages(&ctx, entity).await?;
+    let new = new_entity(entity, &fields, origin, &stages).map_err(|e| ApiError::Invalid(e.0))?;
     for (kind, set) in &new.bindings {
         ctx.require_readable(kind.bound, set.iter().map(|b| b.bound_id).collect())
             .await?;
@@ -117,7 +127,8 @@ pub async fn update(ctx: Ctx, entity: EntityType, p: UpdateParams) -> Result<boo
     let not_found = || ApiError::invalid(entity.def().missing_on_update);
     // Read and checked here; the store's writer only matches it against the row. A
     // missing entity is reported before a field error, as on a portal.
-    let request = match prepare_update(entity, &fields, origin) {
+    let stages = stages(&ctx, entity).await?;
+    let request = match prepare_update(entity, &fields, origin, stages) {
         Ok(r) => r,
         Err(_) if !ctx.store().exists(entity, id).await? => return Err(not_found()),
         Err(e) => return Err(ApiError::Invalid(e.0)),

@@ -1,6 +1,7 @@
 //! CRM methods.
 
 pub mod binding;
+pub mod category;
 pub mod entity;
 pub mod status;
 
