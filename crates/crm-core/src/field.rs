@@ -112,6 +112,8 @@ pub struct FieldDef {
     pub read_only: bool,
     /// `isImmutable`: written on add, ignored on update.
     pub immutable: bool,
+    /// Returned by `*.get`/`*.list` but not listed by `*.fields` (a contact's `FACE_ID`).
+    pub hidden: bool,
     /// `isMultiple`.
     pub multiple: bool,
     /// `isDeprecated` (emitted only when true).
@@ -135,6 +137,7 @@ impl FieldDef {
             required: false,
             read_only: false,
             immutable: false,
+            hidden: false,
             multiple: false,
             deprecated: false,
             status_type: None,
@@ -157,6 +160,11 @@ impl FieldDef {
     /// Marks the field immutable (set on add only).
     pub const fn immutable(mut self) -> Self {
         self.immutable = true;
+        self
+    }
+    /// Leaves the field out of `*.fields` (it is still returned).
+    pub const fn hidden(mut self) -> Self {
+        self.hidden = true;
         self
     }
     /// Marks the field required.

@@ -19,7 +19,18 @@ pub struct Origin {
     pub now: DateTime<Utc>,
     /// The server's time zone for date input and output.
     pub tz: FixedOffset,
+    /// An import (`params: {IMPORT: "Y"}` on add): the creation and modification dates
+    /// and authors the client gives are kept, for migrating records.
+    pub import: bool,
 }
+
+/// The read-only fields an import may set.
+const IMPORTED: [&str; 4] = [
+    "DATE_CREATE",
+    "DATE_MODIFY",
+    "CREATED_BY_ID",
+    "MODIFY_BY_ID",
+];
 
 /// The portal's base currency on a fresh install of this server.
 pub const BASE_CURRENCY: &str = "USD";
@@ -292,6 +303,18 @@ pub fn new_entity(
     }
     if given(&values, "OPENED").is_none() {
         set(&mut values, "OPENED", Stored::Text("Y".into()));
+    }
+    if origin.import {
+        for name in IMPORTED {
+            let (Some(field), Some(input)) = (entity.field(name), fields.get(name)) else {
+                continue;
+            };
+            if let Internalized::Set(v) = field.internalize(input, origin.tz)?
+                && !matches!(v, Stored::Null)
+            {
+                set(&mut values, name, v);
+            }
+        }
     }
     for (name, fixed) in def.defaults {
         if empty(&values, name) {

@@ -85,6 +85,7 @@ static CONTACT_FIELDS: &[FieldDef] = &[
     f("ORIGINATOR_ID", T::String, "External Source"),
     f("ORIGIN_ID", T::String, "Identifier in External Source"),
     f("ORIGIN_VERSION", T::String, "Original Version"),
+    f("FACE_ID", T::Integer, "FACE_ID").ro().hidden(),
     f("UTM_SOURCE", T::String, "Advertising System"),
     f("UTM_MEDIUM", T::String, "Traffic Type"),
     f("UTM_CAMPAIGN", T::String, "Campaign Identifier"),

@@ -341,3 +341,53 @@ async fn lists_filter_by_stage_and_count() {
     );
     assert_eq!(body["total"], 2);
 }
+
+#[tokio::test]
+async fn imports_keep_their_dates_and_authors() {
+    let (app, _) = spawn().await;
+    let fields = json!({"TITLE": "Migrated", "DATE_CREATE": "2020-01-02T03:04:05+02:00",
+                        "DATE_MODIFY": "2021-05-06T07:08:09+02:00", "CREATED_BY_ID": 7,
+                        "MODIFY_BY_ID": 8});
+    for entity in ["crm.deal", "crm.lead", "crm.contact", "crm.company"] {
+        let imported = app
+            .ok(
+                &format!("{entity}.add"),
+                json!({"fields": fields, "params": {"IMPORT": "Y"}}),
+            )
+            .await;
+        let got = app
+            .ok(&format!("{entity}.get"), json!({"id": imported}))
+            .await;
+        assert_eq!(
+            (
+                &got["DATE_CREATE"],
+                &got["DATE_MODIFY"],
+                &got["CREATED_BY_ID"],
+                &got["MODIFY_BY_ID"]
+            ),
+            (
+                &json!("2020-01-02T03:04:05+02:00"),
+                &json!("2021-05-06T07:08:09+02:00"),
+                &json!("7"),
+                &json!("8")
+            ),
+            "{entity}"
+        );
+        // Without IMPORT the same fields are read-only.
+        let plain = app
+            .ok(&format!("{entity}.add"), json!({"fields": fields}))
+            .await;
+        let got = app.ok(&format!("{entity}.get"), json!({"id": plain})).await;
+        assert_eq!(got["DATE_CREATE"], "2026-03-11T00:30:00+02:00", "{entity}");
+        assert_eq!(got["CREATED_BY_ID"], "1", "{entity}");
+    }
+    // A contact carries FACE_ID (null) after ORIGIN_VERSION, as a portal's
+    // crm.contact.get does; crm.contact.fields does not list it.
+    let contact = app.ok("crm.contact.get", json!({"id": 1})).await;
+    let keys: Vec<&String> = contact.as_object().unwrap().keys().collect();
+    let at = keys.iter().position(|k| *k == "FACE_ID").expect("FACE_ID");
+    assert_eq!(keys[at - 1], "ORIGIN_VERSION");
+    assert_eq!(contact["FACE_ID"], Value::Null);
+    let described = app.ok("crm.contact.fields", json!({})).await;
+    assert!(described.get("FACE_ID").is_none());
+}

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0003_deals.sql"),
     include_str!("../../migrations/postgres/0004_companies.sql"),
     include_str!("../../migrations/postgres/0005_statuses_categories.sql"),
+    include_str!("../../migrations/postgres/0006_contact_face_id.sql"),
 ];
 
 /// The advisory lock key that serialises migrations between servers starting at once.

@@ -63,6 +63,7 @@ pub fn fields(entity: EntityType) -> Map<String, Value> {
     entity
         .fields()
         .iter()
+        .filter(|f| !f.hidden)
         .map(|f| (f.name.to_string(), f.describe()))
         .collect()
 }
@@ -78,12 +79,17 @@ async fn stages(ctx: &Ctx, entity: EntityType) -> Result<Stages, ApiError> {
 /// `*.add`: creates the entity, returns its id (a JSON integer).
 pub async fn add(ctx: Ctx, entity: EntityType, p: AddParams) -> Result<i64, ApiError> {
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
-    php_array(p.params, "Parameter 'params' must be array.")?;
+    let params = php_array(p.params, "Parameter 'params' must be array.")?;
     ctx.require_any(Action::Add, entity, access_denied).await?;
+    let import = params
+        .get("IMPORT")
+        .and_then(php_string)
+        .is_some_and(|v| v.eq_ignore_ascii_case("y"));
     let origin = Origin {
         user_id: ctx.caller.user.id,
         now: ctx.now(),
         tz: ctx.services.tz,
+        import,
     };
     let stages = stages(&ctx, entity).await?;
     let new = new_entity(entity, &fields, origin, &stages).map_err(|e| ApiError::Invalid(e.0))?;
@@ -123,6 +129,7 @@ pub async fn update(ctx: Ctx, entity: EntityType, p: UpdateParams) -> Result<boo
         user_id: ctx.caller.user.id,
         now: ctx.now(),
         tz: ctx.services.tz,
+        import: false,
     };
     let not_found = || ApiError::invalid(entity.def().missing_on_update);
     // Read and checked here; the store's writer only matches it against the row. A
