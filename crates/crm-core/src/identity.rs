@@ -154,7 +154,9 @@ pub struct Grant {
 
 impl Grant {
     /// Parses `entity.action=level` (`lead.read=own`); `entity.*=level` is not accepted,
-    /// every right is written out.
+    /// every right is written out. An entity with categories takes a category's own
+    /// right as `<code>_c<n>` (`deal_c3.read=none`), which overrides the entity's right
+    /// in that category.
     pub fn parse(text: &str) -> Result<Self, String> {
         let (key, level) = text
             .split_once('=')
@@ -162,8 +164,8 @@ impl Grant {
         let (entity, action) = key
             .split_once('.')
             .ok_or_else(|| format!("`{text}` is not ENTITY.ACTION=LEVEL"))?;
-        let entity = EntityType::parse_code(entity)
-            .ok_or_else(|| format!("unknown entity `{entity}` in `{text}`"))?;
+        let (entity, category) =
+            grant_target(entity).ok_or_else(|| format!("unknown entity `{entity}` in `{text}`"))?;
         let action = Action::parse(action).ok_or_else(|| {
             format!("unknown action `{action}` in `{text}` (read, add, update, delete)")
         })?;
@@ -171,11 +173,31 @@ impl Grant {
             format!("unknown level `{level}` in `{text}` (none, own, department, subdepartment, open, all)")
         })?;
         Ok(Self {
-            entity: entity.code().to_string(),
+            entity: match category {
+                Some(c) => format!("{}_c{c}", entity.code()),
+                None => entity.code().to_string(),
+            },
             action,
             level,
         })
     }
+}
+
+/// What a grant's entity code names: an entity type, and a category for `deal_c3`
+/// (only for entities with categories).
+pub fn grant_target(code: &str) -> Option<(EntityType, Option<i64>)> {
+    let code = code.trim().to_ascii_lowercase();
+    if let Some(entity) = EntityType::parse_code(&code) {
+        return Some((entity, None));
+    }
+    let (base, n) = code.rsplit_once("_c")?;
+    let entity = EntityType::parse_code(base)?;
+    let category: i64 = n.parse().ok().filter(|c| *c >= 0)?;
+    entity
+        .def()
+        .stage
+        .and_then(|s| s.category_field)
+        .map(|_| (entity, Some(category)))
 }
 
 /// An incoming webhook as stored: the secret itself is never kept, only its SHA-256.

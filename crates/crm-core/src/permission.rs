@@ -111,9 +111,33 @@ pub enum Reach {
         /// Whether items open to all are reached too.
         opened: bool,
     },
+    /// A right that differs by category (a deal's pipeline): the reach in each listed
+    /// category (`None`: nothing there) and in every other one.
+    ByCategory {
+        /// The entity's category field (`CATEGORY_ID`).
+        field: &'static str,
+        /// Categories with rights of their own.
+        categories: Vec<(i64, Option<Self>)>,
+        /// The reach in every other category (`None`: nothing).
+        other: Option<Box<Self>>,
+    },
 }
 
 impl Reach {
+    /// The reach within one category (`None`: nothing there); a reach that does not
+    /// differ by category is the same in all.
+    pub fn in_category(&self, category: i64) -> Option<&Self> {
+        match self {
+            Self::ByCategory {
+                categories, other, ..
+            } => match categories.iter().find(|(c, _)| *c == category) {
+                Some((_, reach)) => reach.as_ref(),
+                None => other.as_deref(),
+            },
+            reach => Some(reach),
+        }
+    }
+
     /// Items of the given users (and open ones when `opened`).
     pub fn only(mut users: Vec<i64>, opened: bool) -> Self {
         users.sort_unstable();
@@ -121,10 +145,12 @@ impl Reach {
         Self::Only { users, opened }
     }
 
-    /// Whether this reaches an item assigned to `assigned`, open to all or not.
+    /// Whether this reaches an item assigned to `assigned`, open to all or not. A reach
+    /// by category needs the item's category: see [`crate::store::Row::reached_by`].
     pub fn covers(&self, assigned: Option<i64>, opened: bool) -> bool {
         match self {
             Self::Everything => true,
+            Self::ByCategory { .. } => false,
             Self::Only {
                 users,
                 opened: with_open,

@@ -25,6 +25,7 @@ use crate::binding::{Binding, BindingKind};
 use crate::entity::EntityType;
 use crate::field::Stored;
 use crate::identity::{App, Department, Grant, NewTokens, Role, Scope, TokenGrant, User, Webhook};
+use crate::permission::Reach;
 use crate::pipeline::{Category, Status};
 use crate::query::ListQuery;
 use async_trait::async_trait;
@@ -121,6 +122,26 @@ impl Row {
         };
         let opened = matches!(self.values.get("OPENED"), Some(Stored::Text(t)) if t == "Y");
         (assigned, opened)
+    }
+
+    /// Whether `reach` covers this row (by its category first, when the reach differs by
+    /// category).
+    pub fn reached_by(&self, reach: &Reach) -> bool {
+        let reach = match reach {
+            Reach::ByCategory { field, .. } => {
+                let category = match self.values.get(field) {
+                    Some(Stored::Int(c)) => *c,
+                    _ => 0,
+                };
+                match reach.in_category(category) {
+                    Some(r) => r,
+                    None => return false,
+                }
+            }
+            r => r,
+        };
+        let (assigned, opened) = self.access();
+        reach.covers(assigned, opened)
     }
 }
 

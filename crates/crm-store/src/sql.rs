@@ -331,11 +331,50 @@ fn conjunction(parts: &[String]) -> String {
     }
 }
 
-/// The rows a caller may read: assigned to one of the reached users, or open to all.
+/// The rows a caller may read: assigned to one of the reached users, or open to all; for
+/// a reach by category, per category (`None`: every row).
 fn visibility(b: &mut Binder, visible: &Reach) -> Option<String> {
-    let Reach::Only { users, opened } = visible else {
-        return None;
-    };
+    match visible {
+        Reach::Everything => None,
+        Reach::Only { users, opened } => Some(only(b, users, *opened)),
+        Reach::ByCategory {
+            field,
+            categories,
+            other,
+        } => {
+            let column = format!("COALESCE(t.{field}, 0)");
+            let mut parts = Vec::new();
+            for (category, reach) in categories {
+                let Some(reach) = reach else { continue };
+                let is = format!("{column} = {}", b.bind(Arg::Value(Stored::Int(*category))));
+                parts.push(match visibility(b, reach) {
+                    Some(v) => format!("({is} AND {v})"),
+                    None => format!("({is})"),
+                });
+            }
+            if let Some(reach) = other {
+                let mut rest: Vec<String> = categories
+                    .iter()
+                    .map(|(c, _)| format!("{column} <> {}", b.bind(Arg::Value(Stored::Int(*c)))))
+                    .collect();
+                rest.extend(visibility(b, reach));
+                parts.push(if rest.is_empty() {
+                    "(1 = 1)".into()
+                } else {
+                    format!("({})", rest.join(" AND "))
+                });
+            }
+            Some(if parts.is_empty() {
+                "(1 = 0)".into()
+            } else {
+                format!("({})", parts.join(" OR "))
+            })
+        }
+    }
+}
+
+/// Rows assigned to one of `users`, or open to all when `opened`.
+fn only(b: &mut Binder, users: &[i64], opened: bool) -> String {
     let users: Vec<Stored> = users.iter().copied().map(Stored::Int).collect();
     let assigned = match users.as_slice() {
         [] => None,
@@ -349,11 +388,11 @@ fn visibility(b: &mut Binder, visible: &Reach) -> Option<String> {
         }
     };
     let open = opened.then(|| "t.OPENED = 'Y'".to_string());
-    Some(match (assigned, open) {
+    match (assigned, open) {
         (Some(a), Some(o)) => format!("({a} OR {o})"),
         (Some(one), None) | (None, Some(one)) => format!("({one})"),
         (None, None) => "(1 = 0)".into(),
-    })
+    }
 }
 
 /// The type of the `ASSIGNED_BY_ID` column, for rendering a list of user ids.

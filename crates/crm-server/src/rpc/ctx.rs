@@ -90,11 +90,31 @@ impl Ctx {
     ) -> Result<Option<Reach>, ApiError> {
         let permissions = &self.services.permissions;
         let user = &self.caller.user;
-        let level = permissions.level(user, entity, action).await?;
-        if level == Level::None {
+        let levels = permissions.level(user, entity, action).await?;
+        if !levels.any() {
             return Ok(None);
         }
-        Ok(Some(permissions.reach(user, level).await?))
+        let resolve = |level: Level| async move {
+            Ok::<_, ApiError>(match level {
+                Level::None => None,
+                level => Some(permissions.reach(user, level).await?),
+            })
+        };
+        let field = entity.def().stage.and_then(|s| s.category_field);
+        match (field, levels.by_category.is_empty()) {
+            (Some(field), false) => {
+                let mut categories = Vec::new();
+                for (category, level) in &levels.by_category {
+                    categories.push((*category, resolve(*level).await?));
+                }
+                Ok(Some(Reach::ByCategory {
+                    field,
+                    categories,
+                    other: resolve(levels.default).await?.map(Box::new),
+                }))
+            }
+            _ => resolve(levels.default).await,
+        }
     }
 
     /// The entity-level gate (`*.add`, the start of `*.list`): some right for `action`.
@@ -130,10 +150,7 @@ impl Ctx {
     /// The item check on a row already loaded (`None`: it does not exist).
     pub fn permits(reach: &Reach, row: Option<&Row>) -> bool {
         match row {
-            Some(r) => {
-                let (assigned, opened) = r.access();
-                reach.covers(assigned, opened)
-            }
+            Some(r) => r.reached_by(reach),
             None => *reach == Reach::Everything,
         }
     }

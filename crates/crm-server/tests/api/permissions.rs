@@ -457,3 +457,63 @@ async fn own_leads_without_contact_rights() {
     // Another user's lead stays out of reach for reading as well.
     denied(&w.call("crm.lead.get", json!({"id": w.leads["dee"]})).await);
 }
+
+/// Deal rights per category: the caller may do everything with deals in general, but in
+/// category 1 only read and change their own deals and not add any.
+#[tokio::test]
+async fn deal_rights_differ_by_category() {
+    let mut grants = everything_at(Level::All);
+    for (action, level) in [
+        (Action::Read, Level::Own),
+        (Action::Update, Level::Own),
+        (Action::Add, Level::None),
+    ] {
+        grants.push(Grant::parse(&format!("deal_c1.{}={level}", action.code())).unwrap());
+    }
+    let w = world(grants).await;
+    let app = &w.app;
+    app.ok(
+        "crm.category.add",
+        json!({"entityTypeId": 2, "fields": {"name": "Restricted"}}),
+    )
+    .await;
+    let mut in_one = BTreeMap::new();
+    for (name, owner) in [("own", w.x), ("other", 1)] {
+        let id = app
+            .ok(
+                "crm.deal.add",
+                json!({"fields": {"TITLE": name, "CATEGORY_ID": 1, "ASSIGNED_BY_ID": owner}}),
+            )
+            .await;
+        in_one.insert(name, as_id(id));
+    }
+    // The list: every deal of category 0, only the caller's own in category 1.
+    let (ids, total) = w.listed("crm.deal.list").await;
+    let mut want: Vec<i64> = w.deals.values().copied().collect();
+    want.push(in_one["own"]);
+    want.sort_unstable();
+    assert_eq!((ids, total), (want.clone(), json!(want.len())));
+    // Items: the other's deal in category 1 is out of reach for read and update.
+    denied(&w.call("crm.deal.get", json!({"id": in_one["other"]})).await);
+    denied(
+        &w.call(
+            "crm.deal.update",
+            json!({"id": in_one["other"], "fields": {"TITLE": "x"}}),
+        )
+        .await,
+    );
+    let own = w.call("crm.deal.get", json!({"id": in_one["own"]})).await;
+    assert_eq!(own.1["result"]["TITLE"], "own", "{own:?}");
+    // Adding: allowed in category 0, refused in category 1.
+    denied(
+        &w.call("crm.deal.add", json!({"fields": {"CATEGORY_ID": 1}}))
+            .await,
+    );
+    let added = w
+        .call("crm.deal.add", json!({"fields": {"CATEGORY_ID": 0}}))
+        .await;
+    assert_eq!(added.0, 200, "{added:?}");
+    // Grant texts name the category; other entities have none.
+    assert!(Grant::parse("lead_c1.read=all").is_err());
+    assert_eq!(Grant::parse("DEAL_C2.read=own").unwrap().entity, "deal_c2");
+}

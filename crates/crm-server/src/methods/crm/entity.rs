@@ -4,9 +4,10 @@
 use crate::methods::crm::php_array;
 use crate::rpc::{ApiError, Ctx, Page, Registry};
 use crm_core::entity::EntityType;
+use crm_core::field::Stored;
 use crm_core::field::{InvalidValue, Storage, php_string};
 use crm_core::identity::Scope;
-use crm_core::permission::Action;
+use crm_core::permission::{Action, Reach};
 use crm_core::pipeline::Stages;
 use crm_core::query::{ListQuery, PAGE_SIZE, page, parse_filter, parse_order, parse_select};
 use crm_core::record::{Origin, new_entity, output, output_fields, prepare_update};
@@ -80,7 +81,7 @@ async fn stages(ctx: &Ctx, entity: EntityType) -> Result<Stages, ApiError> {
 pub async fn add(ctx: Ctx, entity: EntityType, p: AddParams) -> Result<i64, ApiError> {
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
     let params = php_array(p.params, "Parameter 'params' must be array.")?;
-    ctx.require_any(Action::Add, entity, access_denied).await?;
+    let reach = ctx.require_any(Action::Add, entity, access_denied).await?;
     let import = params
         .get("IMPORT")
         .and_then(php_string)
@@ -93,6 +94,20 @@ pub async fn add(ctx: Ctx, entity: EntityType, p: AddParams) -> Result<i64, ApiE
     };
     let stages = stages(&ctx, entity).await?;
     let new = new_entity(entity, &fields, origin, &stages).map_err(|e| ApiError::Invalid(e.0))?;
+    // A right to add that differs by category (deals) is checked in the new one's.
+    if let Reach::ByCategory { field, .. } = &reach {
+        let category = new
+            .values
+            .iter()
+            .find(|(n, _)| n == field)
+            .map_or(0, |(_, v)| match v {
+                Stored::Int(c) => *c,
+                _ => 0,
+            });
+        if reach.in_category(category).is_none() {
+            return Err(access_denied());
+        }
+    }
     for (kind, set) in &new.bindings {
         ctx.require_readable(kind.bound, set.iter().map(|b| b.bound_id).collect())
             .await?;
