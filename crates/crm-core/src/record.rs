@@ -32,9 +32,6 @@ const IMPORTED: [&str; 4] = [
     "MODIFY_BY_ID",
 ];
 
-/// The portal's base currency on a fresh install of this server.
-pub const BASE_CURRENCY: &str = "USD";
-
 /// Default `VALUE_TYPE` of a multi-field value.
 pub fn default_value_type(type_id: &str) -> &'static str {
     if type_id == "IM" { "OTHER" } else { "WORK" }

@@ -1,6 +1,9 @@
 //! Reference lists (`crm.status.list`): the default values of a fresh portal, in English.
 //! Codes match what clients resolve STATUS_ID, SOURCE_ID, TYPE_ID and HONORIFIC against.
 
+/// The portal's base currency on a fresh install of this server.
+pub const BASE_CURRENCY: &str = "USD";
+
 /// Default lead stages, in pipeline order, with their semantics (P process, S success,
 /// F failure).
 pub const LEAD_STAGES: [(&str, &str); 5] = [

@@ -4,7 +4,7 @@
 
 use super::model::{BindingKind, EntityDef, EntityType, Fixed, Naming, StageField};
 use crate::field::{FieldDef, FieldType as T};
-use crate::record::BASE_CURRENCY;
+use crate::reference::BASE_CURRENCY;
 
 const fn f(name: &'static str, ty: T, title: &'static str) -> FieldDef {
     FieldDef::new(name, ty, title)
