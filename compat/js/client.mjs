@@ -6,6 +6,11 @@
 // callListMethod / fetchListMethod that existing code still uses. Errors are checked as the
 // SDK's AjaxError (code, status).
 //
+// Deals and companies through the same helpers: crm.deal.* (defaults, stage moves, the
+// unknown-stage error), crm.deal.contact.*, a batch with $result references, 110 deals by
+// batchByChunk listed by callList, fetchList and next/total paging, a deal category and its
+// stages, crm.company.* and the contact-company bindings from both sides.
+//
 // Then the SDK's OAuth client (B24OAuth) with short-lived token pairs that the server's own
 // CLI (`crm-server app create`, `app token`) issues: calls succeed, and after the access token
 // expired the SDK refreshes it by itself (POST <server>/oauth/token/), both when it sees the
@@ -14,7 +19,7 @@
 // The SDK refuses non-HTTPS webhooks: compat/run starts the server with --tls-self-signed and
 // sets NODE_EXTRA_CA_CERTS to the printed certificate.
 
-import { AjaxError, AjaxResult, ApiVersion, B24Hook, B24OAuth } from '@bitrix24/b24jssdk'
+import { AjaxError, AjaxResult, ApiVersion, B24Hook, B24OAuth, ParamsFactory } from '@bitrix24/b24jssdk'
 import { Reporter, StepFailed, check, checkEq, serverCli, show, sleep } from './common.mjs'
 
 const CLIENT = 'js'
@@ -188,6 +193,270 @@ async function oauthScenario () {
     checkEq((await call('profile', {}, trusting.client)).ID, '1', 'profile ID through the SDK')
     await checkRefreshed(trusting, app)
     return 'refreshed on the server\'s expired_token'
+  })
+}
+
+// ---- deals and companies ----
+// These steps run through a second webhook client built with the SDK's Enterprise-plan
+// limits (ParamsFactory.getEnterprise(): a burst of 250 requests, then 5 per second), as
+// code for a portal on that plan configures it. The default limits (a burst of 50, then 2
+// per second) would make the SDK wait about half a second before each of these calls, since
+// the steps above already used the burst of the main client.
+const crm = B24Hook.fromWebhookUrl(hookUrl, { restrictionParams: ParamsFactory.getEnterprise() })
+crm.offClientSideWarning()
+const dcall = (method, params = {}) => call(method, params, crm)
+
+// What a deal created without fields looks like (crm.deal.get: every scalar a string).
+const DEAL_DEFAULTS = {
+  STAGE_ID: 'NEW',
+  STAGE_SEMANTIC_ID: 'P',
+  CATEGORY_ID: '0',
+  CLOSED: 'N',
+  IS_NEW: 'Y',
+  OPPORTUNITY: '0.00',
+  CURRENCY_ID: 'USD',
+  COMPANY_ID: '0',
+  CONTACT_ID: null
+}
+const DEAL_STAGE_ERROR = 'The value of "Deal stage" is incorrect'
+const DEALS = 110 // three pages of 50
+
+function pick (row, keys) {
+  return Object.fromEntries(keys.map(k => [k, row?.[k]]))
+}
+
+// crm.deal.get / crm.company.get: scalars are strings or null, multi-fields are arrays.
+function checkScalarsAreStrings (row, what) {
+  check(row && typeof row === 'object', `${what}: ${show(row)}`)
+  for (const [k, v] of Object.entries(row)) {
+    if (v === null || Array.isArray(v)) continue
+    check(typeof v === 'string', `${what}: ${k} is ${show(v)}, expected a string`)
+  }
+}
+
+// The SDK's AjaxError for a 400 with error "": axios's code, the server's body in originalError.
+function checkEmptyCodeError (e, description) {
+  checkEq(e.status, 400, 'AjaxError.status')
+  checkEq(e.code, 'ERR_BAD_REQUEST', 'AjaxError.code (axios code for an empty error code)')
+  checkEq(e.originalError?.response?.data, { error: '', error_description: description },
+    'the server body in AjaxError.originalError')
+  return `AjaxError code=${e.code} status=${e.status}, "${description}"`
+}
+
+async function dealScenario () {
+  let deal
+  await step('crm.deal.fields (45) and crm.deal.add without fields: defaults, strings', async () => {
+    const fields = await dcall('crm.deal.fields')
+    checkEq(Object.keys(fields ?? {}).length, 45, 'crm.deal.fields count')
+    check(fields.STAGE_ID?.type === 'crm_status' && fields.CATEGORY_ID?.isImmutable === true,
+      `STAGE_ID/CATEGORY_ID descriptors: ${show([fields.STAGE_ID, fields.CATEGORY_ID])}`)
+    deal = await dcall('crm.deal.add', { fields: {} })
+    check(Number.isInteger(deal) && deal > 0, `crm.deal.add returned ${show(deal)}, expected an integer id`)
+    const got = await dcall('crm.deal.get', { id: deal })
+    checkScalarsAreStrings(got, 'crm.deal.get')
+    checkEq(got.ID, String(deal), 'ID')
+    checkEq(got.TITLE, `Deal #${deal}`, 'TITLE of a deal added without one')
+    checkEq(pick(got, Object.keys(DEAL_DEFAULTS)), DEAL_DEFAULTS, 'defaults')
+    return `deal ${deal}`
+  })
+
+  await step('crm.deal.update STAGE_ID WON -> STAGE_SEMANTIC_ID S, CLOSED Y', async () => {
+    check(deal, 'no deal from the previous step')
+    checkEq(await dcall('crm.deal.update', { id: deal, fields: { STAGE_ID: 'WON', OPPORTUNITY: 2500 } }),
+      true, 'crm.deal.update')
+    const got = await dcall('crm.deal.get', { id: deal })
+    checkEq(pick(got, ['STAGE_ID', 'STAGE_SEMANTIC_ID', 'CLOSED', 'IS_NEW', 'OPPORTUNITY']),
+      { STAGE_ID: 'WON', STAGE_SEMANTIC_ID: 'S', CLOSED: 'Y', IS_NEW: 'N', OPPORTUNITY: '2500.00' },
+      'crm.deal.get after the move to WON')
+  })
+
+  await step('error: unknown STAGE_ID on update and add -> AjaxError 400, nothing written', async () => {
+    check(deal, 'no deal from the first step')
+    const onUpdate = await ajaxError('crm.deal.update', { id: deal, fields: { STAGE_ID: 'NO_SUCH_STAGE', TITLE: 'not written' } }, crm)
+    const shown = checkEmptyCodeError(onUpdate, DEAL_STAGE_ERROR)
+    const got = await dcall('crm.deal.get', { id: deal })
+    checkEq([got.STAGE_ID, got.TITLE], ['WON', `Deal #${deal}`], 'STAGE_ID, TITLE after the refused update')
+    const before = (await crm.actions.v2.call.make({ method: 'crm.deal.list', params: { select: ['ID'] } })).getTotal()
+    checkEmptyCodeError(await ajaxError('crm.deal.add', { fields: { TITLE: 'never added', STAGE_ID: 'NO_SUCH_STAGE' } }, crm),
+      DEAL_STAGE_ERROR)
+    const after = (await crm.actions.v2.call.make({ method: 'crm.deal.list', params: { select: ['ID'] } })).getTotal()
+    checkEq(after, before, 'deal count (getTotal) after the refused add')
+    return shown
+  })
+
+  await step('error: missing deal -> AjaxError 400 "Not found"', async () =>
+    checkEmptyCodeError(await ajaxError('crm.deal.get', { id: 999999 }, crm), 'Not found'))
+
+  await step('crm.deal.contact.add -> true, again -> false; items.get; deal CONTACT_ID', async () => {
+    const d = await dcall('crm.deal.add', { fields: { TITLE: 'js deal with contacts' } })
+    const [k1, k2] = [await dcall('crm.contact.add', { fields: { NAME: 'Deal', LAST_NAME: 'One' } }),
+      await dcall('crm.contact.add', { fields: { NAME: 'Deal', LAST_NAME: 'Two' } })]
+    checkEq(await dcall('crm.deal.contact.add', { id: d, fields: { CONTACT_ID: k1 } }), true, 'first crm.deal.contact.add')
+    checkEq(await dcall('crm.deal.contact.add', { id: d, fields: { CONTACT_ID: k1 } }), false, 'the same add again')
+    checkEq(await dcall('crm.deal.contact.add', { id: d, fields: { CONTACT_ID: k2, SORT: 50, IS_PRIMARY: 'Y' } }),
+      true, 'second crm.deal.contact.add, IS_PRIMARY Y')
+    checkItems(await dcall('crm.deal.contact.items.get', { id: d }), [binding(k1, 10, false), binding(k2, 50, true)],
+      'crm.deal.contact.items.get')
+    checkEq((await dcall('crm.deal.get', { id: d })).CONTACT_ID, String(k2), 'crm.deal.get CONTACT_ID (the primary)')
+    return `deal ${d}, contacts ${k1} and ${k2}`
+  })
+
+  await step('crm.deal.add with CONTACT_IDS binds the set, the first is primary', async () => {
+    const ks = []
+    for (const name of ['Set A', 'Set B', 'Set C']) ks.push(await dcall('crm.contact.add', { fields: { NAME: name } }))
+    const d = await dcall('crm.deal.add', { fields: { TITLE: 'js deal CONTACT_IDS', CONTACT_IDS: ks } })
+    checkItems(await dcall('crm.deal.contact.items.get', { id: d }),
+      ks.map((k, i) => binding(k, 10 * (i + 1), i === 0)), 'crm.deal.contact.items.get')
+    const got = await dcall('crm.deal.get', { id: d })
+    checkEq(got.CONTACT_ID, String(ks[0]), 'crm.deal.get CONTACT_ID')
+    check(!('CONTACT_IDS' in got), 'crm.deal.get shows the write-only CONTACT_IDS')
+  })
+
+  await step('batch with $result references: contact, deal and their binding in one call', async () => {
+    const response = await crm.actions.v2.batch.make({
+      calls: {
+        contact: ['crm.contact.add', { fields: { NAME: 'Batch', LAST_NAME: 'Deal contact' } }],
+        deal: ['crm.deal.add', { fields: { TITLE: 'js batch deal', OPPORTUNITY: 99.5 } }],
+        bind: ['crm.deal.contact.add', { id: '$result[deal]', fields: { CONTACT_ID: '$result[contact]' } }],
+        get: ['crm.deal.get', { id: '$result[deal]' }]
+      },
+      options: { isHaltOnError: true }
+    })
+    check(response.isSuccess, response.getErrorMessages().join('; '))
+    const r = response.getData()
+    checkEq(r.bind, true, 'crm.deal.contact.add with $result references')
+    checkEq(pick(r.get, ['ID', 'TITLE', 'OPPORTUNITY', 'CONTACT_ID']),
+      { ID: String(r.deal), TITLE: 'js batch deal', OPPORTUNITY: '99.50', CONTACT_ID: String(r.contact) },
+      'crm.deal.get in the same batch')
+  })
+
+  const titles = new Map()
+  await step(`batchByChunk: ${DEALS} crm.deal.add`, async () => {
+    const response = await crm.actions.v2.batchByChunk.make({
+      calls: Array.from({ length: DEALS }, (_, i) =>
+        ['crm.deal.add', { fields: { TITLE: `js deal list ${i}`, OPPORTUNITY: i, STAGE_ID: i % 2 ? 'PREPARATION' : 'NEW' } }]),
+      options: { isHaltOnError: true }
+    })
+    check(response.isSuccess, response.getErrorMessages().join('; '))
+    const ids = response.getData()
+    check(Array.isArray(ids) && ids.length === DEALS && ids.every(Number.isInteger), `ids: ${show(ids)}`)
+    check(new Set(ids).size === DEALS, 'duplicate ids')
+    ids.forEach((id, i) => titles.set(id, `js deal list ${i}`))
+    return `${Math.ceil(DEALS / 50)} batches`
+  })
+
+  const listParams = { filter: { '%TITLE': 'js deal list' }, select: ['ID', 'TITLE', 'OPPORTUNITY', 'STAGE_ID'] }
+  const checkDealRows = (rows, what) => {
+    check(Array.isArray(rows), `${what}: not an array`)
+    const ids = rows.map(r => Number(r.ID))
+    check(new Set(ids).size === ids.length, `${what}: ${ids.length - new Set(ids).size} duplicates`)
+    checkEq(ids.slice().sort((a, b) => a - b), [...titles.keys()].sort((a, b) => a - b), `${what}: ids`)
+    for (const r of rows) {
+      const i = Number(titles.get(Number(r.ID))?.split(' ').pop())
+      checkEq(pick(r, ['TITLE', 'OPPORTUNITY', 'STAGE_ID']),
+        { TITLE: `js deal list ${i}`, OPPORTUNITY: `${i}.00`, STAGE_ID: i % 2 ? 'PREPARATION' : 'NEW' },
+        `${what}: deal ${r.ID}`)
+    }
+  }
+
+  await step('callList crm.deal.list: every deal exactly once', async () => {
+    check(titles.size === DEALS, 'no deals')
+    const response = await crm.actions.v2.callList.make({ method: 'crm.deal.list', params: listParams })
+    check(response.isSuccess, response.getErrorMessages().join('; '))
+    checkDealRows(response.getData(), 'callList')
+  })
+
+  await step('fetchList crm.deal.list: every deal exactly once', async () => {
+    check(titles.size === DEALS, 'no deals')
+    const rows = []
+    const sizes = []
+    for await (const chunk of crm.actions.v2.fetchList.make({ method: 'crm.deal.list', params: listParams })) {
+      sizes.push(chunk.length)
+      rows.push(...chunk)
+    }
+    checkDealRows(rows, 'fetchList')
+    return `chunks of ${sizes.join(', ')}`
+  })
+
+  await step('crm.deal.list paging: getTotal, isMore, getNext (next past 50)', async () => {
+    check(titles.size === DEALS, 'no deals')
+    let page = await crm.actions.v2.call.make({ method: 'crm.deal.list', params: { ...listParams, order: { ID: 'ASC' }, start: 0 } })
+    checkEq(page.getTotal(), DEALS, 'getTotal()')
+    const rows = [...page.getData().result]
+    const sizes = [rows.length]
+    while (page.isMore()) {
+      page = await page.getNext(crm.getHttpClient(ApiVersion.v2))
+      check(page, 'getNext returned no page while isMore() was true')
+      sizes.push(page.getData().result.length)
+      rows.push(...page.getData().result)
+      check(sizes.length < 10, 'more pages than expected')
+    }
+    checkDealRows(rows, 'paging')
+    checkEq(sizes, [50, 50, DEALS - 100], 'page sizes')
+    return `pages of ${sizes.join(', ')}`
+  })
+
+  await step('crm.category.add (entityTypeId 2) -> a deal in it starts in C<id>:NEW; dealcategory.stage.list', async () => {
+    const added = await dcall('crm.category.add', { entityTypeId: 2, fields: { name: 'js pipeline' } })
+    const cat = added?.category?.id
+    check(Number.isInteger(cat) && cat > 0, `crm.category.add returned ${show(added)}`)
+    checkEq(added.category.name, 'js pipeline', 'category name')
+    const stages = await dcall('crm.dealcategory.stage.list', { id: cat })
+    check(Array.isArray(stages) && stages.length > 0, `crm.dealcategory.stage.list: ${show(stages)}`)
+    checkEq(stages[0].STATUS_ID, `C${cat}:NEW`, 'first stage')
+    check(stages.every(s => s.STATUS_ID.startsWith(`C${cat}:`)), `stage ids: ${show(stages.map(s => s.STATUS_ID))}`)
+    check(stages.some(s => s.STATUS_ID === `C${cat}:WON`), 'no WON stage in the category')
+    const d = await dcall('crm.deal.add', { fields: { TITLE: 'js deal in a pipeline', CATEGORY_ID: cat } })
+    const got = await dcall('crm.deal.get', { id: d })
+    checkEq(pick(got, ['CATEGORY_ID', 'STAGE_ID', 'STAGE_SEMANTIC_ID']),
+      { CATEGORY_ID: String(cat), STAGE_ID: `C${cat}:NEW`, STAGE_SEMANTIC_ID: 'P' }, 'the deal in the category')
+    checkEq(await dcall('crm.deal.update', { id: d, fields: { STAGE_ID: `C${cat}:WON` } }), true, 'move to the category\'s WON')
+    checkEq(pick(await dcall('crm.deal.get', { id: d }), ['STAGE_ID', 'STAGE_SEMANTIC_ID', 'CLOSED']),
+      { STAGE_ID: `C${cat}:WON`, STAGE_SEMANTIC_ID: 'S', CLOSED: 'Y' }, 'after the move')
+    return `category ${cat}, ${stages.length} stages`
+  })
+}
+
+async function companyScenario () {
+  let company
+  await step('crm.company.fields (57); crm.company.add/get: PHONE, EMAIL, default TITLE', async () => {
+    checkEq(Object.keys(await dcall('crm.company.fields') ?? {}).length, 57, 'crm.company.fields count')
+    const title = 'js Company — Ünïcødé & Co.'
+    company = await dcall('crm.company.add', {
+      fields: {
+        TITLE: title,
+        PHONE: [{ VALUE: '+1 555 0199', VALUE_TYPE: 'WORK' }],
+        EMAIL: [{ VALUE: 'sales@example.com', VALUE_TYPE: 'WORK' }]
+      }
+    })
+    check(Number.isInteger(company) && company > 0, `crm.company.add returned ${show(company)}`)
+    const got = await dcall('crm.company.get', { id: company })
+    checkScalarsAreStrings(got, 'crm.company.get')
+    checkEq(pick(got, ['ID', 'TITLE', 'HAS_PHONE', 'HAS_EMAIL']),
+      { ID: String(company), TITLE: title, HAS_PHONE: 'Y', HAS_EMAIL: 'Y' }, 'crm.company.get')
+    checkEq(got.PHONE?.map(p => pick(p, ['VALUE', 'VALUE_TYPE', 'TYPE_ID'])),
+      [{ VALUE: '+1 555 0199', VALUE_TYPE: 'WORK', TYPE_ID: 'PHONE' }], 'PHONE')
+    checkEq(got.EMAIL?.map(p => pick(p, ['VALUE', 'VALUE_TYPE', 'TYPE_ID'])),
+      [{ VALUE: 'sales@example.com', VALUE_TYPE: 'WORK', TYPE_ID: 'EMAIL' }], 'EMAIL')
+    const bare = await dcall('crm.company.add', { fields: {} })
+    checkEq((await dcall('crm.company.get', { id: bare })).TITLE, `Company #${bare}`, 'TITLE of a company added without one')
+    checkEq(await dcall('crm.company.update', { id: bare, fields: { TITLE: 'Renamed by js' } }), true, 'crm.company.update')
+    checkEq((await dcall('crm.company.get', { id: bare })).TITLE, 'Renamed by js', 'TITLE after crm.company.update')
+    return `companies ${company} and ${bare}`
+  })
+
+  await step('crm.company.contact.add -> the contact\'s COMPANY_ID; items.get from both sides', async () => {
+    check(company, 'no company from the previous step')
+    const k = await dcall('crm.contact.add', { fields: { NAME: 'Company', LAST_NAME: 'Contact' } })
+    checkEq(await dcall('crm.company.contact.add', { id: company, fields: { CONTACT_ID: k } }), true, 'crm.company.contact.add')
+    checkItems(await dcall('crm.company.contact.items.get', { id: company }), [binding(k, 10, true)],
+      'crm.company.contact.items.get')
+    checkEq(await dcall('crm.contact.company.items.get', { id: k }),
+      [{ COMPANY_ID: company, SORT: 10, ROLE_ID: 0, IS_PRIMARY: 'Y' }], 'crm.contact.company.items.get')
+    checkEq((await dcall('crm.contact.get', { id: k })).COMPANY_ID, String(company), 'crm.contact.get COMPANY_ID')
+    const d = await dcall('crm.deal.add', { fields: { TITLE: 'js deal of a company', COMPANY_ID: company } })
+    checkEq((await dcall('crm.deal.get', { id: d })).COMPANY_ID, String(company), 'crm.deal.get COMPANY_ID')
+    return `company ${company}, contact ${k}, deal ${d}`
   })
 }
 
@@ -435,6 +704,9 @@ async function main () {
       console.warn = warn
     }
   })
+
+  await dealScenario()
+  await companyScenario()
 
   await oauthScenario()
 

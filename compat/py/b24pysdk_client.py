@@ -5,6 +5,11 @@ objects (client.crm.lead, client.crm.contact, client.crm.lead.contact[.items]), 
 (client.call_batch) and its list helpers (as_list, as_list_fast). Errors are checked through
 the SDK's exception classes (BitrixAPIError subclasses and their error/status_code).
 
+Deals and companies through the same kind of service objects: client.crm.deal (and
+.contact[.items]), client.crm.company (and .contact[.items]), client.crm.contact.company.items
+and client.crm.category; crm.dealcategory.stage.list has no service object and goes through
+the generic call_method.
+
 Then the SDK's OAuth credentials (BitrixToken bound to a BitrixApp) with short-lived token
 pairs that the server's own CLI (`crm-server app create`, `app token`) issues: calls succeed,
 and after the access token expired the SDK refreshes it by itself (GET /oauth/token/), both
@@ -23,8 +28,10 @@ from b24pysdk import BitrixApp, BitrixToken, BitrixWebhook, Client, errors
 from b24pysdk.api.requesters import BitrixOAuthRequester
 from b24pysdk.errors import oauth as oauth_errors
 
-from common import (ClientError, Reporter, ServerCli, StepFailed, check, check_eq, check_error,
-                    run_seed_scenario, split_webhook, webhook_from_env, wrong_secret_webhook)
+from common import (DEAL_DEFAULTS, DEAL_NOT_FOUND, DEAL_STAGE_ERROR, ClientError, Reporter,
+                    ServerCli, StepFailed, binding, check, check_eq, check_error, check_items,
+                    check_strings, pick, run_seed_scenario, split_webhook, webhook_from_env,
+                    wrong_secret_webhook)
 
 CLIENT = "b24pysdk"
 
@@ -258,6 +265,255 @@ class OAuthScenario:
         return ", ".join(shown)
 
 
+DEALS = 120   # created by call_batches, listed over three 50-row pages
+
+
+def link_rows(request, id_key):
+    """items.get rows, checked against the SDK's own typed view of them (ContactLink or
+    CompanyLink)."""
+    raw = request.result
+    values = request.values
+    check(len(values) == len(raw), f"SDK parsed {len(values)} link rows of {len(raw)}")
+    attr = id_key.lower()
+    for link, row in zip(values, raw):
+        check(getattr(link, attr) == row[id_key] and link.sort == row["SORT"]
+              and link.is_primary == (row["IS_PRIMARY"] == "Y"),
+              f"SDK {type(link).__name__} {link!r} disagrees with the row {row!r}")
+    return raw
+
+
+def bad_request(fn, description):
+    """fn must raise BitrixAPIBadRequest: HTTP 400, error "", the given description."""
+    err = sdk_error(fn)
+    check_eq([err.kind, err.status, err.code, err.description],
+             ["BitrixAPIBadRequest", 400, "", description],
+             "error type, status, error, description")
+    return f"{err.kind}, status=400, code='', description={description!r}"
+
+
+def run_deal_scenario(rep, c, token):
+    crm = c.crm
+    st = {}
+
+    def defaults():
+        fields = crm.deal.fields().value   # parsed by the SDK into CRMField objects
+        check_eq(len(fields), 45, "crm.deal.fields count")
+        check_eq([fields["STAGE_ID"].type, fields["STAGE_ID"].status_type],
+                 ["crm_status", "DEAL_STAGE"], "STAGE_ID type, statusType")
+        check_eq(fields["CATEGORY_ID"].is_immutable, True, "CATEGORY_ID isImmutable")
+        deal = crm.deal.add({}).result
+        check(type(deal) is int and deal > 0, f"crm.deal.add returned {deal!r}, expected an int id")
+        got = crm.deal.get(deal).result
+        check_strings(got, "crm.deal.get")
+        check_eq(got.get("ID"), str(deal), "ID")
+        check_eq(got.get("TITLE"), f"Deal #{deal}", "TITLE of a deal added without one")
+        check_eq(pick(got, DEAL_DEFAULTS), DEAL_DEFAULTS, "defaults")
+        st["deal"] = deal
+        return f"deal {deal}"
+
+    def won():
+        deal = st.get("deal")
+        check(deal, "no deal from the first step")
+        check_eq(crm.deal.update(deal, {"STAGE_ID": "WON", "OPPORTUNITY": 2500}).result, True,
+                 "crm.deal.update")
+        check_eq(pick(crm.deal.get(deal).result,
+                      ["STAGE_ID", "STAGE_SEMANTIC_ID", "CLOSED", "IS_NEW", "OPPORTUNITY"]),
+                 {"STAGE_ID": "WON", "STAGE_SEMANTIC_ID": "S", "CLOSED": "Y", "IS_NEW": "N",
+                  "OPPORTUNITY": "2500.00"}, "crm.deal.get after the move to WON")
+
+    def unknown_stage():
+        deal = st.get("deal")
+        check(deal, "no deal from the first step")
+        shown = bad_request(lambda: crm.deal.update(
+            deal, {"STAGE_ID": "NO_SUCH_STAGE", "TITLE": "not written"}).result, DEAL_STAGE_ERROR)
+        got = crm.deal.get(deal).result
+        check_eq([got.get("STAGE_ID"), got.get("TITLE")], ["WON", f"Deal #{deal}"],
+                 "STAGE_ID, TITLE after the refused update")
+        before = crm.deal.list(select=["ID"]).response.total
+        bad_request(lambda: crm.deal.add(
+            {"TITLE": "never added", "STAGE_ID": "NO_SUCH_STAGE"}).result, DEAL_STAGE_ERROR)
+        check_eq(crm.deal.list(select=["ID"]).response.total, before,
+                 "deal count (total) after the refused add")
+        return "update and add: " + shown
+
+    def missing():
+        return bad_request(lambda: crm.deal.get(999999).result, DEAL_NOT_FOUND)
+
+    def deal_contacts():
+        check_eq(list(crm.deal.contact.fields().value), ["SORT", "IS_PRIMARY", "CONTACT_ID"],
+                 "crm.deal.contact.fields keys")
+        deal = crm.deal.add({"TITLE": "pysdk deal with contacts"}).result
+        k1 = crm.contact.add({"NAME": "Deal", "LAST_NAME": "One"}).result
+        k2 = crm.contact.add({"NAME": "Deal", "LAST_NAME": "Two"}).result
+        check_eq(crm.deal.contact.add(deal, {"CONTACT_ID": k1}).result, True, "first add")
+        check_eq(crm.deal.contact.add(deal, {"CONTACT_ID": k1}).result, False, "the same add again")
+        check_eq(crm.deal.contact.add(
+            deal, {"CONTACT_ID": k2, "SORT": 50, "IS_PRIMARY": "Y"}).result,
+            True, "second add, IS_PRIMARY Y")
+        check_items(link_rows(crm.deal.contact.items.get(deal), "CONTACT_ID"),
+                    [binding(k1, 10, False), binding(k2, 50, True)], "crm.deal.contact.items.get")
+        check_eq(crm.deal.get(deal).result.get("CONTACT_ID"), str(k2), "crm.deal.get CONTACT_ID")
+        check_eq(crm.deal.contact.delete(deal, {"CONTACT_ID": k2}).result, True,
+                 "crm.deal.contact.delete of the primary")
+        check_items(link_rows(crm.deal.contact.items.get(deal), "CONTACT_ID"),
+                    [binding(k1, 10, True)], "items.get after the delete")
+        check_eq(crm.deal.get(deal).result.get("CONTACT_ID"), str(k1),
+                 "CONTACT_ID after the delete")
+        st["contacts"] = (k1, k2)
+        return f"deal {deal}, contacts {k1} and {k2}"
+
+    def contact_ids():
+        k1, k2 = st.get("contacts") or (None, None)
+        check(k1, "no contacts from the previous step")
+        k3 = crm.contact.add({"NAME": "Deal", "LAST_NAME": "Three"}).result
+        deal = crm.deal.add({"TITLE": "pysdk deal CONTACT_IDS", "CONTACT_IDS": [k1, k2, k3]}).result
+        check_items(crm.deal.contact.items.get(deal).result,
+                    [binding(k1, 10, True), binding(k2, 20, False), binding(k3, 30, False)],
+                    "items.get after add with CONTACT_IDS")
+        got = crm.deal.get(deal).result
+        check_eq(got.get("CONTACT_ID"), str(k1), "crm.deal.get CONTACT_ID")
+        check("CONTACT_IDS" not in got, "crm.deal.get shows the write-only CONTACT_IDS")
+        new_set = [{"CONTACT_ID": k3, "SORT": 10},
+                   {"CONTACT_ID": k2, "SORT": 20, "IS_PRIMARY": "Y"}]
+        check_eq(crm.deal.contact.items.set(deal, new_set).result, True,
+                 "crm.deal.contact.items.set")
+        check_items(crm.deal.contact.items.get(deal).result,
+                    [binding(k3, 10, False), binding(k2, 20, True)], "items.get after items.set")
+        check_eq(crm.deal.contact.items.delete(deal).result, True, "crm.deal.contact.items.delete")
+        check_items(crm.deal.contact.items.get(deal).result, [], "items.get after items.delete")
+        check(crm.deal.get(deal).result.get("CONTACT_ID") is None,
+              "crm.deal.get CONTACT_ID after items.delete is not null")
+
+    def bulk():
+        stages = ["NEW", "PREPARATION", "EXECUTING"]
+        requests = [crm.deal.add({"TITLE": f"pysdk deal list {i}", "OPPORTUNITY": i,
+                                  "STAGE_ID": stages[i % 3]}) for i in range(DEALS)]
+        many = c.call_batches(requests).result
+        check(not many.result_error, f"call_batches result_error {many.result_error!r}")
+        ids = list(many.result.values()) if isinstance(many.result, dict) else list(many.result)
+        check_eq(len(ids), DEALS, "call_batches result count")
+        check(all(type(v) is int for v in ids), f"ids {ids!r}")
+        check_eq(len(set(ids)), DEALS, "distinct ids")
+        st["deals"] = {v: i for i, v in enumerate(ids)}
+        return f"{DEALS} crm.deal.add in batches of 50"
+
+    def lists():
+        deals = st.get("deals")
+        check(deals, "no deals from the previous step")
+        select, flt = ["ID", "TITLE", "OPPORTUNITY", "STAGE_ID"], {"%TITLE": "pysdk deal list"}
+        first = crm.deal.list(select=select, filter=flt, order={"ID": "ASC"}).response
+        check_eq([len(first.result), first.next, first.total], [50, 50, DEALS],
+                 "first page: rows, next, total")
+        slow = crm.deal.list(select=select, filter=flt).as_list().result
+        fast = list(crm.deal.list(select=select, filter=flt).as_list_fast().result)
+        stages = ["NEW", "PREPARATION", "EXECUTING"]
+        for name, rows in (("as_list", slow), ("as_list_fast", fast)):
+            ids = [int(r["ID"]) for r in rows]
+            check(len(ids) == len(set(ids)), f"{name}: duplicate ids")
+            check_eq(set(ids), set(deals), f"{name}: ids")
+            for r in rows:
+                i = deals[int(r["ID"])]
+                check_eq(pick(r, ["TITLE", "OPPORTUNITY", "STAGE_ID"]),
+                         {"TITLE": f"pysdk deal list {i}", "OPPORTUNITY": f"{i}.00",
+                          "STAGE_ID": stages[i % 3]}, f"{name}: deal {r['ID']}")
+        return f"{DEALS} deals, each exactly once; first page next=50, total={DEALS}"
+
+    def category():
+        added = crm.category.add({"name": "pysdk pipeline"}, 2).result
+        cat = (added or {}).get("category", {}).get("id")
+        check(type(cat) is int and cat > 0, f"crm.category.add returned {added!r}")
+        # No service object exists for crm.dealcategory.*: the SDK's generic call.
+        stages = token.call_method("crm.dealcategory.stage.list", {"id": cat}).get("result")
+        check(isinstance(stages, list) and stages, f"crm.dealcategory.stage.list: {stages!r}")
+        check_eq(stages[0].get("STATUS_ID"), f"C{cat}:NEW", "first stage")
+        check(all(s["STATUS_ID"].startswith(f"C{cat}:") for s in stages),
+              f"stage ids {[s['STATUS_ID'] for s in stages]}")
+        deal = crm.deal.add({"TITLE": "pysdk deal in a pipeline", "CATEGORY_ID": cat}).result
+        check_eq(pick(crm.deal.get(deal).result, ["CATEGORY_ID", "STAGE_ID", "STAGE_SEMANTIC_ID"]),
+                 {"CATEGORY_ID": str(cat), "STAGE_ID": f"C{cat}:NEW", "STAGE_SEMANTIC_ID": "P"},
+                 "the deal in the category")
+        # A default-pipeline stage is not one of this deal's stages on update.
+        bad_request(lambda: crm.deal.update(deal, {"STAGE_ID": "WON"}).result, DEAL_STAGE_ERROR)
+        check_eq(crm.deal.update(deal, {"STAGE_ID": f"C{cat}:LOSE"}).result, True,
+                 "move to C<id>:LOSE")
+        check_eq(pick(crm.deal.get(deal).result, ["STAGE_ID", "STAGE_SEMANTIC_ID", "CLOSED"]),
+                 {"STAGE_ID": f"C{cat}:LOSE", "STAGE_SEMANTIC_ID": "F", "CLOSED": "Y"},
+                 "after the move")
+        return f"category {cat}, {len(stages)} stages (call_method)"
+
+    def company():
+        fields = crm.company.fields().value
+        check_eq(len(fields), 57, "crm.company.fields count")
+        check_eq([fields["PHONE"].type, fields["PHONE"].is_multiple], ["crm_multifield", True],
+                 "PHONE descriptor")
+        title = "pysdk Company — Ünïcødé & Co."
+        co = crm.company.add({
+            "TITLE": title,
+            "PHONE": [{"VALUE": "+1 555 0199", "VALUE_TYPE": "WORK"}],
+            "EMAIL": [{"VALUE": "sales@example.com", "VALUE_TYPE": "WORK"}],
+        }).result
+        check(type(co) is int and co > 0, f"crm.company.add returned {co!r}")
+        got = crm.company.get(co).result
+        check_strings(got, "crm.company.get")
+        check_eq(pick(got, ["ID", "TITLE", "HAS_PHONE", "HAS_EMAIL"]),
+                 {"ID": str(co), "TITLE": title, "HAS_PHONE": "Y", "HAS_EMAIL": "Y"},
+                 "crm.company.get")
+        check_eq([pick(p, ["VALUE", "VALUE_TYPE", "TYPE_ID"]) for p in got.get("PHONE") or []],
+                 [{"VALUE": "+1 555 0199", "VALUE_TYPE": "WORK", "TYPE_ID": "PHONE"}], "PHONE")
+        check_eq([pick(p, ["VALUE", "VALUE_TYPE", "TYPE_ID"]) for p in got.get("EMAIL") or []],
+                 [{"VALUE": "sales@example.com", "VALUE_TYPE": "WORK", "TYPE_ID": "EMAIL"}],
+                 "EMAIL")
+        bare = crm.company.add({}).result
+        check_eq(crm.company.get(bare).result.get("TITLE"), f"Company #{bare}",
+                 "TITLE of a company added without one")
+        check_eq(crm.company.update(bare, {"TITLE": "Renamed by pysdk"}).result, True,
+                 "crm.company.update")
+        rows = crm.company.list(select=["ID", "TITLE"], filter={"@ID": [co, bare]},
+                                order={"ID": "ASC"}).result
+        check_eq(rows, [{"ID": str(co), "TITLE": title},
+                        {"ID": str(bare), "TITLE": "Renamed by pysdk"}], "crm.company.list")
+        check_eq(crm.company.delete(bare).result, True, "crm.company.delete")
+        err = sdk_error(lambda: crm.company.get(bare).result)
+        check_eq([err.kind, err.status], ["BitrixAPIBadRequest", 400],
+                 "crm.company.get after delete")
+        st["company"] = co
+        return f"company {co}; {bare} added, updated, listed, deleted"
+
+    def company_contacts():
+        co = st.get("company")
+        check(co, "no company from the previous step")
+        k = crm.contact.add({"NAME": "Company", "LAST_NAME": "Contact"}).result
+        check_eq(crm.company.contact.add(co, {"CONTACT_ID": k}).result, True,
+                 "crm.company.contact.add")
+        check_items(link_rows(crm.company.contact.items.get(co), "CONTACT_ID"),
+                    [binding(k, 10, True)], "crm.company.contact.items.get")
+        check_eq(link_rows(crm.contact.company.items.get(k), "COMPANY_ID"),
+                 [{"COMPANY_ID": co, "SORT": 10, "ROLE_ID": 0, "IS_PRIMARY": "Y"}],
+                 "crm.contact.company.items.get")
+        check_eq(crm.contact.get(k).result.get("COMPANY_ID"), str(co), "crm.contact.get COMPANY_ID")
+        deal = crm.deal.add({"TITLE": "pysdk deal of a company", "COMPANY_ID": co}).result
+        check_eq(crm.deal.get(deal).result.get("COMPANY_ID"), str(co), "crm.deal.get COMPANY_ID")
+        return f"company {co}, contact {k}, deal {deal}"
+
+    rep.step("client.crm.deal.fields (45, CRMField) and crm.deal.add without fields: defaults, "
+             "strings", defaults)
+    rep.step("crm.deal.update STAGE_ID WON -> STAGE_SEMANTIC_ID S, CLOSED Y", won)
+    rep.step("error: unknown STAGE_ID on update and add -> BitrixAPIBadRequest, nothing written",
+             unknown_stage)
+    rep.step("error: missing deal -> BitrixAPIBadRequest \"Not found\"", missing)
+    rep.step("client.crm.deal.contact: fields, add -> true, again -> false, items.get "
+             "(ContactLink), delete", deal_contacts)
+    rep.step("crm.deal.add with CONTACT_IDS; crm.deal.contact.items.set/items.delete", contact_ids)
+    rep.step(f"call_batches: {DEALS} crm.deal.add", bulk)
+    rep.step("crm.deal.list: next/total, as_list and as_list_fast, each deal exactly once", lists)
+    rep.step("client.crm.category.add (entityTypeId 2): the deal's stages are C<id>:*; "
+             "crm.dealcategory.stage.list", category)
+    rep.step("client.crm.company: fields (57), add/get (PHONE, EMAIL), default TITLE, update, "
+             "list, delete", company)
+    rep.step("crm.company.contact.add -> the contact's COMPANY_ID; items.get from both sides "
+             "(ContactLink, CompanyLink)", company_contacts)
+
+
 def main():
     rep = Reporter(CLIENT)
     a = Adapter(webhook_from_env())
@@ -357,6 +613,8 @@ def main():
 
     rep.step("call_batch and call_batches (named and array form, result_error)", batch)
     rep.step("as_list and as_list_fast over a filtered lead list", lists)
+
+    run_deal_scenario(rep, c, a.token)
 
     o = OAuthScenario(a.hook)
     rep.step("BitrixToken + BitrixApp: calls with token pairs from `crm-server app token`",

@@ -4,6 +4,8 @@
   `SKIP <client>: <step>: <reason>`) and the closing `N passed, M failed, K skipped` line.
 - run_seed_scenario() runs the seed scenario of crm.lead.contact.* through an adapter that
   wraps one client library, so every client checks the same expectations.
+- DEAL_DEFAULTS, DEAL_STAGE_ERROR and check_strings() hold what the deal and company steps
+  of the Python clients expect of crm.deal.get and crm.company.get.
 - ServerCli runs the server's own command line (`crm-server app create`, `app token`,
   `user add`) against the data dir of the server under test, as an operator would.
 """
@@ -321,3 +323,31 @@ def run_seed_scenario(rep, a):
     for case in ("bad id", "missing lead", "unknown method", "wrong secret"):
         rep.step(f"error: {case}", lambda case=case: a.error(case, lead, c1))
     return st
+
+
+# ---- deals and companies ----
+
+# What crm.deal.get shows for a deal added without fields (besides TITLE "Deal #<id>").
+DEAL_DEFAULTS = {
+    "STAGE_ID": "NEW", "STAGE_SEMANTIC_ID": "P", "CATEGORY_ID": "0", "CLOSED": "N",
+    "IS_NEW": "Y", "OPPORTUNITY": "0.00", "CURRENCY_ID": "USD", "COMPANY_ID": "0",
+    "CONTACT_ID": None,
+}
+# The `error_description` of an unknown STAGE_ID on crm.deal.add/update (HTTP 400, error "").
+DEAL_STAGE_ERROR = 'The value of "Deal stage" is incorrect'
+# crm.deal.get of a deal that does not exist (no period, unlike "Lead is not found").
+DEAL_NOT_FOUND = "Not found"
+
+
+def pick(row, keys):
+    return {k: (row or {}).get(k) for k in keys}
+
+
+def check_strings(row, what):
+    """crm.deal.get / crm.company.get: every scalar is a string or null (lists are
+    multi-fields)."""
+    check(isinstance(row, dict), f"{what}: {row!r}")
+    for k, v in row.items():
+        if v is None or isinstance(v, list):
+            continue
+        check(isinstance(v, str), f"{what}: {k} is {v!r}, expected a string")
