@@ -8,6 +8,7 @@
 //! - [`record`]: building a new lead/contact from client input, defaults, output rows.
 //! - [`binding`]: the generic owner → bound binding engine (`crm.lead.contact.*` and kin).
 //! - [`identity`]: users, scopes and webhook credentials.
+//! - [`item`]: the universal API's (`crm.item.*`) names and values for the entities.
 //! - [`permission`]: CRM access levels and what they reach.
 //! - [`pipeline`]: statuses, deal categories and the stage lists entities move through.
 //! - [`store`]: the async storage traits and their error type.
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod entity;
 pub mod field;
 pub mod identity;
+pub mod item;
 pub mod permission;
 pub mod pipeline;
 pub mod query;

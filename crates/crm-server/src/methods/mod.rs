@@ -16,6 +16,7 @@ pub fn registry() -> Registry {
     crm::binding::register(&mut r);
     crm::status::register(&mut r);
     crm::category::register(&mut r);
+    crm::item::register(&mut r);
     crate::rpc::batch::register(&mut r);
     r
 }

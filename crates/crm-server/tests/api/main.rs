@@ -18,6 +18,7 @@ mod filters;
 mod front_door;
 mod hardening;
 mod hostile;
+mod items;
 mod list;
 mod oauth;
 mod permissions;

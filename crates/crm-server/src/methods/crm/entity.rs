@@ -81,19 +81,31 @@ async fn stages(ctx: &Ctx, entity: EntityType) -> Result<Stages, ApiError> {
 pub async fn add(ctx: Ctx, entity: EntityType, p: AddParams) -> Result<i64, ApiError> {
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
     let params = php_array(p.params, "Parameter 'params' must be array.")?;
-    let reach = ctx.require_any(Action::Add, entity, access_denied).await?;
     let import = params
         .get("IMPORT")
         .and_then(php_string)
         .is_some_and(|v| v.eq_ignore_ascii_case("y"));
+    create(&ctx, entity, &fields, import, access_denied).await
+}
+
+/// Creates an entity from classic `fields` (also the universal API's path): the add
+/// right (in the new entity's category too), defaults, bound entities readable.
+pub(crate) async fn create(
+    ctx: &Ctx,
+    entity: EntityType,
+    fields: &Map<String, Value>,
+    import: bool,
+    access_denied: fn() -> ApiError,
+) -> Result<i64, ApiError> {
+    let reach = ctx.require_any(Action::Add, entity, access_denied).await?;
     let origin = Origin {
         user_id: ctx.caller.user.id,
         now: ctx.now(),
         tz: ctx.services.tz,
         import,
     };
-    let stages = stages(&ctx, entity).await?;
-    let new = new_entity(entity, &fields, origin, &stages).map_err(|e| ApiError::Invalid(e.0))?;
+    let stages = stages(ctx, entity).await?;
+    let new = new_entity(entity, fields, origin, &stages).map_err(|e| ApiError::Invalid(e.0))?;
     // A right to add that differs by category (deals) is checked in the new one's.
     if let Reach::ByCategory { field, .. } = &reach {
         let category = new
@@ -137,6 +149,21 @@ pub async fn update(ctx: Ctx, entity: EntityType, p: UpdateParams) -> Result<boo
     let id = valid_id(p.id)?;
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
     php_array(p.params, "Parameter 'params' must be array.")?;
+    let not_found = || ApiError::invalid(entity.def().missing_on_update);
+    change(&ctx, entity, id, &fields, access_denied, not_found).await
+}
+
+/// Updates an entity from classic `fields` (also the universal API's path): the item
+/// right (checked again on the row the transaction reads), a missing entity reported
+/// before a field error, bound entities readable.
+pub(crate) async fn change(
+    ctx: &Ctx,
+    entity: EntityType,
+    id: i64,
+    fields: &Map<String, Value>,
+    access_denied: fn() -> ApiError,
+    not_found: impl Fn() -> ApiError,
+) -> Result<bool, ApiError> {
     let reach = ctx
         .require_item(Action::Update, entity, id, access_denied)
         .await?;
@@ -146,11 +173,10 @@ pub async fn update(ctx: Ctx, entity: EntityType, p: UpdateParams) -> Result<boo
         tz: ctx.services.tz,
         import: false,
     };
-    let not_found = || ApiError::invalid(entity.def().missing_on_update);
     // Read and checked here; the store's writer only matches it against the row. A
     // missing entity is reported before a field error, as on a portal.
-    let stages = stages(&ctx, entity).await?;
-    let request = match prepare_update(entity, &fields, origin, stages) {
+    let stages = stages(ctx, entity).await?;
+    let request = match prepare_update(entity, fields, origin, stages) {
         Ok(r) => r,
         Err(_) if !ctx.store().exists(entity, id).await? => return Err(not_found()),
         Err(e) => return Err(ApiError::Invalid(e.0)),
@@ -160,9 +186,10 @@ pub async fn update(ctx: Ctx, entity: EntityType, p: UpdateParams) -> Result<boo
     }
     // The right is checked again on the row the transaction reads, in case it was
     // reassigned since.
+    let denied = access_denied().to_string();
     let plan = Box::new(move |row: &_, sets: &[_]| {
         if !Ctx::permits(&reach, Some(row)) {
-            return Err(InvalidValue(ACCESS_DENIED.into()));
+            return Err(InvalidValue(denied.clone()));
         }
         request.plan(row, sets)
     });

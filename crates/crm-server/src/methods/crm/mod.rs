@@ -3,6 +3,7 @@
 pub mod binding;
 pub mod category;
 pub mod entity;
+pub mod item;
 pub mod status;
 
 use crate::rpc::ApiError;
