@@ -377,3 +377,63 @@ fn truncated_and_foreign_files_are_refused() {
     let (ok, out) = import(fresh.path(), None, &other);
     assert!(!ok && out.contains("line 1"), "{out}");
 }
+
+/// A file in format version 2, as the build before reference lists were data wrote it
+/// (counts keyed `leads`/`contacts`, no `status` or `category` lines), still imports: its
+/// records arrive, and the database keeps the default reference lists.
+#[test]
+fn a_version_2_file_still_imports() {
+    let secret = "version-two-secret";
+    let lines = [
+        json!({"type": "header", "format": "crm-server-export", "version": 2,
+               "exported_at": "2026-01-01T00:00:00+00:00"}),
+        json!({"type": "portal", "member_id": "0123456789abcdef0123456789abcdef"}),
+        json!({"type": "department", "id": 1, "name": "Company", "sort": 500,
+               "parent": null, "head": null}),
+        json!({"type": "user", "id": 1, "name": "Admin", "last_name": "", "admin": true,
+               "active": true, "email": "", "departments": [1], "registered_at": 0}),
+        json!({"type": "webhook", "id": 1, "user_id": 1,
+               "secret_hash": crm_server::auth::hash_secret(secret), "scopes": ["crm"],
+               "created_at": 0, "revoked": false}),
+        json!({"type": "entity", "entity": "contact", "id": 3, "values": {"NAME": "Old"},
+               "multi": []}),
+        json!({"type": "entity", "entity": "lead", "id": 5,
+               "values": {"TITLE": "Old lead", "STATUS_ID": "NEW", "CONTACT_ID": 3},
+               "multi": []}),
+        json!({"type": "binding", "kind": "lead_contact", "owner": 5, "bound": 3,
+               "sort": 10, "role_id": 0, "primary": true}),
+        json!({"type": "end", "counts": {"users": 1, "webhooks": 1, "leads": 1,
+               "contacts": 1, "multi_values": 0, "bindings": 1, "departments": 1,
+               "roles": 0, "apps": 0},
+               "highest_ids": {"lead": 5, "contact": 3}}),
+    ];
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("v2.ndjson");
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out) = import(dir.path(), None, &file);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("1 leads, 1 contacts, 0 deals, 0 companies"),
+        "{out}"
+    );
+    let server = ServerProcess::start(dir.path(), &[]);
+    let api = Api::new(&format!("{}/rest/1/{secret}/", server.base()));
+    let lead = api.call("crm.lead.get", json!({"id": 5}));
+    assert_eq!(
+        (&lead["TITLE"], &lead["CONTACT_ID"]),
+        (&json!("Old lead"), &json!("3"))
+    );
+    let stages = api.call(
+        "crm.status.list",
+        json!({"filter": {"ENTITY_ID": "DEAL_STAGE"}}),
+    );
+    assert_eq!(stages.as_array().unwrap().len(), 8, "the defaults stay");
+    assert_eq!(
+        api.call("crm.lead.add", json!({"fields": {}})),
+        json!(6),
+        "ids continue after the file's"
+    );
+    assert_eq!(server.terminate().code(), Some(0));
+}
