@@ -13,6 +13,7 @@ mod company_contact;
 mod crash;
 mod deals;
 mod directory;
+mod every_method;
 mod fields;
 mod filters;
 mod front_door;
