@@ -108,7 +108,7 @@ fn every_stored_field_has_a_column() {
     let conn = Connection::open_in_memory().unwrap();
     let mut conn = conn;
     migrate(&mut conn).unwrap();
-    for entity in [EntityType::Lead, EntityType::Contact] {
+    for entity in EntityType::ALL {
         let cols: Vec<String> = conn
             .prepare(&format!(
                 "SELECT name FROM pragma_table_info('{}')",
