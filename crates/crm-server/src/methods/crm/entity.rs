@@ -175,7 +175,16 @@ pub(crate) async fn change(
     };
     // Read and checked here; the store's writer only matches it against the row. A
     // missing entity is reported before a field error, as on a portal.
-    let stages = stages(ctx, entity).await?;
+    // The stage lists matter only when the stage is being changed.
+    let moves = entity
+        .def()
+        .stage
+        .is_some_and(|st| fields.contains_key(st.field));
+    let stages = if moves {
+        stages(ctx, entity).await?
+    } else {
+        Stages::default()
+    };
     let request = match prepare_update(entity, fields, origin, stages) {
         Ok(r) => r,
         Err(_) if !ctx.store().exists(entity, id).await? => return Err(not_found()),
