@@ -162,6 +162,27 @@ pub fn requested_ids(kind: BindingKind, fields: &Map<String, Value>) -> Option<V
     fields.get(kind.owner_column).map(|v| vec![php_int(v)])
 }
 
+/// The owners a `held` field (a company's `CONTACT_ID`) names, as the items of a
+/// holders' set: positive ids, each once, SORT 10 as a portal binds them.
+fn held_items(v: &Value) -> Vec<Binding> {
+    let ids: Vec<i64> = match v {
+        Value::Array(a) => a.iter().map(php_int).collect(),
+        Value::Object(o) => o.values().map(php_int).collect(),
+        Value::Null => Vec::new(),
+        other => vec![php_int(other)],
+    };
+    let mut seen = HashSet::new();
+    ids.into_iter()
+        .filter(|id| *id > 0 && seen.insert(*id))
+        .map(|id| Binding {
+            bound_id: id,
+            sort: 10,
+            role_id: 0,
+            is_primary: true,
+        })
+        .collect()
+}
+
 /// The text of a stored stage code.
 fn code_text(code: &Stored) -> &str {
     match code {
@@ -387,6 +408,12 @@ pub fn new_entity(
             Stored::Text(if returning { "Y" } else { "N" }.into()),
         );
     }
+    let held = def
+        .held
+        .iter()
+        .filter_map(|(kind, field)| fields.get(*field).map(|v| (*kind, held_items(v))))
+        .filter(|(_, items)| !items.is_empty())
+        .collect();
     let mut after_insert: Option<crate::store::AfterInsert> = None;
     match def.naming {
         Naming::Numbered { field, prefix } => {
@@ -406,6 +433,7 @@ pub fn new_entity(
         values,
         multi,
         bindings,
+        held,
         after_insert,
     })
 }
@@ -533,6 +561,8 @@ pub struct UpdateRequest {
     sets: Vec<(BindingKind, SetRequest)>,
     /// The entity's stage lists, to check a stage against the row's category.
     stages: Stages,
+    /// Replacements of the holders of relations this entity is the bound side of.
+    held: Vec<(BindingKind, Vec<Binding>)>,
 }
 
 /// Reads `*.update`'s `fields`: read-only and unknown keys dropped, column values
@@ -606,6 +636,12 @@ pub fn prepare_update(
         multi,
         sets,
         stages,
+        held: entity
+            .def()
+            .held
+            .iter()
+            .filter_map(|(kind, field)| fields.get(*field).map(|v| (*kind, held_items(v))))
+            .collect(),
     })
 }
 
@@ -616,6 +652,11 @@ impl UpdateRequest {
         self.sets
             .iter()
             .map(|(kind, request)| (kind.bound, request.ids()))
+            .chain(
+                self.held
+                    .iter()
+                    .map(|(kind, items)| (kind.owner, items.iter().map(|b| b.bound_id).collect())),
+            )
             .collect()
     }
 
@@ -632,6 +673,7 @@ impl UpdateRequest {
     ) -> Result<Update, InvalidValue> {
         let mut update = Update {
             values: self.values.clone(),
+            held: self.held.clone(),
             ..Update::default()
         };
         let by_id: HashMap<i64, &MultiValue> = row.multi.iter().map(|m| (m.id, m)).collect();

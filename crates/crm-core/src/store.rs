@@ -158,8 +158,11 @@ pub type BindingEdit = Box<dyn Fn(&[Binding]) -> Option<Vec<Binding>> + Send + S
 /// A plan for the sets that hold one bound entity: receives the sets of its holders and of
 /// the owners named by the call (owner id, set; ascending by owner) and returns the sets
 /// to write (an empty list: no change).
-pub type HoldersEdit =
-    Box<dyn Fn(&[(i64, Vec<Binding>)]) -> Vec<(i64, Vec<Binding>)> + Send + Sync>;
+pub type HoldersEdit = Box<HoldersPlan<'static>>;
+
+/// The plan of a [`HoldersEdit`], possibly borrowing for `'a`.
+pub type HoldersPlan<'a> =
+    dyn Fn(&[(i64, Vec<Binding>)]) -> Vec<(i64, Vec<Binding>)> + Send + Sync + 'a;
 
 /// Changes to one entity, planned by the domain from its current state.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -174,6 +177,9 @@ pub struct Update {
     pub delete_multi: Vec<i64>,
     /// Binding sets to replace (bound entities must exist).
     pub bindings: Vec<(BindingKind, Vec<Binding>)>,
+    /// Relations this entity is the bound side of whose holders are replaced: the
+    /// owners to hold it (as `bound_id`, with SORT), each making it their primary.
+    pub held: Vec<(BindingKind, Vec<Binding>)>,
 }
 
 /// Plans an update from the current row and the binding sets the entity owns.
@@ -191,6 +197,9 @@ pub struct NewEntity {
     pub multi: Vec<NewMultiValue>,
     /// Initial binding sets owned by the new entity (bound entities must exist).
     pub bindings: Vec<(BindingKind, Vec<Binding>)>,
+    /// Owners that bind the new entity in a relation it is the bound side of (a
+    /// company's contacts), each making it their primary; they must exist.
+    pub held: Vec<(BindingKind, Vec<Binding>)>,
     /// Values computed from the new id, written in the same transaction.
     pub after_insert: Option<AfterInsert>,
 }
@@ -201,6 +210,7 @@ impl Debug for NewEntity {
             .field("values", &self.values)
             .field("multi", &self.multi)
             .field("bindings", &self.bindings)
+            .field("held", &self.held)
             .finish_non_exhaustive()
     }
 }

@@ -31,6 +31,7 @@ fn entity(values: Vec<(&'static str, Stored)>) -> NewEntity {
         values,
         multi: Vec::new(),
         bindings: Vec::new(),
+        held: Vec::new(),
         after_insert: None,
     }
 }

@@ -13,6 +13,7 @@ fn empty_entity() -> NewEntity {
         values: Vec::new(),
         multi: Vec::new(),
         bindings: Vec::new(),
+        held: Vec::new(),
         after_insert: None,
     }
 }

@@ -13,6 +13,7 @@ fn lead(comment: &str) -> NewEntity {
         values: vec![("COMMENTS", Stored::Text(comment.into()))],
         multi: Vec::new(),
         bindings: Vec::new(),
+        held: Vec::new(),
         after_insert: None,
     }
 }

@@ -1,5 +1,6 @@
 //! Companies: organisations, with multi-fields, a type, an industry and a size.
 
+use super::contact::CONTACT_COMPANY;
 use super::model::{EntityDef, Fixed, Naming};
 use crate::field::{FieldDef, FieldType as T};
 use crate::reference::BASE_CURRENCY;
@@ -18,6 +19,7 @@ pub static COMPANY: EntityDef = EntityDef {
     fields: COMPANY_FIELDS,
     stage: None,
     owns: &[],
+    held: &[(CONTACT_COMPANY, "CONTACT_ID")],
     defaults: &[
         ("COMPANY_TYPE", Fixed::Text("CUSTOMER")),
         ("INDUSTRY", Fixed::Text("IT")),

@@ -28,6 +28,7 @@ pub static CONTACT: EntityDef = EntityDef {
     table: "crm_contact",
     fields: CONTACT_FIELDS,
     stage: None,
+    held: &[],
     owns: &[CONTACT_COMPANY],
     defaults: &[
         ("TYPE_ID", Fixed::Text("CLIENT")),

@@ -39,6 +39,7 @@ pub static DEAL: EntityDef = EntityDef {
         new_flag: Some("IS_NEW"),
         unknown: Some("The value of \"Deal stage\" is incorrect"),
     }),
+    held: &[],
     owns: &[DEAL_CONTACT],
     defaults: &[
         ("TYPE_ID", Fixed::Text("SALE")),

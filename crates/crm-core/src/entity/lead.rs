@@ -39,6 +39,7 @@ pub static LEAD: EntityDef = EntityDef {
         new_flag: None,
         unknown: None,
     }),
+    held: &[],
     owns: &[LEAD_CONTACT],
     defaults: &[
         ("OPPORTUNITY", Fixed::Real(0.0)),

@@ -38,6 +38,9 @@ pub struct EntityDef {
     pub stage: Option<StageField>,
     /// The binding sets this entity owns (`crm.lead.contact.*` for leads).
     pub owns: &'static [BindingKind],
+    /// Relations this entity is the bound side of that one of its write-only fields
+    /// sets from this side (a company's `CONTACT_ID` list of contacts), with that field.
+    pub held: &'static [(BindingKind, &'static str)],
     /// Values a new entity gets when the client gives none (or an empty one).
     pub defaults: &'static [(&'static str, Fixed)],
     /// Fields described as writable that the server computes itself; client values

@@ -313,3 +313,83 @@ async fn the_company_side_checks_both_ends() {
         rows("CONTACT_ID", &[(id.as_i64().unwrap(), 10, true)])
     );
 }
+
+#[tokio::test]
+async fn a_company_binds_its_contacts_on_add_and_update() {
+    let app = TestApp::spawn().await;
+    for name in ["X", "Y", "Z"] {
+        app.ok("crm.contact.add", json!({"fields": {"NAME": name}}))
+            .await;
+    }
+    let (x, y, z) = (1, 2, 3);
+    // Y already has a company of its own, which it keeps as a non-primary one.
+    app.ok("crm.company.add", json!({"fields": {"TITLE": "Old"}}))
+        .await;
+    call_true(
+        &app,
+        "crm.contact.company.add",
+        json!({"id": y, "fields": {"COMPANY_ID": 1}}),
+        true,
+    )
+    .await;
+    let acme = app
+        .ok(
+            "crm.company.add",
+            json!({"fields": {"TITLE": "Acme", "CONTACT_ID": [x, y, x, 0]}}),
+        )
+        .await;
+    assert_eq!(acme, json!(2));
+    assert_sides(
+        &app,
+        &[(x, &[(2, 10, true)]), (y, &[(1, 10, false), (2, 10, true)])],
+        &[(2, &[(x, 10, true), (y, 10, true)]), (1, &[(y, 10, false)])],
+        "company add with CONTACT_ID",
+    )
+    .await;
+    // Update replaces the company's contacts: X leaves (Y keeps Acme), Z joins.
+    app.ok(
+        "crm.company.update",
+        json!({"id": 2, "fields": {"CONTACT_ID": [y, z]}}),
+    )
+    .await;
+    assert_sides(
+        &app,
+        &[
+            (x, &[]),
+            (y, &[(1, 10, false), (2, 10, true)]),
+            (z, &[(2, 10, true)]),
+        ],
+        &[(2, &[(y, 10, true), (z, 10, true)])],
+        "company update with CONTACT_ID",
+    )
+    .await;
+    // A missing contact refuses the whole call: no company, no binding.
+    assert_error(
+        &app.call(
+            "crm.company.add",
+            json!({"fields": {"TITLE": "Ghost", "CONTACT_ID": [x, 99]}}),
+        )
+        .await,
+        400,
+        "",
+        "Contact #99 is not found.",
+    );
+    let (_, listed) = app
+        .call("crm.company.list", json!({"filter": {"TITLE": "Ghost"}}))
+        .await;
+    assert_eq!(listed["total"], 0, "{listed}");
+    assert_sides(&app, &[(x, &[])], &[], "after the refused add").await;
+    // An empty list clears them.
+    app.ok(
+        "crm.company.update",
+        json!({"id": 2, "fields": {"CONTACT_ID": []}}),
+    )
+    .await;
+    assert_sides(
+        &app,
+        &[(y, &[(1, 10, true)]), (z, &[])],
+        &[(2, &[])],
+        "company update with an empty CONTACT_ID",
+    )
+    .await;
+}

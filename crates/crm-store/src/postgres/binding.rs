@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use crm_core::binding::holders_of;
 use crm_core::binding::{Binding, BindingKind, diff, sort_bindings};
 use crm_core::entity::EntityType;
-use crm_core::store::{BindingEdit, BindingStore, HoldersEdit, StoreError, StoreResult};
+use crm_core::store::{
+    BindingEdit, BindingStore, HoldersEdit, HoldersPlan, StoreError, StoreResult,
+};
 use deadpool_postgres::GenericClient;
 use std::collections::BTreeSet;
 
@@ -187,6 +189,48 @@ async fn load_sets(
     Ok(sets)
 }
 
+/// Edits, inside a transaction, every set of `kind` that binds `bound` and the sets of
+/// `owners` (which must exist), locking the owners' rows in ascending id order (and any
+/// owner that starts holding `bound` meanwhile): the plan gets the sets ascending by
+/// owner and returns those to write. Whether anything changed.
+pub(super) async fn edit_holders_in(
+    tx: &impl GenericClient,
+    kind: BindingKind,
+    bound: i64,
+    owners: &[i64],
+    edit: &HoldersPlan<'_>,
+) -> StoreResult<bool> {
+    let mut wanted: BTreeSet<i64> = owners.iter().copied().collect();
+    let mut locked = BTreeSet::new();
+    let mut existing = BTreeSet::new();
+    // An owner may start holding `bound` while we lock: lock until no new one.
+    loop {
+        wanted.extend(holder_ids(tx, kind, bound).await?);
+        let fresh: BTreeSet<i64> = wanted.difference(&locked).copied().collect();
+        if fresh.is_empty() {
+            break;
+        }
+        existing.extend(lock_owners(tx, kind, &fresh).await?);
+        locked.extend(fresh);
+    }
+    if let Some(&id) = owners.iter().find(|id| !existing.contains(id)) {
+        return Err(StoreError::BoundNotFound {
+            entity: kind.owner,
+            id,
+        });
+    }
+    let sets = load_sets(tx, kind, &existing).await?;
+    let changes = edit(&sets);
+    for (owner, new) in &changes {
+        let old = sets
+            .iter()
+            .find(|(o, _)| o == owner)
+            .map_or(&[][..], |(_, s)| s.as_slice());
+        write_bindings(tx, kind, *owner, old, new).await?;
+    }
+    Ok(!changes.is_empty())
+}
+
 #[async_trait]
 impl BindingStore for PostgresStore {
     async fn bindings(&self, kind: BindingKind, owner: i64) -> StoreResult<Vec<Binding>> {
@@ -256,35 +300,7 @@ impl BindingStore for PostgresStore {
             if require_bound && !found {
                 return Err(StoreError::NotFound);
             }
-            let mut wanted: BTreeSet<i64> = owners.iter().copied().collect();
-            let mut locked = BTreeSet::new();
-            let mut existing = BTreeSet::new();
-            // An owner may start holding `bound` while we lock: lock until no new one.
-            loop {
-                wanted.extend(holder_ids(&tx, kind, bound).await?);
-                let fresh: BTreeSet<i64> = wanted.difference(&locked).copied().collect();
-                if fresh.is_empty() {
-                    break;
-                }
-                existing.extend(lock_owners(&tx, kind, &fresh).await?);
-                locked.extend(fresh);
-            }
-            if let Some(&id) = owners.iter().find(|id| !existing.contains(id)) {
-                return Err(StoreError::BoundNotFound {
-                    entity: kind.owner,
-                    id,
-                });
-            }
-            let sets = load_sets(&tx, kind, &existing).await?;
-            let changes = edit(&sets);
-            for (owner, new) in &changes {
-                let old = sets
-                    .iter()
-                    .find(|(o, _)| o == owner)
-                    .map_or(&[][..], |(_, s)| s.as_slice());
-                write_bindings(&tx, kind, *owner, old, new).await?;
-            }
-            !changes.is_empty()
+            edit_holders_in(&tx, kind, bound, &owners, &*edit).await?
         })
     }
 }

@@ -1,12 +1,12 @@
 //! `EntityStore` on PostgreSQL: leads and contacts with their multi-field values, created,
 //! updated and deleted together with the binding sets they own or appear in.
 
-use super::binding::{load_bindings, lock_bound, lock_row, write_bindings};
+use super::binding::{edit_holders_in, load_bindings, lock_bound, lock_row, write_bindings};
 use super::values::{PgValue, exists, list_rows, load_row};
 use super::{PostgresStore, in_transaction, pg, pool_error};
 use crate::sql::table;
 use async_trait::async_trait;
-use crm_core::binding::plan_remove;
+use crm_core::binding::{plan_holders_set, plan_remove};
 use crm_core::entity::EntityType;
 use crm_core::entity::binding_kinds;
 use crm_core::field::Stored;
@@ -127,6 +127,11 @@ impl EntityStore for PostgresStore {
             for (kind, set) in &new.bindings {
                 write_bindings(&tx, *kind, id, &[], set).await?;
             }
+            for (kind, items) in &new.held {
+                let owners: Vec<i64> = items.iter().map(|b| b.bound_id).collect();
+                let edit = |sets: &[(i64, Vec<_>)]| plan_holders_set(sets, id, items);
+                edit_holders_in(&tx, *kind, id, &owners, &edit).await?;
+            }
             id
         })
     }
@@ -182,6 +187,11 @@ impl EntityStore for PostgresStore {
                     .find(|(k, _)| k == kind)
                     .map_or(&[][..], |(_, s)| s.as_slice());
                 write_bindings(&tx, *kind, id, old, new).await?;
+            }
+            for (kind, items) in &update.held {
+                let owners: Vec<i64> = items.iter().map(|b| b.bound_id).collect();
+                let edit = |sets: &[(i64, Vec<_>)]| plan_holders_set(sets, id, items);
+                edit_holders_in(&tx, *kind, id, &owners, &edit).await?;
             }
             true
         })

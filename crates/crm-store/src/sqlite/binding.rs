@@ -7,7 +7,9 @@ use crate::sql;
 use async_trait::async_trait;
 use crm_core::binding::holders_of;
 use crm_core::binding::{Binding, BindingKind, diff, sort_bindings};
-use crm_core::store::{BindingEdit, BindingStore, HoldersEdit, StoreError, StoreResult};
+use crm_core::store::{
+    BindingEdit, BindingStore, HoldersEdit, HoldersPlan, StoreError, StoreResult,
+};
 use rusqlite::{Connection, Transaction, params};
 
 /// The owner's set, ordered by SORT then bound id.
@@ -120,6 +122,38 @@ fn load_sets(
         .collect()
 }
 
+/// Edits, inside a transaction, every set of `kind` that binds `bound` and the sets of
+/// `owners` (which must exist): the plan gets them ascending by owner and returns the
+/// sets to write. Whether anything changed.
+pub(super) fn edit_holders_in(
+    tx: &Transaction<'_>,
+    kind: BindingKind,
+    bound: i64,
+    owners: &[i64],
+    edit: &HoldersPlan<'_>,
+) -> StoreResult<bool> {
+    for &id in owners {
+        if !exists(tx, kind.owner, id)? {
+            return Err(StoreError::BoundNotFound {
+                entity: kind.owner,
+                id,
+            });
+        }
+    }
+    let mut ids = holder_ids(tx, kind, bound)?;
+    ids.extend(owners);
+    let sets = load_sets(tx, kind, ids)?;
+    let changes = edit(&sets);
+    for (owner, new) in &changes {
+        let old = sets
+            .iter()
+            .find(|(o, _)| o == owner)
+            .map_or(&[][..], |(_, s)| s.as_slice());
+        write_bindings(tx, kind, *owner, old, new)?;
+    }
+    Ok(!changes.is_empty())
+}
+
 #[async_trait]
 impl BindingStore for SqliteStore {
     async fn bindings(&self, kind: BindingKind, owner: i64) -> StoreResult<Vec<Binding>> {
@@ -172,26 +206,7 @@ impl BindingStore for SqliteStore {
             if require_bound && !exists(tx, kind.bound, bound)? {
                 return Err(StoreError::NotFound);
             }
-            for &id in &owners {
-                if !exists(tx, kind.owner, id)? {
-                    return Err(StoreError::BoundNotFound {
-                        entity: kind.owner,
-                        id,
-                    });
-                }
-            }
-            let mut ids = holder_ids(tx, kind, bound)?;
-            ids.extend(&owners);
-            let sets = load_sets(tx, kind, ids)?;
-            let changes = edit(&sets);
-            for (owner, new) in &changes {
-                let old = sets
-                    .iter()
-                    .find(|(o, _)| o == owner)
-                    .map_or(&[][..], |(_, s)| s.as_slice());
-                write_bindings(tx, kind, *owner, old, new)?;
-            }
-            Ok(!changes.is_empty())
+            edit_holders_in(tx, kind, bound, &owners, &*edit)
         })
         .await
     }

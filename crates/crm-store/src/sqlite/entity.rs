@@ -1,12 +1,12 @@
 //! `EntityStore`: leads and contacts with their multi-field values, created, updated and
 //! deleted together with the binding sets they own or appear in.
 
-use super::binding::{check_bound, load_bindings, write_bindings};
+use super::binding::{check_bound, edit_holders_in, load_bindings, write_bindings};
 use super::rows::{Sql, exists, list_rows, load_row};
 use super::{SqliteStore, db};
 use crate::sql::table;
 use async_trait::async_trait;
-use crm_core::binding::plan_remove;
+use crm_core::binding::{plan_holders_set, plan_remove};
 use crm_core::entity::EntityType;
 use crm_core::entity::binding_kinds;
 use crm_core::query::ListQuery;
@@ -79,6 +79,12 @@ impl EntityStore for SqliteStore {
             for (kind, set) in &new.bindings {
                 write_bindings(tx, *kind, id, &[], set)?;
             }
+            for (kind, items) in &new.held {
+                let owners: Vec<i64> = items.iter().map(|b| b.bound_id).collect();
+                edit_holders_in(tx, *kind, id, &owners, &|sets| {
+                    plan_holders_set(sets, id, items)
+                })?;
+            }
             Ok(id)
         })
         .await
@@ -123,6 +129,10 @@ impl EntityStore for SqliteStore {
             for (kind, new) in &update.bindings {
                 let old = sets.iter().find(|(k, _)| k == kind).map(|(_, s)| s.as_slice()).unwrap_or(&[]);
                 write_bindings(tx, *kind, id, old, new)?;
+            }
+            for (kind, items) in &update.held {
+                let owners: Vec<i64> = items.iter().map(|b| b.bound_id).collect();
+                edit_holders_in(tx, *kind, id, &owners, &|sets| plan_holders_set(sets, id, items))?;
             }
             Ok(true)
         })

@@ -124,6 +124,10 @@ pub(crate) async fn create(
         ctx.require_readable(kind.bound, set.iter().map(|b| b.bound_id).collect())
             .await?;
     }
+    for (kind, items) in &new.held {
+        ctx.require_readable(kind.owner, items.iter().map(|b| b.bound_id).collect())
+            .await?;
+    }
     Ok(ctx.store().create(entity, new).await?)
 }
 
