@@ -109,7 +109,13 @@ pub fn describe(entity: EntityType) -> Map<String, Value> {
         m.insert("type".into(), json!(item_type(def)));
         m.insert("isRequired".into(), json!(false));
         m.insert("isReadOnly".into(), json!(def.read_only));
-        m.insert("isImmutable".into(), json!(def.immutable));
+        // The universal API moves an entity between categories: not immutable there.
+        let category = entity
+            .def()
+            .stage
+            .and_then(|st| st.category_field)
+            .is_some_and(|c| c == def.name);
+        m.insert("isImmutable".into(), json!(def.immutable && !category));
         m.insert("isMultiple".into(), json!(def.multiple));
         m.insert("isDynamic".into(), json!(false));
         if def.deprecated {

@@ -22,6 +22,9 @@ pub struct Origin {
     /// An import (`params: {IMPORT: "Y"}` on add): the creation and modification dates
     /// and authors the client gives are kept, for migrating records.
     pub import: bool,
+    /// The universal API's update, which may move an entity to another category (a
+    /// deal's `categoryId`, immutable for the classic methods).
+    pub moves_category: bool,
 }
 
 /// The read-only fields an import may set.
@@ -247,14 +250,14 @@ fn date_after(origin: Origin, days: i64) -> String {
 fn writable(
     entity: EntityType,
     fields: &Map<String, Value>,
-    adding: bool,
+    immutable_ok: bool,
 ) -> impl Iterator<Item = (&'static FieldDef, &Value)> {
     let owns = entity.def().owns;
     entity.fields().iter().filter_map(move |def| {
         let input = fields.get(def.name)?;
         let derived = owns.iter().any(|k| k.owner_column == def.name)
             || entity.def().computed.contains(&def.name);
-        let fixed = def.immutable && !adding;
+        let fixed = def.immutable && !immutable_ok;
         (!def.read_only && !derived && !fixed).then_some((def, input))
     })
 }
@@ -576,7 +579,7 @@ pub fn prepare_update(
 ) -> Result<UpdateRequest, InvalidValue> {
     let mut values = Vec::new();
     let mut multi = Vec::new();
-    for (def, input) in writable(entity, fields, false) {
+    for (def, input) in writable(entity, fields, origin.moves_category) {
         match def.storage {
             Storage::Column => {
                 if let Internalized::Set(v) = def.internalize(input, origin.tz)? {
@@ -753,10 +756,39 @@ impl UpdateRequest {
         // In a success stage before or after this update.
         let mut success = false;
         if let Some(stage) = &def.stage {
-            let category = match stage.category_field.and_then(|f| row.values.get(f)) {
+            let old_category = match stage.category_field.and_then(|f| row.values.get(f)) {
                 Some(Stored::Int(c)) => *c,
                 _ => 0,
             };
+            let mut category = old_category;
+            // A move to another category (the universal API): an unknown one is refused;
+            // the stage follows into the new category by its semantics.
+            if let Some(field) = stage.category_field
+                && let Stored::Int(to) = current(&update, field)
+                && to != old_category
+            {
+                if !self.stages.has_category(to) {
+                    return Err(InvalidValue(format!("Category {to} is not available")));
+                }
+                category = to;
+                let code = current(&update, stage.field);
+                let text = code_text(&code);
+                if self.stages.semantics(to, text).is_none() {
+                    let semantics = self
+                        .stages
+                        .semantics(old_category, text)
+                        .or_else(|| self.stages.semantics_anywhere(text))
+                        .unwrap_or("P");
+                    let mapped = self
+                        .stages
+                        .first_with(to, semantics)
+                        .or_else(|| self.stages.initial(to))
+                        .unwrap_or_default()
+                        .to_string();
+                    update.values.retain(|(n, _)| *n != stage.field);
+                    update.values.push((stage.field, Stored::Text(mapped)));
+                }
+            }
             success = current(&update, stage.semantic_field) == Stored::Text("S".into());
             let old = row.values.get(stage.field).cloned().unwrap_or(Stored::Null);
             let code = current(&update, stage.field);

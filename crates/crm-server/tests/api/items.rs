@@ -23,7 +23,10 @@ async fn fields_use_universal_names() {
     assert_eq!(fields["stageId"]["statusType"], "DEAL_STAGE");
     assert_eq!(fields["opened"]["type"], "boolean");
     assert_eq!(fields["contactIds"]["isMultiple"], true);
-    assert_eq!(fields["categoryId"]["isImmutable"], true);
+    assert_eq!(
+        fields["categoryId"]["isImmutable"], false,
+        "crm.item.update moves deals between categories"
+    );
     assert!(fields.get("TITLE").is_none() && fields.get("title").is_some());
     let lead = app.ok("crm.item.fields", json!({"entityTypeId": 1})).await;
     assert_eq!(lead["fields"]["stageId"]["statusType"], "STATUS");
@@ -255,4 +258,71 @@ async fn lists_filter_order_select_and_page() {
             text,
         );
     }
+}
+
+#[tokio::test]
+async fn the_universal_api_moves_a_deal_to_another_category() {
+    let app = TestApp::spawn().await;
+    app.ok(
+        "crm.category.add",
+        json!({"entityTypeId": 2, "fields": {"name": "Second"}}),
+    )
+    .await;
+    let id = app
+        .ok("crm.deal.add", json!({"fields": {"STAGE_ID": "WON"}}))
+        .await;
+    // The classic update ignores the category…
+    app.ok(
+        "crm.deal.update",
+        json!({"id": id, "fields": {"CATEGORY_ID": 1}}),
+    )
+    .await;
+    assert_eq!(
+        app.ok("crm.deal.get", json!({"id": id})).await["CATEGORY_ID"],
+        "0"
+    );
+    // …the universal one moves the deal, its stage following by semantics.
+    let moved = app
+        .ok(
+            "crm.item.update",
+            json!({"entityTypeId": 2, "id": id, "fields": {"categoryId": 1}}),
+        )
+        .await;
+    assert_eq!(
+        (
+            &item(&moved)["categoryId"],
+            &item(&moved)["stageId"],
+            &item(&moved)["closed"]
+        ),
+        (&json!(1), &json!("C1:WON"), &json!("Y"))
+    );
+    // With a stage of the new category given, that one is taken.
+    let back = app
+        .ok(
+            "crm.item.update",
+            json!({"entityTypeId": 2, "id": id, "fields": {"categoryId": 0, "stageId": "EXECUTING"}}),
+        )
+        .await;
+    assert_eq!(
+        (
+            &item(&back)["categoryId"],
+            &item(&back)["stageId"],
+            &item(&back)["closed"]
+        ),
+        (&json!(0), &json!("EXECUTING"), &json!("N"))
+    );
+    assert_error(
+        &app.call(
+            "crm.item.update",
+            json!({"entityTypeId": 2, "id": id, "fields": {"categoryId": 99}}),
+        )
+        .await,
+        400,
+        "",
+        "Category 99 is not available",
+    );
+    assert_eq!(
+        app.ok("crm.deal.get", json!({"id": id})).await["CATEGORY_ID"],
+        "0"
+    );
 }

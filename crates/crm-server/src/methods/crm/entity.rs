@@ -103,6 +103,7 @@ pub(crate) async fn create(
         now: ctx.now(),
         tz: ctx.services.tz,
         import,
+        moves_category: false,
     };
     let stages = stages(ctx, entity).await?;
     let new = new_entity(entity, fields, origin, &stages).map_err(|e| ApiError::Invalid(e.0))?;
@@ -154,7 +155,7 @@ pub async fn update(ctx: Ctx, entity: EntityType, p: UpdateParams) -> Result<boo
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
     php_array(p.params, "Parameter 'params' must be array.")?;
     let not_found = || ApiError::invalid(entity.def().missing_on_update);
-    change(&ctx, entity, id, &fields, access_denied, not_found).await
+    change(&ctx, entity, id, &fields, access_denied, not_found, false).await
 }
 
 /// Updates an entity from classic `fields` (also the universal API's path): the item
@@ -167,23 +168,33 @@ pub(crate) async fn change(
     fields: &Map<String, Value>,
     access_denied: fn() -> ApiError,
     not_found: impl Fn() -> ApiError,
+    moves_category: bool,
 ) -> Result<bool, ApiError> {
     let reach = ctx
         .require_item(Action::Update, entity, id, access_denied)
         .await?;
+    // A move to another category needs the right there too (rights by category).
+    let category_field = entity.def().stage.and_then(|st| st.category_field);
+    if let (true, Some(field), Reach::ByCategory { .. }) = (moves_category, category_field, &reach)
+        && let Some(to) = fields.get(field).map(crm_core::field::php_int)
+        && reach.in_category(to).is_none()
+    {
+        return Err(access_denied());
+    }
     let origin = Origin {
         user_id: ctx.caller.user.id,
         now: ctx.now(),
         tz: ctx.services.tz,
         import: false,
+        moves_category,
     };
     // Read and checked here; the store's writer only matches it against the row. A
     // missing entity is reported before a field error, as on a portal.
-    // The stage lists matter only when the stage is being changed.
-    let moves = entity
-        .def()
-        .stage
-        .is_some_and(|st| fields.contains_key(st.field));
+    // The stage lists matter only when the stage (or the category) is being changed.
+    let moves = entity.def().stage.is_some_and(|st| {
+        fields.contains_key(st.field)
+            || (moves_category && st.category_field.is_some_and(|c| fields.contains_key(c)))
+    });
     let stages = if moves {
         stages(ctx, entity).await?
     } else {

@@ -144,7 +144,7 @@ pub async fn update(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
         return Err(not_found());
     }
     let classic = classic_fields(entity, &fields);
-    change(&ctx, entity, id, &classic, access_denied, not_found).await?;
+    change(&ctx, entity, id, &classic, access_denied, not_found, true).await?;
     Ok(json!({ "item": read(&ctx, entity, id).await? }))
 }
 
