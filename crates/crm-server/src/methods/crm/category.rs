@@ -318,9 +318,11 @@ pub async fn dc_add(ctx: Ctx, p: DealCategoryParams) -> Result<i64, ApiError> {
         return Err(ApiError::invalid("Access denied."));
     }
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
-    create(&ctx, &fields, 0)
-        .await
-        .map_err(|_| ApiError::invalid("Field 'NAME' is required."))
+    // The older method words the missing name its own way; other failures stay as they are.
+    create(&ctx, &fields, 0).await.map_err(|e| match e {
+        ApiError::Coded("0", _) => ApiError::invalid("Field 'NAME' is required."),
+        other => other,
+    })
 }
 
 /// `crm.dealcategory.update`.
@@ -361,7 +363,11 @@ pub async fn dc_delete(ctx: Ctx, p: DealCategoryParams) -> Result<bool, ApiError
         ],
     )
     .await
-    .map_err(|e| ApiError::invalid(e.to_string()))?;
+    // The older method answers with an empty code; other failures stay as they are.
+    .map_err(|e| match e {
+        ApiError::Coded(_, text) => ApiError::Invalid(text),
+        other => other,
+    })?;
     Ok(true)
 }
 
