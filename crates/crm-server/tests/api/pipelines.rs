@@ -455,3 +455,129 @@ async fn the_older_dealcategory_methods() {
     let fields = app.ok("crm.dealcategory.fields", json!({})).await;
     assert_eq!(fields["NAME"]["isRequired"], true);
 }
+
+/// The error answers of the reference-list, category and universal methods not shown
+/// elsewhere: missing rows, wrong entity types, missing arguments, and callers who are
+/// not administrators.
+#[tokio::test]
+async fn every_error_of_the_list_and_category_methods() {
+    let app = TestApp::spawn().await;
+    app.ok("crm.dealcategory.add", json!({"fields": {"NAME": "Busy"}}))
+        .await;
+    app.ok("crm.deal.add", json!({"fields": {"CATEGORY_ID": 1}}))
+        .await;
+    for (method, params, code, text) in [
+        (
+            "crm.status.update",
+            json!({"id": 9999, "fields": {"NAME": "x"}}),
+            "",
+            "Status is not found.",
+        ),
+        (
+            "crm.status.delete",
+            json!({"id": 9999}),
+            "",
+            "Status is not found.",
+        ),
+        (
+            "crm.status.entity.items",
+            json!({}),
+            "",
+            "The parameter entityId is not defined or invalid.",
+        ),
+        (
+            "crm.category.add",
+            json!({"entityTypeId": 1, "fields": {"name": "x"}}),
+            "ENTITY_TYPE_NOT_SUPPORTED",
+            "Entity type is not supported",
+        ),
+        (
+            "crm.dealcategory.update",
+            json!({"id": 77, "fields": {"NAME": "x"}}),
+            "",
+            "Not found.",
+        ),
+        (
+            "crm.dealcategory.delete",
+            json!({"id": 77}),
+            "",
+            "Not found.",
+        ),
+        (
+            "crm.dealcategory.delete",
+            json!({"id": 1}),
+            "",
+            "Found \"Busy\" pipeline deals",
+        ),
+        (
+            "crm.dealcategory.get",
+            json!({"id": 0}),
+            "",
+            "ID is not defined or invalid.",
+        ),
+        (
+            "crm.item.get",
+            json!({"id": 1}),
+            "REQUIRED_ARG_MISSING",
+            "Argument 'entityTypeId' is required",
+        ),
+        (
+            "crm.item.get",
+            json!({"entityTypeId": 2, "id": 0}),
+            "NOT_FOUND",
+            "Element not found",
+        ),
+        (
+            "crm.item.delete",
+            json!({"entityTypeId": 2, "id": 50}),
+            "NOT_FOUND",
+            "Element not found",
+        ),
+    ] {
+        assert_error(&app.call(method, params.clone()).await, 400, code, text);
+    }
+    // A user who is not an administrator changes no list and no category.
+    let user = crm_core::identity::User {
+        id: 0,
+        name: "Sam".into(),
+        last_name: String::new(),
+        email: String::new(),
+        admin: false,
+        active: true,
+        departments: vec![crm_core::identity::ROOT_DEPARTMENT],
+        registered_at: 0,
+    };
+    let (_, hook) = crate::permissions::user_with_hook(&app, user).await;
+    let call = |method: &'static str, params: Value| {
+        let (client, url) = (app.client.clone(), format!("{hook}{method}"));
+        async move { crate::helpers::read(client.post(url).json(&params).send().await.unwrap()).await }
+    };
+    for (method, params) in [
+        (
+            "crm.status.add",
+            json!({"fields": {"ENTITY_ID": "SOURCE", "STATUS_ID": "X"}}),
+        ),
+        (
+            "crm.status.update",
+            json!({"id": 1, "fields": {"NAME": "x"}}),
+        ),
+        ("crm.status.delete", json!({"id": 1})),
+        ("crm.dealcategory.add", json!({"fields": {"NAME": "x"}})),
+        ("crm.dealcategory.default.set", json!({"name": "x"})),
+    ] {
+        assert_error(&call(method, params).await, 400, "", "Access denied.");
+    }
+    assert_error(
+        &call(
+            "crm.category.add",
+            json!({"entityTypeId": 2, "fields": {"name": "x"}}),
+        )
+        .await,
+        400,
+        "ACCESS_DENIED",
+        "Access denied",
+    );
+    // Reading is open to the crm scope.
+    let (status, _) = call("crm.status.list", json!({})).await;
+    assert_eq!(status, 200);
+}
