@@ -3,10 +3,11 @@
 //! entity's add and update are checked against.
 
 use crate::reference::STATUSES;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One reference value (`crm.status.*` row).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     /// Row id (0 for one not stored yet).
     pub id: i64,
@@ -31,7 +32,7 @@ pub struct Status {
 }
 
 /// A deal category (pipeline). Category 0, the default, is not stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Category {
     /// Its id (> 0).
     pub id: i64,

@@ -109,25 +109,10 @@ enum Line {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         default_deal_category: Option<String>,
     },
-    Status {
-        id: i64,
-        entity_id: String,
-        status_id: String,
-        name: String,
-        name_init: String,
-        sort: i64,
-        system: bool,
-        color: Option<String>,
-        semantics: Option<String>,
-        category_id: Option<i64>,
-    },
-    Category {
-        id: i64,
-        entity_type_id: i64,
-        name: String,
-        sort: i64,
-        created: i64,
-    },
+    /// A reference value or stage (version 3), as the store holds it.
+    Status(Status),
+    /// A deal category (version 3).
+    Category(Category),
     Department {
         id: i64,
         name: String,
@@ -350,34 +335,11 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
         },
     )?;
     for c in store.categories(EntityType::Deal.type_id()).await? {
-        write_line(
-            &mut out,
-            &Line::Category {
-                id: c.id,
-                entity_type_id: c.entity_type_id,
-                name: c.name,
-                sort: c.sort,
-                created: c.created,
-            },
-        )?;
+        write_line(&mut out, &Line::Category(c))?;
         counts.categories += 1;
     }
     for st in store.statuses().await? {
-        write_line(
-            &mut out,
-            &Line::Status {
-                id: st.id,
-                entity_id: st.entity_id,
-                status_id: st.status_id,
-                name: st.name,
-                name_init: st.name_init,
-                sort: st.sort,
-                system: st.system,
-                color: st.color,
-                semantics: st.semantics,
-                category_id: st.category_id,
-            },
-        )?;
+        write_line(&mut out, &Line::Status(st))?;
         counts.statuses += 1;
     }
     for d in store.departments().await? {
@@ -590,8 +552,8 @@ where
         match &line {
             Line::Header { .. } => bail!("line {number}: a second header"),
             Line::Portal { .. } => {}
-            Line::Status { .. } => counts.statuses += 1,
-            Line::Category { .. } => counts.categories += 1,
+            Line::Status(_) => counts.statuses += 1,
+            Line::Category(_) => counts.categories += 1,
             Line::Department { .. } => counts.departments += 1,
             Line::User { .. } => counts.users += 1,
             Line::Role { .. } => counts.roles += 1,
@@ -652,47 +614,13 @@ fn add_to_batch(
                 batch.settings.push((DEFAULT_DEAL_CATEGORY.into(), name));
             }
         }
-        Line::Status {
-            id,
-            entity_id,
-            status_id,
-            name,
-            name_init,
-            sort,
-            system,
-            color,
-            semantics,
-            category_id,
-        } => {
+        Line::Status(status) => {
             // The first status of a file replaces the defaults the database starts with.
             batch.clear_statuses |= !*statuses_seen;
             *statuses_seen = true;
-            batch.statuses.push(Status {
-                id,
-                entity_id,
-                status_id,
-                name,
-                name_init,
-                sort,
-                system,
-                color,
-                semantics,
-                category_id,
-            });
+            batch.statuses.push(status);
         }
-        Line::Category {
-            id,
-            entity_type_id,
-            name,
-            sort,
-            created,
-        } => batch.categories.push(Category {
-            id,
-            entity_type_id,
-            name,
-            sort,
-            created,
-        }),
+        Line::Category(category) => batch.categories.push(category),
         Line::Department {
             id,
             name,
