@@ -6,6 +6,7 @@
 
 use crate::entity::EntityType;
 use crate::field::{FieldDef, FieldType, Storage, Stored, format_datetime};
+use crate::schema::Schema;
 use crate::store::Row;
 use chrono::{FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde_json::{Map, Value, json};
@@ -72,25 +73,23 @@ pub fn camel_name(entity: EntityType, classic: &str) -> String {
 
 /// The fields the universal API shows for an entity, in table order, with their
 /// universal names: not the hidden ones, nor the multi-fields (they are one `fm` list).
-pub fn item_fields(entity: EntityType) -> Vec<(String, &'static FieldDef)> {
-    entity
+pub fn item_fields(schema: &Schema) -> Vec<(String, &'static FieldDef)> {
+    schema
         .fields()
-        .iter()
         .filter(|f| !f.hidden && f.storage != Storage::Multi)
-        .map(|f| (camel_name(entity, f.name), f))
+        .map(|f| (camel_name(schema.entity(), f.name), f))
         .collect()
 }
 
 /// The classic field of a universal name (or of a classic name given as is).
-pub fn classic_field(entity: EntityType, name: &str) -> Option<&'static FieldDef> {
+pub fn classic_field(schema: &Schema, name: &str) -> Option<&'static FieldDef> {
     let name = name.trim();
-    if let Some(def) = entity.field(name) {
+    if let Some(def) = schema.field(name) {
         return Some(def);
     }
-    entity
+    schema
         .fields()
-        .iter()
-        .find(|f| !f.hidden && camel_name(entity, f.name) == name)
+        .find(|f| !f.hidden && camel_name(schema.entity(), f.name) == name)
 }
 
 /// The universal API's type of a field (`Y`/`N` flags are `boolean` there).
@@ -102,15 +101,15 @@ pub fn item_type(def: &FieldDef) -> &'static str {
 }
 
 /// `crm.item.fields`: the descriptor of every field, keys in the portal's order.
-pub fn describe(entity: EntityType) -> Map<String, Value> {
+pub fn describe(schema: &Schema) -> Map<String, Value> {
     let mut out = Map::new();
-    for (name, def) in item_fields(entity) {
+    for (name, def) in item_fields(schema) {
         let mut m = Map::new();
         m.insert("type".into(), json!(item_type(def)));
         m.insert("isRequired".into(), json!(false));
         m.insert("isReadOnly".into(), json!(def.read_only));
         // The universal API moves an entity between categories: not immutable there.
-        let category = entity
+        let category = schema
             .def()
             .stage
             .and_then(|st| st.category_field)
@@ -171,7 +170,7 @@ pub struct ItemSets {
 /// `None` for all): fields in table order, the binding id arrays in place of their
 /// write-only fields, `fm` for multi-fields, `entityTypeId` last.
 pub fn item_json(
-    entity: EntityType,
+    schema: &Schema,
     row: &Row,
     sets: &ItemSets,
     select: Option<&[String]>,
@@ -179,7 +178,7 @@ pub fn item_json(
 ) -> Map<String, Value> {
     let wanted = |name: &str| select.is_none_or(|s| s.iter().any(|n| n == name));
     let mut out = Map::new();
-    for (name, def) in item_fields(entity) {
+    for (name, def) in item_fields(schema) {
         if !wanted(&name) {
             continue;
         }
@@ -193,7 +192,7 @@ pub fn item_json(
         };
         out.insert(name, value);
     }
-    let has_multi = entity.fields().iter().any(|f| f.storage == Storage::Multi);
+    let has_multi = schema.fields().any(|f| f.storage == Storage::Multi);
     if has_multi && select.is_none_or(|s| s.iter().any(|n| n == "fm" || n == "*")) {
         let fm: Vec<Value> = row
             .multi
@@ -206,14 +205,14 @@ pub fn item_json(
         out.insert("fm".into(), Value::Array(fm));
     }
     if select.is_none_or(|s| s.iter().any(|n| n == "*")) {
-        out.insert("entityTypeId".into(), json!(entity.type_id()));
+        out.insert("entityTypeId".into(), json!(schema.entity().type_id()));
     }
     out
 }
 
 /// Universal `fields` → classic `fields`: names translated (unknown ones dropped, as a
 /// portal drops them), flags from booleans, `fm` into `PHONE`/`EMAIL`/… lists.
-pub fn classic_fields(entity: EntityType, fields: &Map<String, Value>) -> Map<String, Value> {
+pub fn classic_fields(schema: &Schema, fields: &Map<String, Value>) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, value) in fields {
         if key == "fm" {
@@ -230,7 +229,7 @@ pub fn classic_fields(entity: EntityType, fields: &Map<String, Value>) -> Map<St
                 else {
                     continue;
                 };
-                if entity
+                if schema
                     .field(&type_id)
                     .is_none_or(|f| f.storage != Storage::Multi)
                 {
@@ -247,7 +246,7 @@ pub fn classic_fields(entity: EntityType, fields: &Map<String, Value>) -> Map<St
             }
             continue;
         }
-        let Some(def) = classic_field(entity, key) else {
+        let Some(def) = classic_field(schema, key) else {
             continue;
         };
         if def.storage == Storage::Multi || def.name == "ID" {
@@ -288,18 +287,18 @@ mod tests {
         assert_eq!(camel_name(EntityType::Company, "COMPANY_TYPE"), "typeId");
         assert_eq!(upper_snake("createdTime"), "CREATED_TIME");
         assert_eq!(
-            classic_field(EntityType::Lead, "stageId").map(|f| f.name),
+            classic_field(&Schema::standard(EntityType::Lead), "stageId").map(|f| f.name),
             Some("STATUS_ID")
         );
         assert_eq!(
-            classic_field(EntityType::Contact, "companyIds").map(|f| f.name),
+            classic_field(&Schema::standard(EntityType::Contact), "companyIds").map(|f| f.name),
             Some("COMPANY_IDS")
         );
         assert_eq!(
-            classic_field(EntityType::Deal, "TITLE").map(|f| f.name),
+            classic_field(&Schema::standard(EntityType::Deal), "TITLE").map(|f| f.name),
             Some("TITLE")
         );
-        assert!(classic_field(EntityType::Contact, "faceId").is_none());
+        assert!(classic_field(&Schema::standard(EntityType::Contact), "faceId").is_none());
     }
 
     #[test]
@@ -307,7 +306,10 @@ mod tests {
         let fields = json!({"title": "T", "opened": true, "stageId": "NEW", "nope": 1,
                             "fm": [{"typeId": "PHONE", "valueType": "WORK", "value": "+1"}],
                             "contactIds": [3, 4]});
-        let classic = classic_fields(EntityType::Lead, fields.as_object().unwrap());
+        let classic = classic_fields(
+            &Schema::standard(EntityType::Lead),
+            fields.as_object().unwrap(),
+        );
         assert_eq!(
             Value::Object(classic),
             json!({"TITLE": "T", "OPENED": "Y", "STATUS_ID": "NEW",

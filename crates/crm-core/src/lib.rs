@@ -11,6 +11,7 @@
 //! - [`item`]: the universal API's (`crm.item.*`) names and values for the entities.
 //! - [`permission`]: CRM access levels and what they reach.
 //! - [`pipeline`]: statuses, deal categories and the stage lists entities move through.
+//! - [`schema`]: the fields of an entity type as one call sees them (standard, then dynamic).
 //! - [`store`]: the async storage traits and their error type.
 //!
 //! Nothing here knows about HTTP, the Bitrix envelope or SQL.
@@ -26,4 +27,5 @@ pub mod pipeline;
 pub mod query;
 pub mod record;
 pub mod reference;
+pub mod schema;
 pub mod store;

@@ -2,10 +2,11 @@
 //! AST whose columns come only from the entity's field table (a whitelist). Stores turn
 //! the AST into SQL with bound values.
 
-use crate::entity::{EntityType, MULTIFIELD_TYPES};
+use crate::entity::MULTIFIELD_TYPES;
 use crate::field::{FieldDef, FieldType, Internalized, Storage, Stored, parse_decimal, php_string};
 use crate::permission::Reach;
 use crate::reference::LEAD_STAGES;
+use crate::schema::Schema;
 use chrono::FixedOffset;
 use serde_json::{Map, Value};
 
@@ -152,7 +153,7 @@ fn filter_value(field: &FieldDef, v: &Value, tz: FixedOffset) -> Option<Stored> 
 
 /// Parses `filter` into conditions; unknown keys are dropped silently.
 pub fn parse_filter(
-    entity: EntityType,
+    schema: &Schema,
     filter: &Map<String, Value>,
     tz: FixedOffset,
 ) -> Result<Vec<Condition>, FilterError> {
@@ -180,10 +181,7 @@ pub fn parse_filter(
             }
             continue;
         }
-        let Some(field) = entity
-            .field(name)
-            .filter(|f| f.storage == Storage::Column || f.name == "ID")
-        else {
+        let Some(field) = schema.queryable(name) else {
             continue;
         };
         let likeable = matches!(
@@ -240,16 +238,10 @@ pub fn parse_filter(
 /// Parses `order`: field → "ASC"/"DESC" (anything else ASC); unknown fields dropped, and
 /// a field named again (`" TITLE"` after `"TITLE"`) adds nothing, as a repeated sort key
 /// cannot change the order.
-pub fn parse_order(
-    entity: EntityType,
-    order: &Map<String, Value>,
-) -> Vec<(&'static FieldDef, Dir)> {
+pub fn parse_order(schema: &Schema, order: &Map<String, Value>) -> Vec<(&'static FieldDef, Dir)> {
     let mut out: Vec<(&'static FieldDef, Dir)> = Vec::new();
     for (k, v) in order {
-        let Some(field) = entity
-            .field(k.trim())
-            .filter(|f| f.storage == Storage::Column || f.name == "ID")
-        else {
+        let Some(field) = schema.queryable(k.trim()) else {
             continue;
         };
         if out.iter().any(|(f, _)| f.name == field.name) {
@@ -266,12 +258,11 @@ pub fn parse_order(
 
 /// Which fields a list returns: `*`/empty → every standard single-valued field; named
 /// multi-fields are added (with ID); unknown names are ignored.
-pub fn parse_select(entity: EntityType, select: &[String]) -> Vec<&'static FieldDef> {
+pub fn parse_select(schema: &Schema, select: &[String]) -> Vec<&'static FieldDef> {
     let names: Vec<&str> = select.iter().map(|s| s.trim()).collect();
     let all = names.is_empty() || names.contains(&"*");
-    let mut out: Vec<&'static FieldDef> = entity
+    let mut out: Vec<&'static FieldDef> = schema
         .fields()
-        .iter()
         .filter(|f| match f.storage {
             Storage::Column | Storage::Unsupported => all || names.contains(&f.name),
             Storage::Multi => names.contains(&f.name),
@@ -280,12 +271,12 @@ pub fn parse_select(entity: EntityType, select: &[String]) -> Vec<&'static Field
         .collect();
     if out.iter().any(|f| f.storage == Storage::Multi)
         && !out.iter().any(|f| f.name == "ID")
-        && let Some(id) = entity.field("ID")
+        && let Some(id) = schema.field("ID")
     {
         out.insert(0, id);
     }
     if out.is_empty() {
-        return parse_select(entity, &[]);
+        return parse_select(schema, &[]);
     }
     out
 }
@@ -303,7 +294,12 @@ pub fn page(start: i64) -> (i64, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::entity::EntityType;
     use serde_json::json;
+
+    fn lead() -> Schema {
+        Schema::standard(EntityType::Lead)
+    }
 
     fn utc() -> FixedOffset {
         FixedOffset::east_opt(0).unwrap()
@@ -323,7 +319,7 @@ mod tests {
     #[test]
     fn filters_drop_unknown_keys_and_type_values() {
         let f = json!({">ID": "5", "NOPE": 1, "LOGIC": "OR", "%TITLE": "ab", "@STATUS_ID": ["NEW", "JUNK"], "PHONE": ["555"]});
-        let got = parse_filter(EntityType::Lead, f.as_object().unwrap(), utc()).unwrap();
+        let got = parse_filter(&lead(), f.as_object().unwrap(), utc()).unwrap();
         assert_eq!(got.len(), 4, "{got:?}");
         assert!(
             matches!(&got[0], Condition::Field { op: Op::Gt, values, .. } if values == &[Stored::Int(5)])
@@ -341,20 +337,20 @@ mod tests {
         let long = "a".repeat(MAX_PATTERN_BYTES - 1);
         let f = json!({"%TITLE": long});
         assert_eq!(
-            parse_filter(EntityType::Lead, f.as_object().unwrap(), utc()),
+            parse_filter(&lead(), f.as_object().unwrap(), utc()),
             Err(FilterError::ValueTooLong("TITLE"))
         );
         let f = json!({"=%TITLE": long});
-        assert!(parse_filter(EntityType::Lead, f.as_object().unwrap(), utc()).is_ok());
+        assert!(parse_filter(&lead(), f.as_object().unwrap(), utc()).is_ok());
         let f = json!({"EMAIL": "e".repeat(MAX_PATTERN_BYTES + 1)});
         assert_eq!(
-            parse_filter(EntityType::Lead, f.as_object().unwrap(), utc())
+            parse_filter(&lead(), f.as_object().unwrap(), utc())
                 .unwrap_err()
                 .to_string(),
             "The filter value of EMAIL is longer than 50000 bytes."
         );
         let o = json!({"TITLE": "DESC", " TITLE": "ASC", "ID": "ASC", "  ID": "DESC"});
-        let got = parse_order(EntityType::Lead, o.as_object().unwrap());
+        let got = parse_order(&lead(), o.as_object().unwrap());
         let names: Vec<(&str, Dir)> = got.iter().map(|(f, d)| (f.name, *d)).collect();
         assert_eq!(names, [("TITLE", Dir::Desc), ("ID", Dir::Asc)]);
     }
@@ -362,7 +358,7 @@ mod tests {
     #[test]
     fn like_on_status_fields_becomes_equality() {
         let f = json!({"%STATUS_ID": "NEW"});
-        let got = parse_filter(EntityType::Lead, f.as_object().unwrap(), utc()).unwrap();
+        let got = parse_filter(&lead(), f.as_object().unwrap(), utc()).unwrap();
         assert!(matches!(&got[0], Condition::Field { op: Op::Eq, .. }));
     }
 
@@ -378,12 +374,9 @@ mod tests {
 
     #[test]
     fn select_star_excludes_multi_fields_and_named_ones_add_id() {
-        let all = parse_select(EntityType::Lead, &["*".into()]);
+        let all = parse_select(&lead(), &["*".into()]);
         assert!(all.iter().all(|f| f.storage != Storage::Multi));
-        let some = parse_select(
-            EntityType::Lead,
-            &["TITLE".into(), "PHONE".into(), "X".into()],
-        );
+        let some = parse_select(&lead(), &["TITLE".into(), "PHONE".into(), "X".into()]);
         let names: Vec<&str> = some.iter().map(|f| f.name).collect();
         assert_eq!(names, ["ID", "TITLE", "PHONE"]);
     }

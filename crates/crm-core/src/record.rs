@@ -5,6 +5,7 @@ use crate::binding::{Binding, BindingKind, plan_ids};
 use crate::entity::{EntityType, Fixed, MULTIFIELD_TYPES, Naming, StageField};
 use crate::field::{FieldDef, Internalized, InvalidValue, Storage, Stored, php_int, php_string};
 use crate::pipeline::Stages;
+use crate::schema::Schema;
 use crate::store::{MultiValue, NewEntity, NewMultiValue, Row, Update};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value};
@@ -247,18 +248,18 @@ fn date_after(origin: Origin, days: i64) -> String {
 /// immutable once the entity exists (`CATEGORY_ID` of a deal), and not a column
 /// mirroring an owned binding set (`CONTACT_ID` of a lead goes through the binding
 /// engine).
-fn writable(
-    entity: EntityType,
-    fields: &Map<String, Value>,
+fn writable<'a>(
+    schema: &'a Schema,
+    fields: &'a Map<String, Value>,
     immutable_ok: bool,
-) -> impl Iterator<Item = (&'static FieldDef, &Value)> {
-    let owns = entity.def().owns;
-    entity.fields().iter().filter_map(move |def| {
-        let input = fields.get(def.name)?;
-        let derived = owns.iter().any(|k| k.owner_column == def.name)
-            || entity.def().computed.contains(&def.name);
-        let fixed = def.immutable && !immutable_ok;
-        (!def.read_only && !derived && !fixed).then_some((def, input))
+) -> impl Iterator<Item = (&'static FieldDef, &'a Value)> + 'a {
+    let def = schema.def();
+    schema.fields().filter_map(move |field| {
+        let input = fields.get(field.name)?;
+        let derived = def.owns.iter().any(|k| k.owner_column == field.name)
+            || def.computed.contains(&field.name);
+        let fixed = field.immutable && !immutable_ok;
+        (!field.read_only && !derived && !fixed).then_some((field, input))
     })
 }
 
@@ -266,15 +267,15 @@ fn writable(
 /// read-only keys are dropped, values converted, server-side values and defaults applied,
 /// the owned binding sets planned from their ids fields.
 pub fn new_entity(
-    entity: EntityType,
+    schema: &Schema,
     fields: &Map<String, Value>,
     origin: Origin,
     stages: &Stages,
 ) -> Result<NewEntity, InvalidValue> {
-    let def = entity.def();
+    let def = schema.def();
     let mut values: Vec<(&'static str, Stored)> = Vec::new();
     let mut multi = Vec::new();
-    for (field, input) in writable(entity, fields, true) {
+    for (field, input) in writable(schema, fields, true) {
         match field.storage {
             Storage::Column => {
                 if let Internalized::Set(v) = field.internalize(input, origin.tz)? {
@@ -293,7 +294,7 @@ pub fn new_entity(
         .collect();
     // Server-set values go only to the fields the entity has.
     let set = |values: &mut Vec<(&'static str, Stored)>, name: &'static str, v: Stored| {
-        if entity.field(name).is_some() {
+        if schema.field(name).is_some() {
             values.retain(|(n, _)| *n != name);
             values.push((name, v));
         }
@@ -327,7 +328,7 @@ pub fn new_entity(
     }
     if origin.import {
         for name in IMPORTED {
-            let (Some(field), Some(input)) = (entity.field(name), fields.get(name)) else {
+            let (Some(field), Some(input)) = (schema.field(name), fields.get(name)) else {
                 continue;
             };
             if let Internalized::Set(v) = field.internalize(input, origin.tz)?
@@ -342,7 +343,7 @@ pub fn new_entity(
             set(&mut values, name, fixed.stored(origin));
         }
     }
-    if entity.field("HAS_PHONE").is_some() {
+    if schema.field("HAS_PHONE").is_some() {
         for (name, v) in
             has_flags(multi.iter().map(|m: &NewMultiValue| {
                 (m.type_id.as_str(), m.value_type.as_str(), m.value.as_str())
@@ -444,10 +445,9 @@ pub fn new_entity(
 /// The portal's object for one entity (`*.get`): every standard field in table order
 /// (strings or null; dates with the server offset; `""` for empty dates), then the
 /// non-empty multi-fields. Write-only fields (`CONTACT_IDS`) are never returned.
-pub fn output(entity: EntityType, row: &Row, tz: FixedOffset) -> Map<String, Value> {
-    let fields: Vec<&FieldDef> = entity
+pub fn output(schema: &Schema, row: &Row, tz: FixedOffset) -> Map<String, Value> {
+    let fields: Vec<&FieldDef> = schema
         .fields()
-        .iter()
         .filter(|f| f.storage != Storage::WriteOnly)
         .collect();
     output_fields(row, tz, &fields)
@@ -554,7 +554,7 @@ impl SetRequest {
 /// current row ([`UpdateRequest::plan`]), in time linear in the request.
 #[derive(Debug, Clone)]
 pub struct UpdateRequest {
-    entity: EntityType,
+    schema: Schema,
     origin: Origin,
     /// Converted values of the writable columns.
     values: Vec<(&'static str, Stored)>,
@@ -572,14 +572,15 @@ pub struct UpdateRequest {
 /// converted, multi-field entries and the requested contact set prepared. New multi-field
 /// values are checked here; rewritten ones when the row is known.
 pub fn prepare_update(
-    entity: EntityType,
+    schema: &Schema,
     fields: &Map<String, Value>,
     origin: Origin,
     stages: Stages,
 ) -> Result<UpdateRequest, InvalidValue> {
+    let entity = schema.def();
     let mut values = Vec::new();
     let mut multi = Vec::new();
-    for (def, input) in writable(entity, fields, origin.moves_category) {
+    for (def, input) in writable(schema, fields, origin.moves_category) {
         match def.storage {
             Storage::Column => {
                 if let Internalized::Set(v) = def.internalize(input, origin.tz)? {
@@ -623,24 +624,22 @@ pub fn prepare_update(
     // An unknown stage on update is ignored (the entity keeps its stage).
     // An entity without categories that ignores unknown stages (a lead) drops them
     // here; others are checked against the row's category when it is read.
-    if let Some(stage) = entity.def().stage.filter(|s| s.unknown.is_none()) {
+    if let Some(stage) = entity.stage.filter(|s| s.unknown.is_none()) {
         values.retain(|(n, v)| *n != stage.field || stages.semantics(0, code_text(v)).is_some());
     }
     let sets = entity
-        .def()
         .owns
         .iter()
         .filter_map(|kind| SetRequest::read(*kind, fields).map(|r| (*kind, r)))
         .collect();
     Ok(UpdateRequest {
-        entity,
+        schema: schema.clone(),
         origin,
         values,
         multi,
         sets,
         stages,
         held: entity
-            .def()
             .held
             .iter()
             .filter_map(|(kind, field)| fields.get(*field).map(|v| (*kind, held_items(v))))
@@ -752,7 +751,7 @@ impl UpdateRequest {
                     .map(|m| (m.type_id.as_str(), m.value_type.as_str(), m.value.as_str())),
             );
         extra.extend(has_flags(remaining));
-        let def = self.entity.def();
+        let def = self.schema.def();
         // In a success stage before or after this update.
         let mut success = false;
         if let Some(stage) = &def.stage {
@@ -849,7 +848,7 @@ impl UpdateRequest {
         }
         // Server-set values go only to the fields the entity has (a deal has no HAS_*).
         for (name, v) in extra {
-            if self.entity.field(name).is_some() {
+            if self.schema.field(name).is_some() {
                 update.values.retain(|(n, _)| *n != name);
                 update.values.push((name, v));
             }

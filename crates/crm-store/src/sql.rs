@@ -488,8 +488,16 @@ mod tests {
     fn query(filter: serde_json::Value, order: serde_json::Value, count: bool) -> ListQuery {
         let tz = chrono::FixedOffset::east_opt(0).unwrap();
         ListQuery {
-            filter: parse_filter(EntityType::Lead, filter.as_object().unwrap(), tz).unwrap(),
-            order: parse_order(EntityType::Lead, order.as_object().unwrap()),
+            filter: parse_filter(
+                &crm_core::schema::Schema::standard(EntityType::Lead),
+                filter.as_object().unwrap(),
+                tz,
+            )
+            .unwrap(),
+            order: parse_order(
+                &crm_core::schema::Schema::standard(EntityType::Lead),
+                order.as_object().unwrap(),
+            ),
             offset: 50,
             limit: 50,
             count,

@@ -56,8 +56,16 @@ fn query(
     limit: i64,
 ) -> ListQuery {
     ListQuery {
-        filter: parse_filter(EntityType::Lead, filter.as_object().unwrap(), utc()).unwrap(),
-        order: parse_order(EntityType::Lead, order.as_object().unwrap()),
+        filter: parse_filter(
+            &crm_core::schema::Schema::standard(EntityType::Lead),
+            filter.as_object().unwrap(),
+            utc(),
+        )
+        .unwrap(),
+        order: parse_order(
+            &crm_core::schema::Schema::standard(EntityType::Lead),
+            order.as_object().unwrap(),
+        ),
         offset,
         limit,
         count: true,

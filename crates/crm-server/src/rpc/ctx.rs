@@ -9,6 +9,7 @@ use crm_core::clock::Clock;
 use crm_core::entity::EntityType;
 use crm_core::identity::{Portal, Scope, User};
 use crm_core::permission::{Action, Level, Reach};
+use crm_core::schema::Schema;
 use crm_core::store::{Row, Store};
 use std::sync::Arc;
 
@@ -79,6 +80,11 @@ impl Ctx {
     /// The current time.
     pub fn now(&self) -> DateTime<Utc> {
         self.services.clock.now()
+    }
+
+    /// The fields of `entity` for this call.
+    pub async fn schema(&self, entity: EntityType) -> Result<Schema, ApiError> {
+        Ok(Schema::standard(entity))
     }
 
     /// What `action` on items of `entity` reaches for the caller; `None` when the caller

@@ -60,8 +60,16 @@ fn filtered_ordered_pages_use_an_index_on_a_large_table() {
         let control = order.get("COMMENTS").is_some();
         let (offset, count) = page(0);
         let q = ListQuery {
-            filter: parse_filter(EntityType::Lead, filter.as_object().unwrap(), tz).unwrap(),
-            order: parse_order(EntityType::Lead, order.as_object().unwrap()),
+            filter: parse_filter(
+                &crm_core::schema::Schema::standard(EntityType::Lead),
+                filter.as_object().unwrap(),
+                tz,
+            )
+            .unwrap(),
+            order: parse_order(
+                &crm_core::schema::Schema::standard(EntityType::Lead),
+                order.as_object().unwrap(),
+            ),
             offset,
             limit: 50,
             count,

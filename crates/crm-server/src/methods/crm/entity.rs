@@ -60,13 +60,13 @@ fn valid_id(id: Option<i64>) -> Result<i64, ApiError> {
 }
 
 /// `*.fields`: the field descriptors in table order.
-pub fn fields(entity: EntityType) -> Map<String, Value> {
-    entity
+pub async fn fields(ctx: Ctx, entity: EntityType) -> Result<Map<String, Value>, ApiError> {
+    let schema = ctx.schema(entity).await?;
+    Ok(schema
         .fields()
-        .iter()
         .filter(|f| !f.hidden)
         .map(|f| (f.name.to_string(), f.describe()))
-        .collect()
+        .collect())
 }
 
 /// The stage lists of an entity with stages, as stored now (none for others).
@@ -106,7 +106,8 @@ pub(crate) async fn create(
         moves_category: false,
     };
     let stages = stages(ctx, entity).await?;
-    let new = new_entity(entity, fields, origin, &stages).map_err(|e| ApiError::Invalid(e.0))?;
+    let schema = ctx.schema(entity).await?;
+    let new = new_entity(&schema, fields, origin, &stages).map_err(|e| ApiError::Invalid(e.0))?;
     // A right to add that differs by category (deals) is checked in the new one's.
     if let Reach::ByCategory { field, .. } = &reach {
         let category = new
@@ -145,7 +146,8 @@ pub async fn get(
         return Err(access_denied());
     }
     let row = row.ok_or_else(|| ApiError::invalid("Not found"))?;
-    Ok(output(entity, &row, ctx.services.tz))
+    let schema = ctx.schema(entity).await?;
+    Ok(output(&schema, &row, ctx.services.tz))
 }
 
 /// `*.update`: partial update; `true`, or the entity's not-found text ("Lead is not
@@ -200,7 +202,8 @@ pub(crate) async fn change(
     } else {
         Stages::default()
     };
-    let request = match prepare_update(entity, fields, origin, stages) {
+    let schema = ctx.schema(entity).await?;
+    let request = match prepare_update(&schema, fields, origin, stages) {
         Ok(r) => r,
         Err(_) if !ctx.store().exists(entity, id).await? => return Err(not_found()),
         Err(e) => return Err(ApiError::Invalid(e.0)),
@@ -242,10 +245,11 @@ pub async fn list(
     let visible = ctx.require_any(Action::Read, entity, access_denied).await?;
     let tz = ctx.services.tz;
     let (offset, count) = page(p.start.unwrap_or(0));
-    let fields = parse_select(entity, &select);
+    let schema = ctx.schema(entity).await?;
+    let fields = parse_select(&schema, &select);
     let query = ListQuery {
-        filter: parse_filter(entity, &filter, tz).map_err(|e| ApiError::invalid(e.to_string()))?,
-        order: parse_order(entity, &order),
+        filter: parse_filter(&schema, &filter, tz).map_err(|e| ApiError::invalid(e.to_string()))?,
+        order: parse_order(&schema, &order),
         offset,
         limit: PAGE_SIZE,
         count,
@@ -275,11 +279,9 @@ pub async fn delete(ctx: Ctx, entity: EntityType, p: IdParams) -> Result<bool, A
 
 macro_rules! family {
     ($r:expr, $entity:expr, $fields:literal, $add:literal, $get:literal, $list:literal, $update:literal, $delete:literal) => {{
-        $r.method(
-            $fields,
-            Some(Scope::Crm),
-            |_: Ctx, _: IgnoredAny| async move { Ok::<_, ApiError>(fields($entity)) },
-        )
+        $r.method($fields, Some(Scope::Crm), |ctx: Ctx, _: IgnoredAny| {
+            fields(ctx, $entity)
+        })
         .method($add, Some(Scope::Crm), |ctx: Ctx, p: AddParams| {
             add(ctx, $entity, p)
         })

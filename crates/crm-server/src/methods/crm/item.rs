@@ -11,6 +11,7 @@ use crm_core::identity::Scope;
 use crm_core::item::{ItemSets, camel_name, classic_field, classic_fields, describe, item_json};
 use crm_core::permission::Action;
 use crm_core::query::{ListQuery, PAGE_SIZE, page, parse_filter, parse_order};
+use crm_core::schema::Schema;
 use crm_core::store::Row;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -88,18 +89,19 @@ async fn read(ctx: &Ctx, entity: EntityType, id: i64) -> Result<Value, ApiError>
     if !Ctx::permits(&reach, Some(&row)) {
         return Err(access_denied());
     }
-    item(ctx, entity, &row, None).await
+    let schema = ctx.schema(entity).await?;
+    item(ctx, &schema, &row, None).await
 }
 
 async fn item(
     ctx: &Ctx,
-    entity: EntityType,
+    schema: &Schema,
     row: &Row,
     select: Option<&[String]>,
 ) -> Result<Value, ApiError> {
-    let sets = sets_of(ctx, entity, row.id).await?;
+    let sets = sets_of(ctx, schema.entity(), row.id).await?;
     Ok(Value::Object(item_json(
-        entity,
+        schema,
         row,
         &sets,
         select,
@@ -108,16 +110,17 @@ async fn item(
 }
 
 /// `crm.item.fields`: `{fields: {camelName: descriptor}}`.
-pub async fn fields(_: Ctx, p: ItemParams) -> Result<Value, ApiError> {
+pub async fn fields(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
     let entity = entity_of(p.entity_type_id)?;
-    Ok(json!({ "fields": describe(entity) }))
+    let schema = ctx.schema(entity).await?;
+    Ok(json!({ "fields": describe(&schema) }))
 }
 
 /// `crm.item.add`: `{item: …}` of the new item.
 pub async fn add(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
     let entity = entity_of(p.entity_type_id)?;
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
-    let classic = classic_fields(entity, &fields);
+    let classic = classic_fields(&ctx.schema(entity).await?, &fields);
     let id = create(&ctx, entity, &classic, false, access_denied).await?;
     Ok(json!({ "item": read(&ctx, entity, id).await? }))
 }
@@ -143,7 +146,7 @@ pub async fn update(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
     if !ctx.store().exists(entity, id).await? {
         return Err(not_found());
     }
-    let classic = classic_fields(entity, &fields);
+    let classic = classic_fields(&ctx.schema(entity).await?, &fields);
     change(&ctx, entity, id, &classic, access_denied, not_found, true).await?;
     Ok(json!({ "item": read(&ctx, entity, id).await? }))
 }
@@ -175,14 +178,14 @@ fn split_key(key: &str) -> (&str, &str) {
 /// Universal `filter`/`order` keys → classic ones; an unknown field is an error, as on a
 /// portal (`what`: `filter` or `order`).
 fn classic_keys(
-    entity: EntityType,
+    schema: &Schema,
     map: &Map<String, Value>,
     what: &str,
 ) -> Result<Map<String, Value>, ApiError> {
     let mut out = Map::new();
     for (key, value) in map {
         let (prefix, name) = split_key(key.trim());
-        let field = classic_field(entity, name)
+        let field = classic_field(schema, name)
             .filter(|f| matches!(f.storage, Storage::Column) || f.name == "ID")
             .ok_or_else(|| {
                 ApiError::coded(
@@ -212,8 +215,9 @@ pub async fn list(ctx: Ctx, p: ItemParams) -> Result<Page<Value>, ApiError> {
     let entity = entity_of(p.entity_type_id)?;
     let filter = php_array(p.filter, "Parameter 'filter' must be array.")?;
     let order = php_array(p.order, "Parameter 'order' must be array.")?;
-    let filter = classic_keys(entity, &filter, "filter")?;
-    let order = classic_keys(entity, &order, "order")?;
+    let schema = ctx.schema(entity).await?;
+    let filter = classic_keys(&schema, &filter, "filter")?;
+    let order = classic_keys(&schema, &order, "order")?;
     let select: Vec<String> = match p.select {
         Some(Value::Array(a)) => a.iter().filter_map(php_string).collect(),
         Some(Value::Object(o)) => o.values().filter_map(php_string).collect(),
@@ -223,7 +227,7 @@ pub async fn list(ctx: Ctx, p: ItemParams) -> Result<Page<Value>, ApiError> {
     // Names given in either form keep their universal name.
     let select: Vec<String> = select
         .iter()
-        .map(|s| match classic_field(entity, s) {
+        .map(|s| match classic_field(&schema, s) {
             Some(f) => camel_name(entity, f.name),
             None => s.trim().to_string(),
         })
@@ -233,9 +237,9 @@ pub async fn list(ctx: Ctx, p: ItemParams) -> Result<Page<Value>, ApiError> {
     let tz = ctx.services.tz;
     let (offset, count) = page(p.start.unwrap_or(0));
     let query = ListQuery {
-        filter: parse_filter(entity, &filter, tz)
+        filter: parse_filter(&schema, &filter, tz)
             .map_err(|e| ApiError::coded("INVALID_ARG_VALUE", format!("Invalid filter: {e}")))?,
-        order: parse_order(entity, &order),
+        order: parse_order(&schema, &order),
         offset,
         limit: PAGE_SIZE,
         count,
@@ -246,7 +250,7 @@ pub async fn list(ctx: Ctx, p: ItemParams) -> Result<Page<Value>, ApiError> {
     let keep = (!all).then_some(select.as_slice());
     let mut items = Vec::with_capacity(rows.len());
     for row in &rows {
-        items.push(item(&ctx, entity, row, keep).await?);
+        items.push(item(&ctx, &schema, row, keep).await?);
     }
     let next = offset
         .checked_add(PAGE_SIZE)
