@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZon
 use serde_json::{Map, Value, json};
 
 /// The declared type of a field, as `*.fields` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FieldType {
     /// Integer id or number.
     Integer,
@@ -44,6 +44,18 @@ pub enum FieldType {
     CrmMultifield,
     /// File.
     File,
+    /// User field: yes/no (stored 1/0).
+    Boolean,
+    /// User field: an id of the field's list.
+    Enumeration,
+    /// User field: a link.
+    Url,
+    /// User field: `amount|CUR`.
+    Money,
+    /// User field: a user id.
+    Employee,
+    /// User field: a CRM entity (`C_12`).
+    Crm,
 }
 
 impl FieldType {
@@ -68,6 +80,12 @@ impl FieldType {
             Self::CrmLead => "crm_lead",
             Self::CrmMultifield => "crm_multifield",
             Self::File => "file",
+            Self::Boolean => "boolean",
+            Self::Enumeration => "enumeration",
+            Self::Url => "url",
+            Self::Money => "money",
+            Self::Employee => "employee",
+            Self::Crm => "crm",
         }
     }
 
@@ -82,12 +100,15 @@ impl FieldType {
                 | Self::CrmLead
                 | Self::CrmCategory
                 | Self::CrmQuote
+                | Self::Boolean
+                | Self::Enumeration
+                | Self::Employee
         )
     }
 }
 
 /// Where a field's value lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Storage {
     /// A column of the entity's table, named like the field.
     Column,
@@ -97,10 +118,13 @@ pub enum Storage {
     WriteOnly,
     /// Described but not stored yet (e.g. `PHOTO`).
     Unsupported,
+    /// A user field: a value of the row's user-field document, converted by its
+    /// definition (`crate::userfield`).
+    User,
 }
 
 /// One field of an entity, as `*.fields` describes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FieldDef {
     /// Field name (`TITLE`).
     pub name: &'static str,

@@ -8,6 +8,7 @@ use crate::entity::EntityType;
 use crate::field::{FieldDef, FieldType, Storage, Stored, format_datetime};
 use crate::schema::Schema;
 use crate::store::Row;
+use crate::userfield;
 use chrono::{FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 
@@ -66,18 +67,42 @@ pub fn upper_snake(camel: &str) -> String {
     out
 }
 
-/// The universal name of a classic field.
+/// The universal name of a classic field; a user field's is `ufCrm_<digits>` for a
+/// generated name (`UF_CRM_1712345`) and `ufCrm<Name>` for a chosen one
+/// (`UF_CRM_SOURCE_URL` → `ufCrmSourceUrl`).
 pub fn camel_name(entity: EntityType, classic: &str) -> String {
+    if let Some(rest) = classic.strip_prefix(userfield::PREFIX) {
+        let tail = camel_case(rest);
+        return if rest.starts_with(|c: char| c.is_ascii_digit()) {
+            format!("ufCrm_{tail}")
+        } else {
+            let mut chars = tail.chars();
+            let first = chars.next().map(|c| c.to_ascii_uppercase());
+            format!(
+                "ufCrm{}{}",
+                first.map(String::from).unwrap_or_default(),
+                chars.as_str()
+            )
+        };
+    }
     alias(entity, classic).map_or_else(|| camel_case(classic), str::to_string)
 }
 
 /// The fields the universal API shows for an entity, in table order, with their
 /// universal names: not the hidden ones, nor the multi-fields (they are one `fm` list).
-pub fn item_fields(schema: &Schema) -> Vec<(String, &'static FieldDef)> {
+/// With `original_uf` (`useOriginalUfNames: Y`) user fields keep their `UF_CRM_` names.
+pub fn item_fields(schema: &Schema, original_uf: bool) -> Vec<(String, &'static FieldDef)> {
     schema
         .fields()
         .filter(|f| !f.hidden && f.storage != Storage::Multi)
-        .map(|f| (camel_name(schema.entity(), f.name), f))
+        .map(|f| {
+            let name = if original_uf && f.storage == Storage::User {
+                f.name.to_string()
+            } else {
+                camel_name(schema.entity(), f.name)
+            };
+            (name, f)
+        })
         .collect()
 }
 
@@ -101,9 +126,18 @@ pub fn item_type(def: &FieldDef) -> &'static str {
 }
 
 /// `crm.item.fields`: the descriptor of every field, keys in the portal's order.
-pub fn describe(schema: &Schema) -> Map<String, Value> {
+pub fn describe(schema: &Schema, original_uf: bool) -> Map<String, Value> {
     let mut out = Map::new();
-    for (name, def) in item_fields(schema) {
+    for (name, def) in item_fields(schema, original_uf) {
+        if let Some(user) = schema.user_field(def.name) {
+            let mut m = match user.describe() {
+                Value::Object(m) => m,
+                _ => Map::new(),
+            };
+            m.insert("upperName".into(), json!(def.name));
+            out.insert(name, Value::Object(m));
+            continue;
+        }
         let mut m = Map::new();
         m.insert("type".into(), json!(item_type(def)));
         m.insert("isRequired".into(), json!(false));
@@ -174,15 +208,20 @@ pub fn item_json(
     row: &Row,
     sets: &ItemSets,
     select: Option<&[String]>,
+    original_uf: bool,
     tz: FixedOffset,
 ) -> Map<String, Value> {
     let wanted = |name: &str| select.is_none_or(|s| s.iter().any(|n| n == name));
     let mut out = Map::new();
-    for (name, def) in item_fields(schema) {
+    for (name, def) in item_fields(schema, original_uf) {
         if !wanted(&name) {
             continue;
         }
         let value = match def.storage {
+            Storage::User => match schema.user_field(def.name) {
+                Some(user) => user.item_value(row.uf.get(def.name), tz),
+                None => continue,
+            },
             Storage::WriteOnly => match sets.ids.iter().find(|(n, _)| *n == name) {
                 Some((_, ids)) => json!(ids),
                 None => continue,
@@ -281,6 +320,14 @@ mod tests {
         ] {
             assert_eq!(camel_case(upper), camel);
         }
+        assert_eq!(
+            camel_name(EntityType::Lead, "UF_CRM_1712345"),
+            "ufCrm_1712345"
+        );
+        assert_eq!(
+            camel_name(EntityType::Deal, "UF_CRM_SOURCE_URL"),
+            "ufCrmSourceUrl"
+        );
         assert_eq!(camel_name(EntityType::Lead, "STATUS_ID"), "stageId");
         assert_eq!(camel_name(EntityType::Deal, "STAGE_ID"), "stageId");
         assert_eq!(camel_name(EntityType::Deal, "DATE_CREATE"), "createdTime");

@@ -13,6 +13,7 @@
 //! - [`pipeline`]: statuses, deal categories and the stage lists entities move through.
 //! - [`schema`]: the fields of an entity type as one call sees them (standard, then dynamic).
 //! - [`store`]: the async storage traits and their error type.
+//! - [`userfield`]: user field definitions (`UF_CRM_*`) and their values.
 //!
 //! Nothing here knows about HTTP, the Bitrix envelope or SQL.
 
@@ -29,3 +30,4 @@ pub mod record;
 pub mod reference;
 pub mod schema;
 pub mod store;
+pub mod userfield;

@@ -184,9 +184,15 @@ pub fn parse_filter(
         let Some(field) = schema.queryable(name) else {
             continue;
         };
+        let user = schema.user_field(field.name);
         let likeable = matches!(
             field.ty,
-            FieldType::String | FieldType::Char | FieldType::CrmCurrency
+            FieldType::String
+                | FieldType::Char
+                | FieldType::CrmCurrency
+                | FieldType::Url
+                | FieldType::Money
+                | FieldType::Crm
         );
         let (op, in_list) = match op {
             "" | "=" | "!=" => (Op::Eq, false),
@@ -212,6 +218,8 @@ pub fn parse_filter(
                         Stored::Text(s)
                     }
                 })
+            } else if let Some(user) = user {
+                user.filter_value(v, tz)
             } else {
                 filter_value(field, v, tz)
             };
@@ -241,7 +249,8 @@ pub fn parse_filter(
 pub fn parse_order(schema: &Schema, order: &Map<String, Value>) -> Vec<(&'static FieldDef, Dir)> {
     let mut out: Vec<(&'static FieldDef, Dir)> = Vec::new();
     for (k, v) in order {
-        let Some(field) = schema.queryable(k.trim()) else {
+        // A list of values has no order.
+        let Some(field) = schema.queryable(k.trim()).filter(|f| !f.multiple) else {
             continue;
         };
         if out.iter().any(|(f, _)| f.name == field.name) {
@@ -257,7 +266,8 @@ pub fn parse_order(schema: &Schema, order: &Map<String, Value>) -> Vec<(&'static
 }
 
 /// Which fields a list returns: `*`/empty → every standard single-valued field; named
-/// multi-fields are added (with ID); unknown names are ignored.
+/// multi-fields are added (with ID); `UF_*` adds every user field, and a user field may
+/// be named; unknown names are ignored.
 pub fn parse_select(schema: &Schema, select: &[String]) -> Vec<&'static FieldDef> {
     let names: Vec<&str> = select.iter().map(|s| s.trim()).collect();
     let all = names.is_empty() || names.contains(&"*");
@@ -266,6 +276,7 @@ pub fn parse_select(schema: &Schema, select: &[String]) -> Vec<&'static FieldDef
         .filter(|f| match f.storage {
             Storage::Column | Storage::Unsupported => all || names.contains(&f.name),
             Storage::Multi => names.contains(&f.name),
+            Storage::User => names.contains(&"UF_*") || names.contains(&f.name),
             Storage::WriteOnly => false,
         })
         .collect();

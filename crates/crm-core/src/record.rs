@@ -7,6 +7,7 @@ use crate::field::{FieldDef, Internalized, InvalidValue, Storage, Stored, php_in
 use crate::pipeline::Stages;
 use crate::schema::Schema;
 use crate::store::{MultiValue, NewEntity, NewMultiValue, Row, Update};
+use crate::userfield::UserField;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -275,6 +276,7 @@ pub fn new_entity(
     let def = schema.def();
     let mut values: Vec<(&'static str, Stored)> = Vec::new();
     let mut multi = Vec::new();
+    let mut uf = Map::new();
     for (field, input) in writable(schema, fields, true) {
         match field.storage {
             Storage::Column => {
@@ -283,7 +285,24 @@ pub fn new_entity(
                 }
             }
             Storage::Multi => multi.extend(new_multi_values(field.name, input)?),
+            Storage::User => {
+                if let Some(user) = schema.user_field(field.name)
+                    && let Some(v) = user.internalize(input, origin.tz)?
+                {
+                    uf.insert(field.name.to_string(), v);
+                }
+            }
             Storage::WriteOnly | Storage::Unsupported => {}
+        }
+    }
+    for user in schema.user_fields() {
+        if !uf.contains_key(&user.field_name)
+            && let Some(v) = user.default_value(origin.tz)
+        {
+            uf.insert(user.field_name.clone(), v);
+        }
+        if user.mandatory && !uf.contains_key(&user.field_name) {
+            return Err(required(user));
         }
     }
     // Which fields the client gave a value for, before defaults fill others.
@@ -435,6 +454,7 @@ pub fn new_entity(
     }
     Ok(NewEntity {
         values,
+        uf,
         multi,
         bindings,
         held,
@@ -450,17 +470,35 @@ pub fn output(schema: &Schema, row: &Row, tz: FixedOffset) -> Map<String, Value>
         .fields()
         .filter(|f| f.storage != Storage::WriteOnly)
         .collect();
-    output_fields(row, tz, &fields)
+    output_fields(schema, row, tz, &fields)
+}
+
+/// The error for a required user field left empty.
+fn required(user: &UserField) -> InvalidValue {
+    InvalidValue(format!("The field \"{}\" is required.", user.caption()))
 }
 
 /// The object for one row restricted to `fields` (a list's `select`), in the given order;
 /// multi-fields appear when they have values.
-pub fn output_fields(row: &Row, tz: FixedOffset, fields: &[&FieldDef]) -> Map<String, Value> {
+pub fn output_fields(
+    schema: &Schema,
+    row: &Row,
+    tz: FixedOffset,
+    fields: &[&FieldDef],
+) -> Map<String, Value> {
     let mut out = Map::new();
-    for def in fields
-        .iter()
-        .filter(|f| matches!(f.storage, Storage::Column | Storage::Unsupported))
-    {
+    for def in fields.iter().filter(|f| {
+        matches!(
+            f.storage,
+            Storage::Column | Storage::Unsupported | Storage::User
+        )
+    }) {
+        if def.storage == Storage::User {
+            if let Some(user) = schema.user_field(def.name) {
+                out.insert(def.name.into(), user.externalize(row.uf.get(def.name), tz));
+            }
+            continue;
+        }
         let v = if def.name == "ID" {
             Stored::Int(row.id)
         } else {
@@ -560,6 +598,8 @@ pub struct UpdateRequest {
     values: Vec<(&'static str, Stored)>,
     /// Multi-field entries, in field order.
     multi: Vec<MultiInput>,
+    /// User field values to set (`None`: clear).
+    uf: Vec<(String, Option<Value>)>,
     /// Requests for the owned binding sets.
     sets: Vec<(BindingKind, SetRequest)>,
     /// The entity's stage lists, to check a stage against the row's category.
@@ -580,8 +620,19 @@ pub fn prepare_update(
     let entity = schema.def();
     let mut values = Vec::new();
     let mut multi = Vec::new();
+    let mut uf = Vec::new();
     for (def, input) in writable(schema, fields, origin.moves_category) {
         match def.storage {
+            Storage::User => {
+                let Some(user) = schema.user_field(def.name) else {
+                    continue;
+                };
+                let v = user.internalize(input, origin.tz)?;
+                if v.is_none() && user.mandatory {
+                    return Err(required(user));
+                }
+                uf.push((user.field_name.clone(), v));
+            }
             Storage::Column => {
                 if let Internalized::Set(v) = def.internalize(input, origin.tz)? {
                     values.push((def.name, v));
@@ -637,6 +688,7 @@ pub fn prepare_update(
         origin,
         values,
         multi,
+        uf,
         sets,
         stages,
         held: entity
@@ -678,6 +730,16 @@ impl UpdateRequest {
             held: self.held.clone(),
             ..Update::default()
         };
+        if !self.uf.is_empty() {
+            let mut doc = row.uf.clone();
+            for (name, v) in &self.uf {
+                match v {
+                    Some(v) => doc.insert(name.clone(), v.clone()),
+                    None => doc.remove(name),
+                };
+            }
+            update.uf = Some(doc);
+        }
         let by_id: HashMap<i64, &MultiValue> = row.multi.iter().map(|m| (m.id, m)).collect();
         let stored: HashSet<(&str, &str, &str)> = row
             .multi

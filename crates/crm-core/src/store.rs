@@ -28,7 +28,9 @@ use crate::identity::{App, Department, Grant, NewTokens, Role, Scope, TokenGrant
 use crate::permission::Reach;
 use crate::pipeline::{Category, Status};
 use crate::query::ListQuery;
+use crate::userfield::UserField;
 use async_trait::async_trait;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::fmt::Debug;
 
@@ -108,6 +110,9 @@ pub struct Row {
     pub id: i64,
     /// Column values by field name (every column of the table is present).
     pub values: HashMap<&'static str, Stored>,
+    /// The user-field document: field name → stored value (a list for a multiple
+    /// field); fields without a value are absent.
+    pub uf: Map<String, Value>,
     /// Multi-field values in insertion order.
     pub multi: Vec<MultiValue>,
 }
@@ -169,6 +174,8 @@ pub type HoldersPlan<'a> =
 pub struct Update {
     /// Column values to write.
     pub values: Vec<(&'static str, Stored)>,
+    /// The new user-field document, when it changes.
+    pub uf: Option<Map<String, Value>>,
     /// Multi-field values to add.
     pub add_multi: Vec<NewMultiValue>,
     /// Multi-field values to rewrite: (row id, value type, value).
@@ -193,6 +200,8 @@ pub type UpdatePlan = Box<
 pub struct NewEntity {
     /// Column values.
     pub values: Vec<(&'static str, Stored)>,
+    /// The user-field document.
+    pub uf: Map<String, Value>,
     /// Multi-field values.
     pub multi: Vec<NewMultiValue>,
     /// Initial binding sets owned by the new entity (bound entities must exist).
@@ -208,6 +217,7 @@ impl Debug for NewEntity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewEntity")
             .field("values", &self.values)
+            .field("uf", &self.uf)
             .field("multi", &self.multi)
             .field("bindings", &self.bindings)
             .field("held", &self.held)
@@ -430,6 +440,8 @@ pub fn id_kinds() -> impl Iterator<Item = &'static str> {
         "app",
         "status",
         "category",
+        "userfield",
+        "userfield_enum",
     ]
     .into_iter()
     .chain(EntityType::ALL.map(EntityType::code))
@@ -464,6 +476,8 @@ pub struct ImportBatch {
     pub categories: Vec<Category>,
     /// Portal settings (name, value), replacing those of the same name.
     pub settings: Vec<(String, String)>,
+    /// User field definitions with their lists, ids kept.
+    pub user_fields: Vec<UserField>,
 }
 
 /// Bulk access for moving a whole database (`crm-server export` / `import`).
@@ -490,6 +504,23 @@ pub trait TransferStore: Send + Sync {
     async fn finish_import(&self, highest: &[(String, i64)]) -> StoreResult<()>;
 }
 
+/// User field definitions (`crm.<entity>.userfield.*`).
+#[async_trait]
+pub trait UserFieldStore: Send + Sync {
+    /// The definitions of one owner (`CRM_LEAD`), or of all owners, by id.
+    async fn user_fields(&self, owner: Option<String>) -> StoreResult<Vec<UserField>>;
+    /// Stores a new definition: its id and the ids of its list items are allocated.
+    /// `Rejected` when its owner already has a field of that name.
+    async fn create_user_field(&self, field: UserField) -> StoreResult<i64>;
+    /// Rewrites a definition (not its owner, name, type or multiplicity): list items
+    /// with id 0 get ids, stored items missing from it are removed; `false` when there
+    /// is no such definition.
+    async fn update_user_field(&self, field: UserField) -> StoreResult<bool>;
+    /// Deletes a definition, its list and its value in every row of its owner, in one
+    /// transaction; `false` when there was none.
+    async fn delete_user_field(&self, id: i64) -> StoreResult<bool>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
 pub trait Store:
@@ -499,6 +530,7 @@ pub trait Store:
     + RoleStore
     + OAuthStore
     + PipelineStore
+    + UserFieldStore
     + TransferStore
     + Debug
     + 'static

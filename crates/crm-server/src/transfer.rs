@@ -1,15 +1,17 @@
 //! `crm-server export` and `crm-server import`: a whole database as one NDJSON file, to move
 //! between backends (SQLite ↔ PostgreSQL) or to back up and restore.
 //!
-//! # Format (version 2; version 1 files are read too)
+//! # Format (version 4; versions 1 to 3 are read too)
 //!
 //! One JSON object per line, each with a `"type"`:
 //! - first `{"type":"header","format":"crm-server-export","version":2,"exported_at":…}`;
-//! - then `portal` (the member id), `department`, `user` (with its departments), `role`
+//! - then `portal` (the member id and a renamed default deal category), `category` and
+//!   `status` (deal categories and reference lists, version 3), `user_field` (user field
+//!   definitions with their lists, version 4), `department`, `user` (with its departments), `role`
 //!   (grants and users), `app` (OAuth applications, secret hashes only; their tokens are
 //!   not exported), `webhook` (secret hashes only), `entity` (`"entity":"lead"|"contact"`,
 //!   its `id`, every stored column under `values` by field name, its multi-field values
-//!   with their ids under `multi`) and `binding` (`kind`, `owner`, `bound`, `sort`,
+//!   with their ids under `multi`, user-field values under `uf` from version 4) and `binding` (`kind`, `owner`, `bound`, `sort`,
 //!   `role_id`, `primary`) lines, in that order (version 1 had no portal, department,
 //!   role or app lines, and users without e-mail, departments and registration time);
 //! - last `{"type":"end","counts":{…},"highest_ids":{…}}` with the number of lines of each
@@ -31,6 +33,7 @@ use crm_core::permission::{Action, Level};
 use crm_core::pipeline::{Category, Status};
 use crm_core::query::{Condition, Dir, ListQuery, Op};
 use crm_core::store::{ImportBatch, MultiValue, Row, Store};
+use crm_core::userfield::UserField;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -42,7 +45,7 @@ use std::path::Path;
 pub const FORMAT: &str = "crm-server-export";
 
 /// The version of the format this build writes (it reads this one and every earlier one).
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// The portal setting holding a renamed default deal category.
 const DEFAULT_DEAL_CATEGORY: &str = "DEFAULT_DEAL_CATEGORY_NAME";
@@ -83,6 +86,9 @@ pub struct Counts {
     /// `category` lines (deal categories; version 3).
     #[serde(default)]
     pub categories: u64,
+    /// `user_field` lines (user field definitions; version 4).
+    #[serde(default)]
+    pub user_fields: u64,
 }
 
 /// One multi-field value.
@@ -113,6 +119,8 @@ enum Line {
     Status(Status),
     /// A deal category (version 3).
     Category(Category),
+    /// A user field definition with its list (version 4).
+    UserField(UserField),
     Department {
         id: i64,
         name: String,
@@ -196,6 +204,9 @@ struct EntityLine {
     id: i64,
     values: Map<String, Value>,
     multi: Vec<Multi>,
+    /// The user-field document (version 4; absent when empty).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    uf: Map<String, Value>,
 }
 
 /// A `binding` line.
@@ -342,6 +353,10 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
         write_line(&mut out, &Line::Status(st))?;
         counts.statuses += 1;
     }
+    for field in store.user_fields(None).await? {
+        write_line(&mut out, &Line::UserField(field))?;
+        counts.user_fields += 1;
+    }
     for d in store.departments().await? {
         write_line(
             &mut out,
@@ -458,6 +473,7 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
                         id: row.id,
                         values,
                         multi,
+                        uf: row.uf,
                     }),
                 )?;
                 counts.add_entity(entity);
@@ -554,6 +570,7 @@ where
             Line::Portal { .. } => {}
             Line::Status(_) => counts.statuses += 1,
             Line::Category(_) => counts.categories += 1,
+            Line::UserField(_) => counts.user_fields += 1,
             Line::Department { .. } => counts.departments += 1,
             Line::User { .. } => counts.users += 1,
             Line::Role { .. } => counts.roles += 1,
@@ -621,6 +638,7 @@ fn add_to_batch(
             batch.statuses.push(status);
         }
         Line::Category(category) => batch.categories.push(category),
+        Line::UserField(field) => batch.user_fields.push(field),
         Line::Department {
             id,
             name,
@@ -715,6 +733,7 @@ fn add_to_batch(
             id,
             values,
             multi,
+            uf,
         }) => {
             let entity = entity_of(&entity)?;
             let mut stored = HashMap::new();
@@ -739,6 +758,7 @@ fn add_to_batch(
                 Row {
                     id,
                     values: stored,
+                    uf,
                     multi,
                 },
             ));

@@ -4,10 +4,12 @@
 //! every value from a client is a bound argument, never part of the text.
 
 use crm_core::entity::EntityType;
-use crm_core::field::{FieldDef, FieldType, Stored};
+use crm_core::field::{FieldDef, FieldType, Storage, Stored};
 use crm_core::identity::Scope;
 use crm_core::permission::Reach;
 use crm_core::query::{Condition, Dir, ListQuery, Op, stage_order};
+use crm_core::store::{StoreError, StoreResult};
+use crm_core::userfield::{self, EnumItem, UserField};
 
 /// The SQL dialect a statement is rendered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,14 +124,33 @@ pub(crate) fn table(entity: EntityType) -> &'static str {
 pub(crate) fn row_columns(entity: EntityType, prefix: &str) -> String {
     std::iter::once("ID")
         .chain(entity.columns().map(|f| f.name))
+        .chain(std::iter::once(UF))
         .map(|c| format!("{prefix}{c}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// Inserts one entity row with its id: `ID` and the stored columns in field-table order.
+/// The column of every entity table holding the row's user-field document (JSON text),
+/// last in [`row_columns`].
+pub(crate) const UF: &str = "UF";
+
+/// The user-field document of a row as stored.
+pub(crate) fn uf_text(doc: &serde_json::Map<String, serde_json::Value>) -> String {
+    serde_json::Value::Object(doc.clone()).to_string()
+}
+
+/// A stored user-field document (anything unreadable is an empty one).
+pub(crate) fn uf_doc(text: &str) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// Inserts one entity row with its id: `ID`, the stored columns in field-table order and
+/// the user-field document.
 pub(crate) fn insert_with_id(dialect: Dialect, entity: EntityType) -> String {
-    let n = entity.columns().count() + 1;
+    let n = entity.columns().count() + 2;
     let marks: Vec<String> = (1..=n).map(|i| dialect.placeholder(i)).collect();
     format!(
         "INSERT INTO {} ({}) VALUES ({})",
@@ -164,6 +185,46 @@ pub(crate) fn bindings_after(dialect: Dialect) -> String {
     )
 }
 
+/// A user field definition as stored in `crm_userfield.DEFINITION`: everything but its
+/// id and its list (those are columns and rows of their own).
+pub(crate) fn definition_text(field: &UserField) -> String {
+    let bare = UserField {
+        id: 0,
+        items: Vec::new(),
+        ..field.clone()
+    };
+    serde_json::to_string(&bare).unwrap_or_default()
+}
+
+/// A stored user field definition with its id and list.
+pub(crate) fn definition(id: i64, text: &str, items: Vec<EnumItem>) -> StoreResult<UserField> {
+    let mut field: UserField = serde_json::from_str(text).map_err(StoreError::backend)?;
+    field.id = id;
+    field.items = items;
+    field.sort_items();
+    Ok(field)
+}
+
+/// The refusal of a second field of one name.
+pub(crate) fn already_exists(field: &UserField) -> String {
+    format!(
+        "A field named '{}' already exists for entity '{}'.",
+        field.field_name, field.entity_id
+    )
+}
+
+/// The table whose rows hold the values of an owner's user fields (`CRM_LEAD` →
+/// `crm_lead`).
+pub(crate) fn owner_table(owner: &str) -> Option<&'static str> {
+    EntityType::ALL
+        .into_iter()
+        .find(|e| userfield::owner_id(*e) == owner)
+        .map(table)
+}
+
+/// The columns of a `crm_userfield_enum` row, in the order the row mappers read them.
+pub(crate) const ENUM_COLUMNS: &str = "ID, FIELD_ID, VALUE, DEF, SORT, XML_ID";
+
 /// The columns of a `crm_status` row, in the order the row mappers read them.
 pub(crate) const STATUS_COLUMNS: &str = "ID, ENTITY_ID, STATUS_ID, NAME, NAME_INIT, SORT, SYSTEM, \
      COLOR, SEMANTICS, CATEGORY_ID";
@@ -182,6 +243,8 @@ pub(crate) fn id_table(kind: &str) -> Option<&'static str> {
         "multi_value" => "crm_multifield",
         "status" => "crm_status",
         "category" => "crm_category",
+        "userfield" => "crm_userfield",
+        "userfield_enum" => "crm_userfield_enum",
         code => return EntityType::parse_code(code).map(table),
     })
 }
@@ -194,6 +257,7 @@ pub(crate) fn any_row() -> String {
         "crm_role",
         "oauth_app",
         "crm_category",
+        "crm_userfield",
     ]
     .into_iter()
     .chain(EntityType::ALL.map(table));
@@ -264,6 +328,47 @@ fn is_empty_value(v: &Stored) -> bool {
     matches!(v, Stored::Null | Stored::Int(0)) || matches!(v, Stored::Text(s) if s.is_empty())
 }
 
+/// The value of a single-valued field in a row of `t`: its column, or for a user field
+/// its entry in the row's document, typed for comparison (field names are checked to be
+/// `[A-Z0-9_]` when defined, so they may appear in the text).
+fn column(dialect: Dialect, field: &FieldDef) -> String {
+    if field.storage != Storage::User {
+        return format!("t.{}", field.name);
+    }
+    match dialect {
+        Dialect::Sqlite => format!("json_extract(t.{UF}, '$.{}')", field.name),
+        Dialect::Postgres => pg_cast(&format!("(t.{UF}::jsonb ->> '{}')", field.name), field),
+    }
+}
+
+/// A text expression cast to the type a field's values compare in on PostgreSQL.
+fn pg_cast(text: &str, field: &FieldDef) -> String {
+    match pg_type(field.ty) {
+        "text" => text.to_string(),
+        ty => format!("({text})::{ty}"),
+    }
+}
+
+/// `test(element)` for some element of a multiple user field's list in a row of `t`.
+fn any_of_list(dialect: Dialect, field: &FieldDef, test: &dyn Fn(&str) -> String) -> String {
+    match dialect {
+        Dialect::Sqlite => format!(
+            "EXISTS (SELECT 1 FROM json_each(t.{UF}, '$.{}') e WHERE {})",
+            field.name,
+            test("e.value")
+        ),
+        Dialect::Postgres => {
+            let list = format!("(t.{UF}::jsonb -> '{}')", field.name);
+            format!(
+                "EXISTS (SELECT 1 FROM jsonb_array_elements_text(CASE WHEN \
+                 jsonb_typeof({list}) = 'array' THEN {list} ELSE '[]'::jsonb END) AS e(value) \
+                 WHERE {})",
+                test(&pg_cast("e.value", field))
+            )
+        }
+    }
+}
+
 /// One condition as SQL.
 fn condition(b: &mut Binder, entity: EntityType, c: &Condition) -> String {
     match c {
@@ -272,8 +377,36 @@ fn condition(b: &mut Binder, entity: EntityType, c: &Condition) -> String {
             op,
             values,
             negate,
+        } if field.multiple && field.storage == Storage::User => {
+            let dialect = b.dialect;
+            let args: Vec<String> = values
+                .iter()
+                .map(|v| b.bind(Arg::Value(v.clone())))
+                .collect();
+            let test = |col: &str| {
+                let one: Vec<String> = args
+                    .iter()
+                    .map(|p| match op {
+                        Op::Eq => format!("{col} = {p}"),
+                        Op::Lt => format!("{col} < {p}"),
+                        Op::Le => format!("{col} <= {p}"),
+                        Op::Gt => format!("{col} > {p}"),
+                        Op::Ge => format!("{col} >= {p}"),
+                        Op::Like => dialect.like(col, p),
+                    })
+                    .collect();
+                format!("({})", one.join(" OR "))
+            };
+            let any = any_of_list(dialect, field, &test);
+            if *negate { format!("NOT {any}") } else { any }
+        }
+        Condition::Field {
+            field,
+            op,
+            values,
+            negate,
         } => {
-            let col = format!("t.{}", field.name);
+            let col = column(b.dialect, field);
             let dialect = b.dialect;
             let compare = |value: &str| match op {
                 Op::Eq => format!("{col} = {value}"),
@@ -434,7 +567,7 @@ fn order_clause(dialect: Dialect, order: &[(&'static FieldDef, Dir)]) -> String 
                         stages.len()
                     )
                 }
-                None => format!("t.{} {d}", f.name),
+                None => format!("{} {d}", column(dialect, f)),
             }
         })
         .collect();

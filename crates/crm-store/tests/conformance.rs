@@ -18,7 +18,9 @@ use crm_core::permission::Reach;
 use crm_core::permission::{Action, Level};
 use crm_core::pipeline::{Category, Status, default_statuses, new_category_stages};
 use crm_core::query::{ListQuery, parse_filter, parse_order};
+use crm_core::schema::Schema;
 use crm_core::store::{NewEntity, NewMultiValue, Store, StoreError, Update};
+use crm_core::userfield::{EnumItem, UserField};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -29,6 +31,7 @@ fn text(s: &str) -> Stored {
 fn entity(values: Vec<(&'static str, Stored)>) -> NewEntity {
     NewEntity {
         values,
+        uf: serde_json::Map::new(),
         multi: Vec::new(),
         bindings: Vec::new(),
         held: Vec::new(),
@@ -879,6 +882,7 @@ async fn records_transfer_verbatim(b: &Backend) {
         values: [("NAME", text("Imported")), ("DATE_CREATE", Stored::Int(5))]
             .into_iter()
             .collect(),
+        uf: serde_json::Map::new(),
         multi: vec![crm_core::store::MultiValue {
             id: 77,
             type_id: "EMAIL".into(),
@@ -895,7 +899,22 @@ async fn records_transfer_verbatim(b: &Backend) {
         ]
         .into_iter()
         .collect(),
+        uf: json!({"UF_CRM_KIND": 31, "UF_CRM_TAGS": ["a", "b"]})
+            .as_object()
+            .unwrap()
+            .clone(),
         multi: Vec::new(),
+    };
+    let kind = UserField {
+        id: 8,
+        items: vec![EnumItem {
+            id: 31,
+            value: "Hot".into(),
+            def: false,
+            sort: 10,
+            xml_id: "hot".into(),
+        }],
+        ..definition("KIND", "enumeration")
     };
     let user = User {
         id: 3,
@@ -984,6 +1003,7 @@ async fn records_transfer_verbatim(b: &Backend) {
             created: 5,
         }],
         settings: vec![("DEFAULT_DEAL_CATEGORY_NAME".into(), "Main".into())],
+        user_fields: vec![kind.clone()],
     })
     .await
     .unwrap();
@@ -1021,6 +1041,8 @@ async fn records_transfer_verbatim(b: &Backend) {
     assert_eq!(row.multi[0].id, 77);
     let row = s.get(EntityType::Lead, 12).await.unwrap().unwrap();
     assert_eq!(row.values["OPPORTUNITY"], Stored::Real(2.5));
+    assert_eq!(row.uf["UF_CRM_TAGS"], json!(["a", "b"]));
+    assert_eq!(s.user_fields(None).await.unwrap(), vec![kind]);
     assert_eq!(
         s.bindings_after(LEAD_CONTACT, (0, 0), 10).await.unwrap(),
         vec![(
@@ -1091,6 +1113,115 @@ async fn records_transfer_verbatim(b: &Backend) {
     };
     assert_eq!(s.create_department(new_department).await.unwrap(), 7);
     assert_eq!(s.create_role("Other".into(), vec![]).await.unwrap(), 5);
+    // And user fields and their list items after theirs.
+    let next = s
+        .create_user_field(UserField {
+            items: vec![EnumItem {
+                id: 0,
+                value: "Cold".into(),
+                def: false,
+                sort: 20,
+                xml_id: "cold".into(),
+            }],
+            ..definition("NEXT", "enumeration")
+        })
+        .await
+        .unwrap();
+    assert_eq!(next, 9);
+    let fields = s.user_fields(Some("CRM_LEAD".into())).await.unwrap();
+    assert_eq!(fields[1].items[0].id, 32);
+}
+
+/// A lead user field definition of `ty` named `UF_CRM_<name>`, not stored yet.
+fn definition(name: &str, ty: &str) -> UserField {
+    UserField::from_add(
+        "CRM_LEAD".into(),
+        json!({"FIELD_NAME": name, "USER_TYPE_ID": ty})
+            .as_object()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// User field definitions: ids allocated, one name per owner, lists kept by item id, and
+/// values going with a deleted field; filters and order on the values.
+async fn user_fields_and_their_values(b: &Backend) {
+    let s = b.store.as_ref();
+    let mut tags = definition("TAGS", "string");
+    tags.multiple = true;
+    let tags = s.create_user_field(tags).await.unwrap();
+    let score = s
+        .create_user_field(definition("SCORE", "integer"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.create_user_field(definition("SCORE", "string")).await,
+        Err(StoreError::Rejected(_))
+    ));
+    let mut deal_score = definition("SCORE", "integer");
+    deal_score.entity_id = "CRM_DEAL".into();
+    s.create_user_field(deal_score).await.unwrap();
+    assert_eq!(
+        s.user_fields(Some("CRM_LEAD".into())).await.unwrap().len(),
+        2
+    );
+    assert_eq!(s.user_fields(None).await.unwrap().len(), 3);
+    // Rows with values, through create and update.
+    let doc = |v: serde_json::Value| v.as_object().unwrap().clone();
+    let mut ids = Vec::new();
+    for (n, tags) in [(30, json!(["x", "y"])), (4, json!(["y"])), (200, json!([]))] {
+        let mut new = entity(vec![("TITLE", text("L"))]);
+        new.uf = doc(json!({"UF_CRM_SCORE": n, "UF_CRM_TAGS": tags}));
+        ids.push(s.create(EntityType::Lead, new).await.unwrap());
+    }
+    let bump = doc(json!({"UF_CRM_SCORE": 5, "UF_CRM_TAGS": ["z"]}));
+    s.update(
+        EntityType::Lead,
+        ids[1],
+        Box::new(move |_, _| {
+            Ok(Update {
+                uf: Some(bump.clone()),
+                ..Update::default()
+            })
+        }),
+    )
+    .await
+    .unwrap();
+    let schema = Schema::with_user_fields(
+        EntityType::Lead,
+        s.user_fields(Some("CRM_LEAD".into())).await.unwrap(),
+    );
+    let list = |filter: serde_json::Value, order: serde_json::Value| ListQuery {
+        filter: parse_filter(&schema, filter.as_object().unwrap(), utc()).unwrap(),
+        order: parse_order(&schema, order.as_object().unwrap()),
+        offset: 0,
+        limit: 50,
+        count: true,
+        with_multi: false,
+        visible: crm_core::permission::Reach::Everything,
+    };
+    let (got, _) = ids_of(s, list(json!({}), json!({"UF_CRM_SCORE": "DESC"}))).await;
+    assert_eq!(got, [ids[2], ids[0], ids[1]], "by the number, not its text");
+    let (got, _) = ids_of(s, list(json!({">UF_CRM_SCORE": 5}), json!({}))).await;
+    assert_eq!(got, [ids[0], ids[2]]);
+    let (got, _) = ids_of(s, list(json!({"UF_CRM_TAGS": "y"}), json!({}))).await;
+    assert_eq!(got, [ids[0]], "any value of a list matches");
+    let (got, _) = ids_of(s, list(json!({"%UF_CRM_TAGS": "Z"}), json!({}))).await;
+    assert_eq!(got, [ids[1]]);
+    // Deleting a definition removes its values everywhere.
+    assert!(s.delete_user_field(score).await.unwrap());
+    assert!(!s.delete_user_field(score).await.unwrap());
+    let row = s.get(EntityType::Lead, ids[0]).await.unwrap().unwrap();
+    assert_eq!(row.uf, doc(json!({"UF_CRM_TAGS": ["x", "y"]})));
+    // An update keeps the owner, name and type as stored and rewrites the list.
+    let mut all = s.user_fields(Some("CRM_LEAD".into())).await.unwrap();
+    let mut changed = all.remove(0);
+    assert_eq!(changed.id, tags);
+    changed.field_name = "UF_CRM_OTHER".into();
+    changed.sort = 7;
+    assert!(s.update_user_field(changed).await.unwrap());
+    let got = &s.user_fields(Some("CRM_LEAD".into())).await.unwrap()[0];
+    assert_eq!((got.field_name.as_str(), got.sort), ("UF_CRM_TAGS", 7));
 }
 
 /// Users with departments, the department tree, roles with grants: stored as given,
@@ -1366,4 +1497,5 @@ on_both_backends!(
     both_sides_of_a_relation_serialise,
     statuses_and_categories,
     identity_is_bootstrapped_once,
+    user_fields_and_their_values,
 );

@@ -17,6 +17,7 @@ pub fn registry() -> Registry {
     crm::status::register(&mut r);
     crm::category::register(&mut r);
     crm::item::register(&mut r);
+    crm::userfield::register(&mut r);
     crate::rpc::batch::register(&mut r);
     r
 }

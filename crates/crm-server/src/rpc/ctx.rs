@@ -82,9 +82,12 @@ impl Ctx {
         self.services.clock.now()
     }
 
-    /// The fields of `entity` for this call.
+    /// The fields of `entity` for this call: its standard fields and its user fields as
+    /// stored now (read on every call, so a field added by another server counts at once).
     pub async fn schema(&self, entity: EntityType) -> Result<Schema, ApiError> {
-        Ok(Schema::standard(entity))
+        let owner = crm_core::userfield::owner_id(entity);
+        let user = self.store().user_fields(Some(owner)).await?;
+        Ok(Schema::with_user_fields(entity, user))
     }
 
     /// What `action` on items of `entity` reaches for the caller; `None` when the caller

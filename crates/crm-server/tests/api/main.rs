@@ -32,3 +32,4 @@ mod transfer;
 mod transport;
 mod two_servers;
 mod update;
+mod userfields;

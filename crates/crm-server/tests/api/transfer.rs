@@ -84,6 +84,7 @@ fn snapshot(api: &Api) -> Vec<Value> {
     commands.push("crm.category.list?entityTypeId=2".to_string());
     commands.push("crm.dealcategory.default.get".to_string());
     commands.extend(["user.get".to_string(), "department.get".to_string()]);
+    commands.extend(["crm.lead.userfield.list", "crm.contact.userfield.list"].map(str::to_string));
     commands
         .chunks(50)
         .map(|chunk| {
@@ -114,12 +115,27 @@ fn hook_of(server: &ServerProcess, hook: &str) -> String {
 }
 
 fn fill(api: &Api) {
+    // User fields with values on some rows (a list field and a multiple one).
+    api.call(
+        "crm.lead.userfield.add",
+        json!({"fields": {"FIELD_NAME": "GRADE", "USER_TYPE_ID": "enumeration",
+               "EDIT_FORM_LABEL": {"en": "Grade", "de": "Stufe"},
+               "LIST": [{"VALUE": "A"}, {"VALUE": "B", "DEF": "Y"}]}}),
+    );
+    api.call(
+        "crm.contact.userfield.add",
+        json!({"fields": {"FIELD_NAME": "NICKS", "USER_TYPE_ID": "string", "MULTIPLE": "Y"}}),
+    );
+    api.call(
+        "crm.lead.userfield.add",
+        json!({"fields": {"FIELD_NAME": "SEEN", "USER_TYPE_ID": "datetime"}}),
+    );
     let contacts: Vec<String> = (1..=CONTACTS)
         .map(|i| {
             format!(
                 "crm.contact.add?fields[NAME]=Name%20{i}&fields[LAST_NAME]=Фамилия{i}\
                  &fields[EMAIL][0][VALUE]=c{i}%40example.org&fields[PHONE][0][VALUE]=%2B1%20555%20{i}\
-                 &fields[BIRTHDATE]=1990-01-{:02}",
+                 &fields[BIRTHDATE]=1990-01-{:02}&fields[UF_CRM_NICKS][]=n{i}&fields[UF_CRM_NICKS][]=m",
                 i % 28 + 1
             )
         })
@@ -138,9 +154,10 @@ fn fill(api: &Api) {
             };
             format!(
                 "crm.lead.add?fields[TITLE]=Lead%20{i}&fields[OPPORTUNITY]={}.5&fields[STATUS_ID]={}\
-                 &fields[WEB][0][VALUE]=example.org/{i}{bound}",
+                 &fields[WEB][0][VALUE]=example.org/{i}&fields[UF_CRM_SEEN]=2026-01-{:02}T10:00:00{bound}",
                 i * 3,
-                if i % 5 == 0 { "JUNK" } else { "NEW" }
+                if i % 5 == 0 { "JUNK" } else { "NEW" },
+                i % 28 + 1
             )
         })
         .collect();

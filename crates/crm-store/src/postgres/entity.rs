@@ -4,7 +4,7 @@
 use super::binding::{edit_holders_in, load_bindings, lock_bound, lock_row, write_bindings};
 use super::values::{PgValue, exists, list_rows, load_row};
 use super::{PostgresStore, in_transaction, pg, pool_error};
-use crate::sql::table;
+use crate::sql::{self, table};
 use async_trait::async_trait;
 use crm_core::binding::{plan_holders_set, plan_remove};
 use crm_core::entity::EntityType;
@@ -103,7 +103,11 @@ impl EntityStore for PostgresStore {
         let new = &new;
         in_transaction!(self, |tx| {
             lock_sets_bound(&tx, &new.bindings).await?;
-            let names: Vec<&str> = new.values.iter().map(|(n, _)| *n).collect();
+            let mut values = new.values.clone();
+            if !new.uf.is_empty() {
+                values.push((sql::UF, Stored::Text(sql::uf_text(&new.uf))));
+            }
+            let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
             let marks: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
             let sql = if names.is_empty() {
                 format!("INSERT INTO {} DEFAULT VALUES RETURNING ID", table(entity))
@@ -115,7 +119,7 @@ impl EntityStore for PostgresStore {
                     marks.join(", ")
                 )
             };
-            let args: Vec<PgValue<'_>> = new.values.iter().map(|(_, v)| PgValue(v)).collect();
+            let args: Vec<PgValue<'_>> = values.iter().map(|(_, v)| PgValue(v)).collect();
             let refs: Vec<&(dyn ToSql + Sync)> =
                 args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
             let stmt = tx.prepare_cached(&sql).await.map_err(pg)?;
@@ -153,7 +157,11 @@ impl EntityStore for PostgresStore {
             }
             let update = plan(&row, &sets).map_err(|e| StoreError::Rejected(e.0))?;
             lock_sets_bound(&tx, &update.bindings).await?;
-            set_columns(&tx, entity, id, &update.values).await?;
+            let mut values = update.values.clone();
+            if let Some(doc) = &update.uf {
+                values.push((sql::UF, Stored::Text(sql::uf_text(doc))));
+            }
+            set_columns(&tx, entity, id, &values).await?;
             if !update.delete_multi.is_empty() {
                 let stmt = tx
                     .prepare_cached(

@@ -122,6 +122,9 @@ impl TransferStore for PostgresStore {
                 .prepare_cached(&sql::insert_multi_with_id(Dialect::Postgres))
                 .await
                 .map_err(pg)?;
+            for field in &batch.user_fields {
+                super::userfield::import_user_field(&tx, field).await?;
+            }
             let mut inserts = HashMap::new();
             for entity in EntityType::ALL {
                 let sql = sql::insert_with_id(Dialect::Postgres, entity);
@@ -149,6 +152,11 @@ impl TransferStore for PostgresStore {
                         .collect()
                 })
                 .collect();
+            let ufs: Vec<String> = batch
+                .rows
+                .iter()
+                .map(|(_, r)| sql::uf_text(&r.uf))
+                .collect();
             let type_ids: Vec<i64> = batch.rows.iter().map(|(e, _)| e.type_id()).collect();
             let flags: Vec<&str> = batch
                 .bindings
@@ -168,11 +176,13 @@ impl TransferStore for PostgresStore {
                 ];
                 pending.push(tx.execute_raw(&webhook, p));
             }
-            for (((entity, row), values), type_id) in batch.rows.iter().zip(&values).zip(&type_ids)
+            for ((((entity, row), values), type_id), uf) in
+                batch.rows.iter().zip(&values).zip(&type_ids).zip(&ufs)
             {
                 let stmt = &inserts[entity];
                 let mut p: Params<'_> = vec![&row.id];
                 p.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
+                p.push(uf);
                 pending.push(tx.execute_raw(stmt, p));
                 for m in &row.multi {
                     let p: Params<'_> =

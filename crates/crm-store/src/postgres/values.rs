@@ -219,12 +219,20 @@ fn stored(row: &tokio_postgres::Row, i: usize) -> Result<Stored, tokio_postgres:
 /// An entity row from `SELECT ID, <columns in field-table order> …`.
 pub(super) fn entity_row(entity: EntityType, row: &tokio_postgres::Row) -> StoreResult<Row> {
     let mut values = HashMap::new();
-    for (i, f) in entity.columns().enumerate() {
-        values.insert(f.name, stored(row, i + 1).map_err(pg)?);
+    let mut n = 1;
+    for f in entity.columns() {
+        values.insert(f.name, stored(row, n).map_err(pg)?);
+        n += 1;
     }
+    let uf = row
+        .try_get::<_, Option<String>>(n)
+        .map_err(pg)?
+        .map(|t| sql::uf_doc(&t))
+        .unwrap_or_default();
     Ok(Row {
         id: row.try_get(0).map_err(pg)?,
         values,
+        uf,
         multi: Vec::new(),
     })
 }

@@ -4,11 +4,12 @@
 use super::binding::{check_bound, edit_holders_in, load_bindings, write_bindings};
 use super::rows::{Sql, exists, list_rows, load_row};
 use super::{SqliteStore, db};
-use crate::sql::table;
+use crate::sql::{self, table};
 use async_trait::async_trait;
 use crm_core::binding::{plan_holders_set, plan_remove};
 use crm_core::entity::EntityType;
 use crm_core::entity::binding_kinds;
+use crm_core::field::Stored;
 use crm_core::query::ListQuery;
 use crm_core::store::{
     EntityStore, NewEntity, NewMultiValue, Row, StoreError, StoreResult, UpdatePlan,
@@ -49,7 +50,11 @@ impl EntityStore for SqliteStore {
                 let ids: Vec<i64> = set.iter().map(|b| b.bound_id).collect();
                 check_bound(tx, *kind, &ids)?;
             }
-            let names: Vec<&str> = new.values.iter().map(|(n, _)| *n).collect();
+            let mut values = new.values.clone();
+            if !new.uf.is_empty() {
+                values.push((sql::UF, Stored::Text(sql::uf_text(&new.uf))));
+            }
+            let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
             let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
             let sql = if names.is_empty() {
                 format!("INSERT INTO {} DEFAULT VALUES", table(entity))
@@ -61,7 +66,7 @@ impl EntityStore for SqliteStore {
                     marks.join(", ")
                 )
             };
-            let args: Vec<Sql<'_>> = new.values.iter().map(|(_, v)| Sql(v)).collect();
+            let args: Vec<Sql<'_>> = values.iter().map(|(_, v)| Sql(v)).collect();
             let refs: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
             tx.prepare_cached(&sql)
                 .and_then(|mut s| s.execute(refs.as_slice()))
@@ -106,7 +111,8 @@ impl EntityStore for SqliteStore {
                 let ids: Vec<i64> = set.iter().map(|b| b.bound_id).collect();
                 check_bound(tx, *kind, &ids)?;
             }
-            for (name, v) in &update.values {
+            let uf = update.uf.as_ref().map(|doc| (sql::UF, Stored::Text(sql::uf_text(doc))));
+            for (name, v) in update.values.iter().chain(uf.iter()) {
                 let sql = format!("UPDATE {} SET {name} = ?1 WHERE ID = ?2", table(entity));
                 tx.prepare_cached(&sql)
                     .and_then(|mut s| s.execute(params![Sql(v), id]))

@@ -21,6 +21,7 @@ mod migrate;
 mod pipeline;
 mod rows;
 mod transfer;
+mod userfield;
 
 use anyhow::Context;
 use async_trait::async_trait;

@@ -109,12 +109,19 @@ pub(super) fn list_rows(
 /// An entity row from `SELECT ID, <columns in field-table order> …`.
 pub(super) fn entity_row(entity: EntityType, r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let mut values = HashMap::new();
-    for (i, f) in entity.columns().enumerate() {
-        values.insert(f.name, stored(r.get_ref(i + 1)?));
+    let mut n = 1;
+    for f in entity.columns() {
+        values.insert(f.name, stored(r.get_ref(n)?));
+        n += 1;
     }
+    let uf = match r.get_ref(n)? {
+        ValueRef::Text(t) => sql::uf_doc(&String::from_utf8_lossy(t)),
+        _ => serde_json::Map::new(),
+    };
     Ok(Row {
         id: r.get(0)?,
         values,
+        uf,
         multi: Vec::new(),
     })
 }

@@ -134,9 +134,13 @@ fn every_stored_field_has_a_column() {
                 f.name
             );
         }
+        assert!(
+            cols.iter().any(|c| c == crate::sql::UF),
+            "{entity:?} lacks UF"
+        );
         assert_eq!(
             cols.len(),
-            entity.columns().count() + 1,
+            entity.columns().count() + 2,
             "{entity:?} has extra columns"
         );
     }

@@ -112,6 +112,9 @@ impl TransferStore for SqliteStore {
                     })
                     .map_err(db)?;
             }
+            for field in &batch.user_fields {
+                super::userfield::import_user_field(tx, field)?;
+            }
             let inserts: HashMap<EntityType, String> = EntityType::ALL
                 .into_iter()
                 .map(|e| (e, sql::insert_with_id(Dialect::Sqlite, e)))
@@ -123,8 +126,10 @@ impl TransferStore for SqliteStore {
                     .columns()
                     .map(|f| Sql(row.values.get(f.name).unwrap_or(&crm_core::field::Stored::Null)))
                     .collect();
+                let uf = sql::uf_text(&row.uf);
                 let mut args: Vec<&dyn ToSql> = vec![&row.id];
                 args.extend(values.iter().map(|v| v as &dyn ToSql));
+                args.push(&uf);
                 tx.prepare_cached(insert)
                     .and_then(|mut s| s.execute(args.as_slice()))
                     .map_err(db)?;

@@ -65,7 +65,13 @@ pub async fn fields(ctx: Ctx, entity: EntityType) -> Result<Map<String, Value>, 
     Ok(schema
         .fields()
         .filter(|f| !f.hidden)
-        .map(|f| (f.name.to_string(), f.describe()))
+        .map(|f| {
+            let described = match schema.user_field(f.name) {
+                Some(user) => user.describe(),
+                None => f.describe(),
+            };
+            (f.name.to_string(), described)
+        })
         .collect())
 }
 
@@ -257,7 +263,10 @@ pub async fn list(
         visible,
     };
     let (rows, total) = ctx.store().list(entity, query).await?;
-    let items = rows.iter().map(|r| output_fields(r, tz, &fields)).collect();
+    let items = rows
+        .iter()
+        .map(|r| output_fields(&schema, r, tz, &fields))
+        .collect();
     let next = offset
         .checked_add(PAGE_SIZE)
         .filter(|n| count && *n < total);

@@ -27,6 +27,9 @@ pub struct ItemParams {
     filter: Option<Value>,
     order: Option<Value>,
     start: Option<i64>,
+    /// `Y`: user fields keep their `UF_CRM_` names in answers.
+    #[serde(rename = "useOriginalUfNames")]
+    original_uf: Option<bool>,
 }
 
 fn not_found() -> ApiError {
@@ -83,14 +86,19 @@ async fn sets_of(ctx: &Ctx, entity: EntityType, id: i64) -> Result<ItemSets, Api
 }
 
 /// One item as the caller may read it.
-async fn read(ctx: &Ctx, entity: EntityType, id: i64) -> Result<Value, ApiError> {
+async fn read(
+    ctx: &Ctx,
+    entity: EntityType,
+    id: i64,
+    original_uf: bool,
+) -> Result<Value, ApiError> {
     let reach = ctx.require_any(Action::Read, entity, access_denied).await?;
     let row = ctx.store().get(entity, id).await?.ok_or_else(not_found)?;
     if !Ctx::permits(&reach, Some(&row)) {
         return Err(access_denied());
     }
     let schema = ctx.schema(entity).await?;
-    item(ctx, &schema, &row, None).await
+    item(ctx, &schema, &row, None, original_uf).await
 }
 
 async fn item(
@@ -98,6 +106,7 @@ async fn item(
     schema: &Schema,
     row: &Row,
     select: Option<&[String]>,
+    original_uf: bool,
 ) -> Result<Value, ApiError> {
     let sets = sets_of(ctx, schema.entity(), row.id).await?;
     Ok(Value::Object(item_json(
@@ -105,6 +114,7 @@ async fn item(
         row,
         &sets,
         select,
+        original_uf,
         ctx.services.tz,
     )))
 }
@@ -113,7 +123,8 @@ async fn item(
 pub async fn fields(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
     let entity = entity_of(p.entity_type_id)?;
     let schema = ctx.schema(entity).await?;
-    Ok(json!({ "fields": describe(&schema) }))
+    let original = p.original_uf.unwrap_or(false);
+    Ok(json!({ "fields": describe(&schema, original) }))
 }
 
 /// `crm.item.add`: `{item: …}` of the new item.
@@ -122,14 +133,14 @@ pub async fn add(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
     let classic = classic_fields(&ctx.schema(entity).await?, &fields);
     let id = create(&ctx, entity, &classic, false, access_denied).await?;
-    Ok(json!({ "item": read(&ctx, entity, id).await? }))
+    Ok(json!({ "item": read(&ctx, entity, id, p.original_uf.unwrap_or(false)).await? }))
 }
 
 /// `crm.item.get`: `{item: …}`.
 pub async fn get(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
     let entity = entity_of(p.entity_type_id)?;
     let id = item_id(p.id)?;
-    Ok(json!({ "item": read(&ctx, entity, id).await? }))
+    Ok(json!({ "item": read(&ctx, entity, id, p.original_uf.unwrap_or(false)).await? }))
 }
 
 /// `crm.item.update`: `{item: …}` after the change.
@@ -148,7 +159,7 @@ pub async fn update(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
     }
     let classic = classic_fields(&ctx.schema(entity).await?, &fields);
     change(&ctx, entity, id, &classic, access_denied, not_found, true).await?;
-    Ok(json!({ "item": read(&ctx, entity, id).await? }))
+    Ok(json!({ "item": read(&ctx, entity, id, p.original_uf.unwrap_or(false)).await? }))
 }
 
 /// `crm.item.delete`: `[]`.
@@ -186,7 +197,8 @@ fn classic_keys(
     for (key, value) in map {
         let (prefix, name) = split_key(key.trim());
         let field = classic_field(schema, name)
-            .filter(|f| matches!(f.storage, Storage::Column) || f.name == "ID")
+            .filter(|f| matches!(f.storage, Storage::Column | Storage::User) || f.name == "ID")
+            .filter(|f| what != "order" || !f.multiple)
             .ok_or_else(|| {
                 ApiError::coded(
                     "INVALID_ARG_VALUE",
@@ -224,10 +236,12 @@ pub async fn list(ctx: Ctx, p: ItemParams) -> Result<Page<Value>, ApiError> {
         Some(Value::String(s)) => vec![s],
         _ => Vec::new(),
     };
-    // Names given in either form keep their universal name.
+    // Names given in either form are answered under the name the item shows.
+    let original = p.original_uf.unwrap_or(false);
     let select: Vec<String> = select
         .iter()
         .map(|s| match classic_field(&schema, s) {
+            Some(f) if original && f.storage == Storage::User => f.name.to_string(),
             Some(f) => camel_name(entity, f.name),
             None => s.trim().to_string(),
         })
@@ -250,7 +264,7 @@ pub async fn list(ctx: Ctx, p: ItemParams) -> Result<Page<Value>, ApiError> {
     let keep = (!all).then_some(select.as_slice());
     let mut items = Vec::with_capacity(rows.len());
     for row in &rows {
-        items.push(item(&ctx, &schema, row, keep).await?);
+        items.push(item(&ctx, &schema, row, keep, original).await?);
     }
     let next = offset
         .checked_add(PAGE_SIZE)

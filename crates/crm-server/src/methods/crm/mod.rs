@@ -5,6 +5,7 @@ pub mod category;
 pub mod entity;
 pub mod item;
 pub mod status;
+pub mod userfield;
 
 use crate::rpc::ApiError;
 use crate::wire::php_array;
