@@ -12,6 +12,7 @@
 //! - [`permission`]: CRM access levels and what they reach.
 //! - [`pipeline`]: statuses, deal categories and the stage lists entities move through.
 //! - [`schema`]: the fields of an entity type as one call sees them (standard, then dynamic).
+//! - [`smart`]: smart process definitions (`crm.type.*`) and their pipelines' first stages.
 //! - [`store`]: the async storage traits and their error type.
 //! - [`userfield`]: user field definitions (`UF_CRM_*`) and their values.
 //!
@@ -29,5 +30,6 @@ pub mod query;
 pub mod record;
 pub mod reference;
 pub mod schema;
+pub mod smart;
 pub mod store;
 pub mod userfield;

@@ -142,7 +142,7 @@ pub fn extra_semantics(status: &Status, list: &[Status]) -> &'static str {
 /// The stages of one entity's pipelines: category → stage codes in SORT order with their
 /// semantics (`P`, `S`, `F`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stages(BTreeMap<i64, Vec<(String, &'static str)>>);
+pub struct Stages(BTreeMap<i64, Vec<(String, &'static str)>>, i64);
 
 impl Stages {
     /// The stage lists of `base` (`STATUS`, `DEAL_STAGE`) among `statuses`.
@@ -171,7 +171,19 @@ impl Stages {
                     (category, stages)
                 })
                 .collect(),
+            0,
         )
+    }
+
+    /// The same lists, with `category` as the default one (a new entity without a known
+    /// category goes there; 0 unless set).
+    pub fn with_default(self, category: i64) -> Self {
+        Self(self.0, category)
+    }
+
+    /// The category a new entity without a known category goes to.
+    pub fn default_category(&self) -> i64 {
+        self.1
     }
 
     /// The default stage lists of a fresh portal for `base`.

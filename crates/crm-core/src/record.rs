@@ -373,7 +373,7 @@ pub fn new_entity(
     }
     if let Some(stage) = &def.stage {
         // An unknown category is the default one, as on a portal.
-        let mut category = 0;
+        let mut category = stages.default_category();
         if let Some(field) = stage.category_field {
             if let Some(Stored::Int(c)) = given(&values, field)
                 && stages.has_category(c)
@@ -446,6 +446,7 @@ pub fn new_entity(
                 }));
             }
         }
+        Naming::Keep => {}
         Naming::Person => {
             if blank(&values, "NAME") && blank(&values, "LAST_NAME") {
                 set(&mut values, "LAST_NAME", Stored::Text("Untitled".into()));
@@ -863,6 +864,9 @@ impl UpdateRequest {
                 let semantic = known.unwrap_or("P");
                 success |= semantic == "S";
                 extra.push((stage.semantic_field, Stored::Text(semantic.into())));
+                if let Some(name) = stage.previous {
+                    extra.push((name, old));
+                }
                 extra.push(("MOVED_BY_ID", user));
                 extra.push(("MOVED_TIME", now.clone()));
                 let closed = semantic != "P";

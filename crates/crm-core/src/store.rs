@@ -28,6 +28,7 @@ use crate::identity::{App, Department, Grant, NewTokens, Role, Scope, TokenGrant
 use crate::permission::Reach;
 use crate::pipeline::{Category, Status};
 use crate::query::ListQuery;
+use crate::smart::SmartType;
 use crate::userfield::UserField;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -521,6 +522,35 @@ pub trait UserFieldStore: Send + Sync {
     async fn delete_user_field(&self, id: i64) -> StoreResult<bool>;
 }
 
+/// Makes the stage list of a smart process's new category from the type's
+/// `entityTypeId` and the category's id.
+pub type TypeStages = Box<dyn Fn(i64, i64) -> Vec<Status> + Send + Sync>;
+
+/// Smart processes (`crm.type.*`).
+#[async_trait]
+pub trait TypeStore: Send + Sync {
+    /// Every smart process, by id.
+    async fn types(&self) -> StoreResult<Vec<SmartType>>;
+    /// Creates a smart process in one transaction: its id, its `entityTypeId` when 0
+    /// (the next even number from 1030 after the highest one in use), its items'
+    /// table, and its default category (`category`, with the stage list `stages` makes
+    /// from the type's `entityTypeId` and the category's id). Returns it as stored;
+    /// `Rejected` when its `entityTypeId` is taken.
+    async fn create_type(
+        &self,
+        smart: SmartType,
+        category: Category,
+        stages: TypeStages,
+    ) -> StoreResult<SmartType>;
+    /// Rewrites a smart process's title, flags, default category and last change (not
+    /// its `entityTypeId`); `false` when there is no such type.
+    async fn update_type(&self, smart: SmartType) -> StoreResult<bool>;
+    /// Deletes a smart process with everything of it: its items' table, categories and
+    /// stage lists, the bindings and multi-field values of its items, its user fields;
+    /// `false` when there was none.
+    async fn delete_type(&self, id: i64) -> StoreResult<bool>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
 pub trait Store:
@@ -531,6 +561,7 @@ pub trait Store:
     + OAuthStore
     + PipelineStore
     + UserFieldStore
+    + TypeStore
     + TransferStore
     + Debug
     + 'static

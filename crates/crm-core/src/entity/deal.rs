@@ -37,6 +37,7 @@ pub static DEAL: EntityDef = EntityDef {
         closed_flag: Some("CLOSED"),
         close_date: Some("CLOSEDATE"),
         new_flag: Some("IS_NEW"),
+        previous: None,
         unknown: Some("The value of \"Deal stage\" is incorrect"),
     }),
     held: &[],

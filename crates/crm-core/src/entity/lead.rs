@@ -37,6 +37,7 @@ pub static LEAD: EntityDef = EntityDef {
         closed_flag: None,
         close_date: None,
         new_flag: None,
+        previous: None,
         unknown: None,
     }),
     held: &[],

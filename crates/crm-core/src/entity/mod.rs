@@ -7,6 +7,7 @@
 mod company;
 mod contact;
 mod deal;
+pub mod dynamic;
 mod lead;
 mod model;
 
@@ -19,7 +20,7 @@ pub use model::{BindingKind, EntityDef, EntityType, Fixed, Naming, StageField};
 use crate::field::{FieldDef, Storage};
 
 impl EntityType {
-    /// Every entity type.
+    /// Every built-in entity type (smart processes are data: see [`dynamic`]).
     pub const ALL: [Self; 4] = [Self::Lead, Self::Contact, Self::Deal, Self::Company];
 
     /// The entity's description.
@@ -29,7 +30,17 @@ impl EntityType {
             Self::Contact => &CONTACT,
             Self::Deal => &DEAL,
             Self::Company => &COMPANY,
+            Self::Dynamic(id) => dynamic::def(id),
         }
+    }
+
+    /// The entity type of an `entityTypeId`: a built-in one, or a smart process's when
+    /// the id is one a smart process may have (whether it exists is the store's to say).
+    pub fn from_type_id(id: i64) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.type_id() == id)
+            .or_else(|| dynamic::valid_id(id).then_some(Self::Dynamic(id)))
     }
 
     /// The portal's `entityTypeId`.
@@ -42,11 +53,20 @@ impl EntityType {
         self.def().code
     }
 
-    /// Parses a [`EntityType::code`] (case-insensitive).
+    /// Parses a [`EntityType::code`] (case-insensitive; `dynamic_1030` for a smart
+    /// process).
     pub fn parse_code(code: &str) -> Option<Self> {
+        let code = code.trim();
         Self::ALL
             .into_iter()
-            .find(|e| e.code().eq_ignore_ascii_case(code.trim()))
+            .find(|e| e.code().eq_ignore_ascii_case(code))
+            .or_else(|| {
+                let id: i64 = code
+                    .get(..8)?
+                    .eq_ignore_ascii_case("dynamic_")
+                    .then(|| code[8..].parse().ok())??;
+                dynamic::valid_id(id).then_some(Self::Dynamic(id))
+            })
     }
 
     /// Name used in messages ("Lead", "Contact").
@@ -72,12 +92,20 @@ impl EntityType {
     }
 }
 
-/// Every binding family, from the entities that own them (for cascades: deleting a
-/// contact unbinds it everywhere).
+/// Every binding family of the built-in entities, from the entities that own them.
 pub fn binding_kinds() -> impl Iterator<Item = BindingKind> {
     EntityType::ALL
         .into_iter()
         .flat_map(|e| e.def().owns.iter().copied())
+}
+
+/// The binding family with this storage code, a smart process's included (for
+/// cascades: deleting a contact unbinds it from every set that holds it).
+pub fn binding_kind(code: &str) -> Option<BindingKind> {
+    binding_kinds().find(|k| k.code == code).or_else(|| {
+        let owner = EntityType::parse_code(code.strip_suffix("_contact")?)?;
+        owner.def().owns.iter().copied().find(|k| k.code == code)
+    })
 }
 
 /// The multi-field types, in output order.
@@ -118,6 +146,9 @@ mod tests {
                 }
                 let stages = crate::pipeline::Stages::defaults(stage.status_entity);
                 assert!(stages.initial(0).is_some(), "{}", d.code);
+                if let Some(previous) = stage.previous {
+                    assert!(e.field(previous).is_some(), "{}.{previous}", d.code);
+                }
                 if let Some(category) = stage.category_field {
                     assert!(e.field(category).is_some(), "{}.{category}", d.code);
                 }

@@ -16,6 +16,9 @@ pub enum EntityType {
     Deal,
     /// Company (`entityTypeId` 4).
     Company,
+    /// A smart process's items (`entityTypeId` 128–192 or an even number from 1030),
+    /// described by [`super::dynamic`].
+    Dynamic(i64),
 }
 
 /// The description of one entity type.
@@ -80,6 +83,8 @@ pub enum Naming {
     /// A person: when both `NAME` and `LAST_NAME` are empty, `LAST_NAME` becomes
     /// "Untitled".
     Person,
+    /// An entity without a name keeps it empty (a smart process item).
+    Keep,
 }
 
 /// The field that holds an entity's stage, and the fields a stage change updates.
@@ -105,6 +110,8 @@ pub struct StageField {
     pub close_date: Option<&'static str>,
     /// `Y` while in the initial stage (`IS_NEW` of a deal).
     pub new_flag: Option<&'static str>,
+    /// Set to the stage left on a move (`PREVIOUS_STAGE_ID` of a smart process item).
+    pub previous: Option<&'static str>,
     /// The error for a stage that is not one of the entity's; `None`: an unknown stage is
     /// ignored (a lead keeps or gets its initial stage).
     pub unknown: Option<&'static str>,

@@ -18,6 +18,7 @@ pub fn registry() -> Registry {
     crm::category::register(&mut r);
     crm::item::register(&mut r);
     crm::userfield::register(&mut r);
+    crm::types::register(&mut r);
     crate::rpc::batch::register(&mut r);
     r
 }

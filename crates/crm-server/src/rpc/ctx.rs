@@ -10,6 +10,7 @@ use crm_core::entity::EntityType;
 use crm_core::identity::{Portal, Scope, User};
 use crm_core::permission::{Action, Level, Reach};
 use crm_core::schema::Schema;
+use crm_core::smart::SmartType;
 use crm_core::store::{Row, Store};
 use std::sync::Arc;
 
@@ -80,6 +81,27 @@ impl Ctx {
     /// The current time.
     pub fn now(&self) -> DateTime<Utc> {
         self.services.clock.now()
+    }
+
+    /// The smart process whose items have this `entityTypeId`, if one exists.
+    pub async fn smart_type(&self, entity_type_id: i64) -> Result<Option<SmartType>, ApiError> {
+        Ok(self
+            .store()
+            .types()
+            .await?
+            .into_iter()
+            .find(|t| t.entity_type_id == entity_type_id))
+    }
+
+    /// The entity type of an `entityTypeId`: a built-in one, or an existing smart
+    /// process's.
+    pub async fn entity_type(&self, entity_type_id: i64) -> Result<Option<EntityType>, ApiError> {
+        Ok(match EntityType::from_type_id(entity_type_id) {
+            Some(EntityType::Dynamic(id)) => {
+                self.smart_type(id).await?.map(|_| EntityType::Dynamic(id))
+            }
+            other => other,
+        })
     }
 
     /// The fields of `entity` for this call: its standard fields and its user fields as

@@ -27,6 +27,7 @@ mod pipelines;
 mod registry;
 mod router;
 mod seed;
+mod smart;
 mod status;
 mod transfer;
 mod transport;

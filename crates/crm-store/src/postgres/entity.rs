@@ -97,6 +97,32 @@ async fn lock_sets_bound(
     Ok(())
 }
 
+/// Every binding family whose sets hold entities of `entity`: the built-in ones and
+/// those of the smart processes that exist.
+async fn kinds_binding(
+    c: &impl GenericClient,
+    entity: EntityType,
+) -> StoreResult<Vec<crm_core::binding::BindingKind>> {
+    let types: Vec<i64> = c
+        .query(
+            "SELECT ENTITY_TYPE_ID FROM crm_type ORDER BY ENTITY_TYPE_ID",
+            &[],
+        )
+        .await
+        .map_err(pg)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(binding_kinds()
+        .chain(
+            types
+                .into_iter()
+                .flat_map(|t| EntityType::Dynamic(t).def().owns.iter().copied()),
+        )
+        .filter(|k| k.bound == entity)
+        .collect())
+}
+
 #[async_trait]
 impl EntityStore for PostgresStore {
     async fn create(&self, entity: EntityType, new: NewEntity) -> StoreResult<i64> {
@@ -222,7 +248,7 @@ impl EntityStore for PostgresStore {
             if !lock_row(&tx, entity, id).await? {
                 return Ok(false);
             }
-            for kind in binding_kinds().filter(|k| k.bound == entity) {
+            for kind in kinds_binding(&tx, entity).await? {
                 let stmt = tx
                     .prepare_cached(
                         "SELECT OWNER_ID FROM crm_binding WHERE KIND = $1 AND BOUND_ID = $2 \

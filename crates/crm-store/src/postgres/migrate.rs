@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0005_statuses_categories.sql"),
     include_str!("../../migrations/postgres/0006_contact_face_id.sql"),
     include_str!("../../migrations/postgres/0007_user_fields.sql"),
+    include_str!("../../migrations/postgres/0008_smart_processes.sql"),
 ];
 
 /// The advisory lock key that serialises migrations between servers starting at once.

@@ -22,6 +22,7 @@ mod identity;
 mod migrate;
 mod pipeline;
 mod transfer;
+mod types;
 mod userfield;
 mod values;
 

@@ -6,7 +6,7 @@ use super::rows::{Sql, exists, list_rows, load_row};
 use super::{SqliteStore, db};
 use crate::sql::{self, table};
 use async_trait::async_trait;
-use crm_core::binding::{plan_holders_set, plan_remove};
+use crm_core::binding::{BindingKind, plan_holders_set, plan_remove};
 use crm_core::entity::EntityType;
 use crm_core::entity::binding_kinds;
 use crm_core::field::Stored;
@@ -40,6 +40,23 @@ fn insert_multi(
         .map_err(db)?;
     }
     Ok(())
+}
+
+/// Every binding family whose sets hold entities of `entity`: the built-in ones and
+/// those of the smart processes that exist.
+fn kinds_binding(tx: &Transaction<'_>, entity: EntityType) -> StoreResult<Vec<BindingKind>> {
+    let types: Vec<i64> = tx
+        .prepare_cached("SELECT ENTITY_TYPE_ID FROM crm_type ORDER BY ENTITY_TYPE_ID")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(db)?;
+    Ok(binding_kinds()
+        .chain(
+            types
+                .into_iter()
+                .flat_map(|t| EntityType::Dynamic(t).def().owns.iter().copied()),
+        )
+        .filter(|k| k.bound == entity)
+        .collect())
 }
 
 #[async_trait]
@@ -158,7 +175,7 @@ impl EntityStore for SqliteStore {
             if !exists(tx, entity, id)? {
                 return Ok(false);
             }
-            for kind in binding_kinds().filter(|k| k.bound == entity) {
+            for kind in kinds_binding(tx, entity)? {
                 let owners: Vec<i64> = tx
                     .prepare_cached(
                         "SELECT OWNER_ID FROM crm_binding WHERE KIND = ?1 AND BOUND_ID = ?2",

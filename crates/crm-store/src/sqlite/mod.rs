@@ -21,6 +21,7 @@ mod migrate;
 mod pipeline;
 mod rows;
 mod transfer;
+mod types;
 mod userfield;
 
 use anyhow::Context;

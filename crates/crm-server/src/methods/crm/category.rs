@@ -1,6 +1,8 @@
-//! Deal categories (pipelines): `crm.category.*` for `entityTypeId` 2 and the older
-//! `crm.dealcategory.*`. Category 0, the default, always exists and is not stored;
-//! every other one is created with its own stage list (`DEAL_STAGE_<id>`, codes `C<id>:`).
+//! Categories (pipelines): `crm.category.*` for deals (`entityTypeId` 2) and smart
+//! processes, and the older `crm.dealcategory.*`. A deal's category 0, the default,
+//! always exists and is not stored; every other one is created with its own stage list
+//! (`DEAL_STAGE_<id>`, codes `C<id>:`; a smart process's `DYNAMIC_<type>_STAGE_<id>`,
+//! codes `DT<type>_<id>:`).
 
 use crate::methods::crm::php_array;
 use crate::rpc::{ApiError, Ctx, Page, Registry};
@@ -10,6 +12,7 @@ use crm_core::identity::Scope;
 use crm_core::permission::Reach;
 use crm_core::pipeline::{Category, Status, new_category_stages, stage_entity};
 use crm_core::query::{Condition, ListQuery, Op};
+use crm_core::smart::{self, SmartType};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
@@ -47,15 +50,101 @@ fn only_admin(ctx: &Ctx) -> Result<(), ApiError> {
     }
 }
 
-/// `entityTypeId` must be the deals' (2).
-fn deals_only(entity_type_id: Option<i64>) -> Result<(), ApiError> {
+/// Whose categories a call is about: deals (a virtual default category 0, stored ones
+/// with stage lists `DEAL_STAGE_<id>`) or a smart process (every category stored, the
+/// default one named by the type, lists `DYNAMIC_<type>_STAGE_<id>`).
+enum Owner {
+    Deals,
+    Smart(SmartType),
+}
+
+/// The owner of `entityTypeId`: deals, or an existing smart process.
+async fn owner(ctx: &Ctx, entity_type_id: Option<i64>) -> Result<Owner, ApiError> {
     match entity_type_id {
-        Some(2) => Ok(()),
+        Some(2) => Ok(Owner::Deals),
         Some(1 | 3 | 4) => Err(ApiError::coded(
             "ENTITY_TYPE_NOT_SUPPORTED",
             "Entity type is not supported",
         )),
-        _ => Err(ApiError::coded("NOT_FOUND", "Smart process not found")),
+        Some(id) => match ctx.smart_type(id).await? {
+            Some(t) => Ok(Owner::Smart(t)),
+            None => Err(ApiError::coded("NOT_FOUND", "Smart process not found")),
+        },
+        None => Err(ApiError::coded("NOT_FOUND", "Smart process not found")),
+    }
+}
+
+impl Owner {
+    fn entity(&self) -> EntityType {
+        match self {
+            Self::Deals => EntityType::Deal,
+            Self::Smart(t) => EntityType::Dynamic(t.entity_type_id),
+        }
+    }
+
+    fn is_default(&self, c: &Category) -> bool {
+        match self {
+            Self::Deals => c.id == 0,
+            Self::Smart(t) => c.id == t.default_category,
+        }
+    }
+
+    /// The stage list of one of its categories.
+    fn stage_list(&self, category: i64) -> String {
+        let base = self
+            .entity()
+            .def()
+            .stage
+            .map_or("DEAL_STAGE", |s| s.status_entity);
+        stage_entity(base, category)
+    }
+
+    /// The stages a new category starts with.
+    fn new_stages(&self) -> Box<dyn Fn(i64) -> Vec<Status> + Send + Sync> {
+        match self {
+            Self::Deals => Box::new(new_category_stages),
+            Self::Smart(t) => {
+                let etid = t.entity_type_id;
+                Box::new(move |c| smart::new_stages(etid, c))
+            }
+        }
+    }
+
+    /// Every category, the default one first for deals (at SORT 0), by SORT and id.
+    async fn all(&self, ctx: &Ctx) -> Result<Vec<Category>, ApiError> {
+        let mut out = Vec::new();
+        if let Self::Deals = self {
+            out.push(Category {
+                id: 0,
+                entity_type_id: 2,
+                name: default_name(ctx).await?,
+                sort: 0,
+                created: 0,
+            });
+        }
+        out.extend(ctx.store().categories(self.entity().type_id()).await?);
+        out.sort_by_key(|c| (c.sort, c.id));
+        Ok(out)
+    }
+
+    async fn one(&self, ctx: &Ctx, id: i64) -> Result<Option<Category>, ApiError> {
+        Ok(self.all(ctx).await?.into_iter().find(|c| c.id == id))
+    }
+
+    /// The camelCase object of `crm.category.*`.
+    fn camel(&self, c: &Category) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), json!(c.id));
+        m.insert("name".into(), json!(c.name));
+        m.insert("sort".into(), json!(c.sort));
+        m.insert("entityTypeId".into(), json!(c.entity_type_id));
+        let default = self.is_default(c);
+        m.insert("isDefault".into(), json!(if default { "Y" } else { "N" }));
+        if c.id > 0 {
+            m.insert("originId".into(), json!(""));
+            m.insert("originatorId".into(), json!(""));
+        }
+        Value::Object(m)
     }
 }
 
@@ -67,44 +156,15 @@ async fn default_name(ctx: &Ctx) -> Result<String, ApiError> {
         .unwrap_or_else(|| "General".into()))
 }
 
-/// Every category of deals, the default one first (at SORT 0).
-async fn all(ctx: &Ctx) -> Result<Vec<Category>, ApiError> {
-    let mut out = vec![Category {
-        id: 0,
-        entity_type_id: 2,
-        name: default_name(ctx).await?,
-        sort: 0,
-        created: 0,
-    }];
-    out.extend(ctx.store().categories(EntityType::Deal.type_id()).await?);
-    out.sort_by_key(|c| (c.sort, c.id));
-    Ok(out)
-}
-
 async fn one(ctx: &Ctx, id: i64) -> Result<Option<Category>, ApiError> {
-    Ok(all(ctx).await?.into_iter().find(|c| c.id == id))
+    Owner::Deals.one(ctx, id).await
 }
 
-/// The camelCase object of `crm.category.*`.
-fn camel(c: &Category) -> Value {
-    let mut m = Map::new();
-    m.insert("id".into(), json!(c.id));
-    m.insert("name".into(), json!(c.name));
-    m.insert("sort".into(), json!(c.sort));
-    m.insert("entityTypeId".into(), json!(c.entity_type_id));
-    m.insert("isDefault".into(), json!(if c.id == 0 { "Y" } else { "N" }));
-    if c.id > 0 {
-        m.insert("originId".into(), json!(""));
-        m.insert("originatorId".into(), json!(""));
-    }
-    Value::Object(m)
-}
-
-/// Deals in a category (a category with deals cannot be deleted).
-async fn deals_in(ctx: &Ctx, category: i64) -> Result<i64, ApiError> {
-    let field = EntityType::Deal
+/// Items in a category of `entity` (a category with items cannot be deleted).
+async fn items_in(ctx: &Ctx, entity: EntityType, category: i64) -> Result<i64, ApiError> {
+    let field = entity
         .field("CATEGORY_ID")
-        .ok_or_else(|| ApiError::invalid("deals have no category"))?;
+        .ok_or_else(|| ApiError::invalid("the entity has no category"))?;
     let query = ListQuery {
         filter: vec![Condition::Field {
             field,
@@ -119,7 +179,7 @@ async fn deals_in(ctx: &Ctx, category: i64) -> Result<i64, ApiError> {
         with_multi: false,
         visible: Reach::Everything,
     };
-    Ok(ctx.store().list(EntityType::Deal, query).await?.1)
+    Ok(ctx.store().list(entity, query).await?.1)
 }
 
 /// Name and SORT from `fields` (either case), over `current`.
@@ -142,10 +202,15 @@ fn edited(fields: &Map<String, Value>, current: Category) -> Category {
     }
 }
 
-async fn create(ctx: &Ctx, fields: &Map<String, Value>, sort: i64) -> Result<i64, ApiError> {
+async fn create(
+    ctx: &Ctx,
+    owner: &Owner,
+    fields: &Map<String, Value>,
+    sort: i64,
+) -> Result<i64, ApiError> {
     let blank = Category {
         id: 0,
-        entity_type_id: 2,
+        entity_type_id: owner.entity().type_id(),
         name: String::new(),
         sort,
         created: ctx.now().timestamp(),
@@ -154,14 +219,21 @@ async fn create(ctx: &Ctx, fields: &Map<String, Value>, sort: i64) -> Result<i64
     if category.name.is_empty() {
         return Err(ApiError::coded("0", "Field 'NAME' is required"));
     }
-    let stages: Box<dyn Fn(i64) -> Vec<Status> + Send + Sync> = Box::new(new_category_stages);
-    Ok(ctx.store().create_category(category, stages).await?)
+    Ok(ctx
+        .store()
+        .create_category(category, owner.new_stages())
+        .await?)
 }
 
-/// `crm.category.list`: every deal category, unpaged.
+/// `crm.category.list`: every category of deals or of a smart process, unpaged.
 pub async fn list(ctx: Ctx, p: CategoryParams) -> Result<Page<Value>, ApiError> {
-    deals_only(p.entity_type_id)?;
-    let categories: Vec<Value> = all(&ctx).await?.iter().map(camel).collect();
+    let owner = owner(&ctx, p.entity_type_id).await?;
+    let categories: Vec<Value> = owner
+        .all(&ctx)
+        .await?
+        .iter()
+        .map(|c| owner.camel(c))
+        .collect();
     let total = i64::try_from(categories.len()).unwrap_or(0);
     Ok(Page {
         items: json!({ "categories": categories }),
@@ -172,72 +244,96 @@ pub async fn list(ctx: Ctx, p: CategoryParams) -> Result<Page<Value>, ApiError> 
 
 /// `crm.category.get`.
 pub async fn get(ctx: Ctx, p: CategoryParams) -> Result<Value, ApiError> {
-    deals_only(p.entity_type_id)?;
-    let c = one(&ctx, p.id.unwrap_or(-1)).await?.ok_or_else(not_found)?;
-    Ok(json!({ "category": camel(&c) }))
+    let owner = owner(&ctx, p.entity_type_id).await?;
+    let c = owner
+        .one(&ctx, p.id.unwrap_or(-1))
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(json!({ "category": owner.camel(&c) }))
 }
 
 /// `crm.category.add`: a new category with the default stages.
 pub async fn add(ctx: Ctx, p: CategoryParams) -> Result<Value, ApiError> {
-    deals_only(p.entity_type_id)?;
+    let owner = owner(&ctx, p.entity_type_id).await?;
     only_admin(&ctx)?;
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
-    let id = create(&ctx, &fields, 500).await?;
-    let c = one(&ctx, id).await?.ok_or_else(not_found)?;
-    Ok(json!({ "category": camel(&c) }))
+    let id = create(&ctx, &owner, &fields, 500).await?;
+    let c = owner.one(&ctx, id).await?.ok_or_else(not_found)?;
+    Ok(json!({ "category": owner.camel(&c) }))
 }
 
-/// `crm.category.update`: name and SORT.
+/// `crm.category.update`: name and SORT (and, for a smart process, `isDefault: "Y"`
+/// makes it the default category).
 pub async fn update(ctx: Ctx, p: CategoryParams) -> Result<Value, ApiError> {
-    deals_only(p.entity_type_id)?;
+    let owner = owner(&ctx, p.entity_type_id).await?;
     only_admin(&ctx)?;
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
-    let current = one(&ctx, p.id.unwrap_or(-1)).await?.ok_or_else(not_found)?;
+    let current = owner
+        .one(&ctx, p.id.unwrap_or(-1))
+        .await?
+        .ok_or_else(not_found)?;
     let changed = edited(&fields, current);
-    if changed.id == 0 {
-        ctx.store()
-            .set_setting(DEFAULT_NAME.into(), Some(changed.name.clone()))
-            .await?;
-    } else {
-        ctx.store().update_category(changed.clone()).await?;
+    let mut owner = owner;
+    match &mut owner {
+        Owner::Deals if changed.id == 0 => {
+            ctx.store()
+                .set_setting(DEFAULT_NAME.into(), Some(changed.name.clone()))
+                .await?;
+        }
+        Owner::Smart(t) => {
+            ctx.store().update_category(changed.clone()).await?;
+            let default = fields
+                .get("isDefault")
+                .and_then(php_string)
+                .is_some_and(|d| d.eq_ignore_ascii_case("y"));
+            if default && t.default_category != changed.id {
+                t.default_category = changed.id;
+                ctx.store().update_type(t.clone()).await?;
+            }
+        }
+        Owner::Deals => {
+            ctx.store().update_category(changed.clone()).await?;
+        }
     }
-    Ok(json!({ "category": camel(&changed) }))
+    Ok(json!({ "category": owner.camel(&changed) }))
 }
 
-/// Deletes a category unless it is the default one or still has deals.
-async fn remove(ctx: &Ctx, id: i64, texts: [&str; 2]) -> Result<(), ApiError> {
-    let c = one(ctx, id).await?.ok_or_else(not_found)?;
-    if c.id == 0 {
+/// Deletes a category unless it is the default one or still has items.
+async fn remove(ctx: &Ctx, owner: &Owner, id: i64, texts: [&str; 2]) -> Result<(), ApiError> {
+    let c = owner.one(ctx, id).await?.ok_or_else(not_found)?;
+    if owner.is_default(&c) {
         return Err(ApiError::coded("0", texts[0]));
     }
-    if deals_in(ctx, c.id).await? > 0 {
+    if items_in(ctx, owner.entity(), c.id).await? > 0 {
         return Err(ApiError::coded("0", texts[1].replace("{}", &c.name)));
     }
     ctx.store()
-        .delete_category(c.id, stage_entity("DEAL_STAGE", c.id))
+        .delete_category(c.id, owner.stage_list(c.id))
         .await?;
     Ok(())
 }
 
 /// `crm.category.delete`: `null`.
 pub async fn delete(ctx: Ctx, p: CategoryParams) -> Result<Value, ApiError> {
-    deals_only(p.entity_type_id)?;
+    let owner = owner(&ctx, p.entity_type_id).await?;
     only_admin(&ctx)?;
-    remove(
-        &ctx,
-        p.id.unwrap_or(-1),
-        [
+    let texts = match owner {
+        Owner::Deals => [
             "Default deal category cannot be deleted",
             "Deals related to the funnel `{}` found",
         ],
-    )
-    .await?;
+        Owner::Smart(_) => [
+            "Default category cannot be deleted",
+            "Items related to the category `{}` found",
+        ],
+    };
+    remove(&ctx, &owner, p.id.unwrap_or(-1), texts).await?;
     Ok(Value::Null)
 }
 
 /// `crm.category.fields`.
-pub async fn fields(_: Ctx, p: CategoryParams) -> Result<Value, ApiError> {
-    deals_only(p.entity_type_id)?;
+pub async fn fields(ctx: Ctx, p: CategoryParams) -> Result<Value, ApiError> {
+    owner(&ctx, p.entity_type_id).await?;
     let f = |name: &str, ty: &str, upper: &str, required: bool, read_only: bool| {
         json!({"type": ty, "isRequired": required, "isReadOnly": read_only,
                "isImmutable": false, "isMultiple": false, "isDynamic": false,
@@ -319,10 +415,12 @@ pub async fn dc_add(ctx: Ctx, p: DealCategoryParams) -> Result<i64, ApiError> {
     }
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
     // The older method words the missing name its own way; other failures stay as they are.
-    create(&ctx, &fields, 0).await.map_err(|e| match e {
-        ApiError::Coded("0", _) => ApiError::invalid("Field 'NAME' is required."),
-        other => other,
-    })
+    create(&ctx, &Owner::Deals, &fields, 0)
+        .await
+        .map_err(|e| match e {
+            ApiError::Coded("0", _) => ApiError::invalid("Field 'NAME' is required."),
+            other => other,
+        })
 }
 
 /// `crm.dealcategory.update`.
@@ -356,6 +454,7 @@ pub async fn dc_delete(ctx: Ctx, p: DealCategoryParams) -> Result<bool, ApiError
     }
     remove(
         &ctx,
+        &Owner::Deals,
         id,
         [
             "Default deal category cannot be deleted",

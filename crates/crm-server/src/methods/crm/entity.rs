@@ -77,9 +77,17 @@ pub async fn fields(ctx: Ctx, entity: EntityType) -> Result<Map<String, Value>, 
 
 /// The stage lists of an entity with stages, as stored now (none for others).
 async fn stages(ctx: &Ctx, entity: EntityType) -> Result<Stages, ApiError> {
-    Ok(match entity.def().stage {
-        Some(stage) => Stages::from_statuses(stage.status_entity, &ctx.store().statuses().await?),
-        None => Stages::default(),
+    let Some(stage) = entity.def().stage else {
+        return Ok(Stages::default());
+    };
+    let stages = Stages::from_statuses(stage.status_entity, &ctx.store().statuses().await?);
+    // A smart process's items go to its default category when they name none.
+    Ok(match entity {
+        EntityType::Dynamic(id) => match ctx.smart_type(id).await? {
+            Some(t) => stages.with_default(t.default_category),
+            None => stages,
+        },
+        _ => stages,
     })
 }
 

@@ -1,6 +1,6 @@
-//! The universal API, `crm.item.*`, for leads (1), deals (2), contacts (3) and companies
-//! (4): the classic methods' rows, rights and plans, seen through camelCase names and
-//! the universal value types (`crm_core::item`). Smart processes come later.
+//! The universal API, `crm.item.*`, for leads (1), deals (2), contacts (3), companies
+//! (4) and smart processes: the classic methods' rows, rights and plans, seen through
+//! camelCase names and the universal value types (`crm_core::item`).
 
 use crate::methods::crm::entity::{change, create};
 use crate::methods::crm::php_array;
@@ -40,17 +40,17 @@ fn access_denied() -> ApiError {
     ApiError::coded("ACCESS_DENIED", "Access denied")
 }
 
-/// The entity type of `entityTypeId`: the four standard ones here.
-fn entity_of(id: Option<i64>) -> Result<EntityType, ApiError> {
+/// The entity type of `entityTypeId`: the four built-in ones and existing smart
+/// processes.
+async fn entity_of(ctx: &Ctx, id: Option<i64>) -> Result<EntityType, ApiError> {
     let Some(id) = id else {
         return Err(ApiError::coded(
             "REQUIRED_ARG_MISSING",
             "Argument 'entityTypeId' is required",
         ));
     };
-    EntityType::ALL
-        .into_iter()
-        .find(|e| e.type_id() == id)
+    ctx.entity_type(id)
+        .await?
         .ok_or_else(|| ApiError::coded("NOT_FOUND", "Smart process not found"))
 }
 
@@ -121,7 +121,7 @@ async fn item(
 
 /// `crm.item.fields`: `{fields: {camelName: descriptor}}`.
 pub async fn fields(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
-    let entity = entity_of(p.entity_type_id)?;
+    let entity = entity_of(&ctx, p.entity_type_id).await?;
     let schema = ctx.schema(entity).await?;
     let original = p.original_uf.unwrap_or(false);
     Ok(json!({ "fields": describe(&schema, original) }))
@@ -129,7 +129,7 @@ pub async fn fields(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
 
 /// `crm.item.add`: `{item: …}` of the new item.
 pub async fn add(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
-    let entity = entity_of(p.entity_type_id)?;
+    let entity = entity_of(&ctx, p.entity_type_id).await?;
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
     let classic = classic_fields(&ctx.schema(entity).await?, &fields);
     let id = create(&ctx, entity, &classic, false, access_denied).await?;
@@ -138,14 +138,14 @@ pub async fn add(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
 
 /// `crm.item.get`: `{item: …}`.
 pub async fn get(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
-    let entity = entity_of(p.entity_type_id)?;
+    let entity = entity_of(&ctx, p.entity_type_id).await?;
     let id = item_id(p.id)?;
     Ok(json!({ "item": read(&ctx, entity, id, p.original_uf.unwrap_or(false)).await? }))
 }
 
 /// `crm.item.update`: `{item: …}` after the change.
 pub async fn update(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
-    let entity = entity_of(p.entity_type_id)?;
+    let entity = entity_of(&ctx, p.entity_type_id).await?;
     let id = item_id(p.id)?;
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
     if fields.contains_key("id") || fields.contains_key("ID") {
@@ -164,7 +164,7 @@ pub async fn update(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
 
 /// `crm.item.delete`: `[]`.
 pub async fn delete(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
-    let entity = entity_of(p.entity_type_id)?;
+    let entity = entity_of(&ctx, p.entity_type_id).await?;
     let id = item_id(p.id)?;
     if !ctx.store().exists(entity, id).await? {
         return Err(not_found());
@@ -224,7 +224,7 @@ fn classic_keys(
 /// `crm.item.list`: `{items: […]}` with `total` and `next` (pages of 50; `start=-1`: no
 /// count); `select` keeps the listed fields (unknown ones dropped), in the item's order.
 pub async fn list(ctx: Ctx, p: ItemParams) -> Result<Page<Value>, ApiError> {
-    let entity = entity_of(p.entity_type_id)?;
+    let entity = entity_of(&ctx, p.entity_type_id).await?;
     let filter = php_array(p.filter, "Parameter 'filter' must be array.")?;
     let order = php_array(p.order, "Parameter 'order' must be array.")?;
     let schema = ctx.schema(entity).await?;

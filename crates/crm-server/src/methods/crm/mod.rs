@@ -5,6 +5,7 @@ pub mod category;
 pub mod entity;
 pub mod item;
 pub mod status;
+pub mod types;
 pub mod userfield;
 
 use crate::rpc::ApiError;

@@ -4,6 +4,7 @@
 use crate::methods::crm::php_array;
 use crate::rpc::{ApiError, Ctx, Page, Registry};
 use crm_core::entity::EntityType;
+use crm_core::entity::dynamic::{parse_stage_list, stage_list, stage_prefix};
 use crm_core::field::{FieldDef, FieldType, Stored, php_string};
 use crm_core::identity::Scope;
 use crm_core::permission::Reach;
@@ -50,6 +51,7 @@ fn is_stage_list(entity_id: &str) -> bool {
     STAGE_LISTS
         .iter()
         .any(|base| category_of(base, entity_id).is_some())
+        || parse_stage_list(entity_id).is_some()
 }
 
 /// `crm.status.fields`.
@@ -221,15 +223,20 @@ async fn known_list(ctx: &Ctx, entity_id: &str, all: &[Status]) -> Result<bool, 
     if all.iter().any(|s| s.entity_id == entity_id) {
         return Ok(true);
     }
-    match category_of("DEAL_STAGE", entity_id) {
-        Some(category) if category > 0 => Ok(ctx
-            .store()
-            .categories(EntityType::Deal.type_id())
-            .await?
-            .iter()
-            .any(|c| c.id == category)),
-        _ => Ok(false),
-    }
+    let (owner, category) = match (
+        category_of("DEAL_STAGE", entity_id),
+        parse_stage_list(entity_id),
+    ) {
+        (Some(category), _) if category > 0 => (EntityType::Deal.type_id(), category),
+        (_, Some((etid, category))) => (etid, category),
+        _ => return Ok(false),
+    };
+    Ok(ctx
+        .store()
+        .categories(owner)
+        .await?
+        .iter()
+        .any(|c| c.id == category))
 }
 
 /// `crm.status.add`: a new value of a list; its code gets the category prefix
@@ -260,11 +267,15 @@ pub async fn add(ctx: Ctx, p: FieldsParams) -> Result<i64, ApiError> {
         return Err(ApiError::invalid("Specified entity type is not supported."));
     }
     let category = category_of("DEAL_STAGE", &entity_id).filter(|c| *c > 0);
-    if let Some(c) = category {
-        let prefix = format!("C{c}:");
-        if !status_id.starts_with(&prefix) {
-            status_id = format!("{prefix}{status_id}");
-        }
+    let prefix = match (category, parse_stage_list(&entity_id)) {
+        (Some(c), _) => Some(format!("C{c}:")),
+        (None, Some((etid, c))) => Some(stage_prefix(etid, c)),
+        (None, None) => None,
+    };
+    if let Some(prefix) = prefix
+        && !status_id.starts_with(&prefix)
+    {
+        status_id = format!("{prefix}{status_id}");
     }
     if is_stage_list(&entity_id) {
         let bare = status_id
@@ -332,7 +343,11 @@ pub async fn update(ctx: Ctx, p: FieldsParams) -> Result<bool, ApiError> {
 
 /// Whether any entity stands in the stage (`There are active items in this status.`).
 async fn in_use(ctx: &Ctx, s: &Status) -> Result<bool, ApiError> {
-    for entity in EntityType::ALL {
+    let smart: Vec<EntityType> = match parse_stage_list(&s.entity_id) {
+        Some((etid, _)) => vec![EntityType::Dynamic(etid)],
+        None => Vec::new(),
+    };
+    for entity in EntityType::ALL.into_iter().chain(smart) {
         let Some(stage) = entity.def().stage else {
             continue;
         };
@@ -437,6 +452,24 @@ pub async fn entity_types(ctx: Ctx, _: IgnoredAny) -> Result<Vec<Value>, ApiErro
         }));
     }
     out.push(plain("HONORIFIC", "Salutations"));
+    for t in ctx.store().types().await? {
+        let etid = t.entity_type_id;
+        for c in ctx.store().categories(etid).await? {
+            let prefix = stage_prefix(etid, c.id);
+            out.push(json!({
+                "ID": format!("{}_{}", stage_list(etid), c.id),
+                "NAME": format!("{} stages ({})", t.title, c.name),
+                "SEMANTIC_INFO": {"START_FIELD": format!("{prefix}NEW"),
+                                  "FINAL_SUCCESS_FIELD": format!("{prefix}SUCCESS"),
+                                  "FINAL_UNSUCCESS_FIELD": format!("{prefix}FAIL"),
+                                  "FINAL_SORT": 0},
+                "PREFIX": prefix.trim_end_matches(':'),
+                "FIELD_ATTRIBUTE_SCOPE": "",
+                "ENTITY_TYPE_ID": etid,
+                "CATEGORY_ID": c.id,
+            }));
+        }
+    }
     Ok(out)
 }
 

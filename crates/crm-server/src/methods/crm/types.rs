@@ -1,0 +1,242 @@
+//! Smart processes: `crm.type.*` (`crm_core::smart`). Reading needs the `crm` scope;
+//! adding, changing and deleting types is configuring the CRM, which administrators do.
+
+use crate::methods::crm::php_array;
+use crate::rpc::{ApiError, Ctx, Page, Registry};
+use crm_core::entity::EntityType;
+use crm_core::entity::dynamic::valid_id;
+use crm_core::field::php_string;
+use crm_core::identity::Scope;
+use crm_core::pipeline::Category;
+use crm_core::query::{ListQuery, PAGE_SIZE, page};
+use crm_core::smart::{self, FLAGS, SmartType};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::{Map, Value, json};
+
+/// Parameters of `crm.type.*`.
+#[derive(Debug, Deserialize)]
+pub struct TypeParams {
+    id: Option<i64>,
+    #[serde(rename = "entityTypeId")]
+    entity_type_id: Option<i64>,
+    fields: Option<Value>,
+    filter: Option<Value>,
+    order: Option<Value>,
+    start: Option<i64>,
+}
+
+fn not_found() -> ApiError {
+    ApiError::coded("NOT_FOUND", "Smart process not found")
+}
+
+fn only_admin(ctx: &Ctx) -> Result<(), ApiError> {
+    if ctx.caller.user.admin {
+        Ok(())
+    } else {
+        Err(ApiError::coded("ACCESS_DENIED", "Access denied"))
+    }
+}
+
+fn answer(ctx: &Ctx, t: &SmartType) -> Value {
+    json!({ "type": t.to_json(ctx.services.tz) })
+}
+
+async fn by_id(ctx: &Ctx, id: Option<i64>) -> Result<SmartType, ApiError> {
+    let id = id.ok_or_else(not_found)?;
+    ctx.store()
+        .types()
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(not_found)
+}
+
+/// `crm.type.add`: `{type: …}` of the new smart process, with its default category.
+pub async fn add(ctx: Ctx, p: TypeParams) -> Result<Value, ApiError> {
+    only_admin(&ctx)?;
+    let Some(fields) = p.fields else {
+        return Err(ApiError::coded(
+            "100",
+            "Could not find value for parameter {fields}",
+        ));
+    };
+    let fields = php_array(Some(fields), "Parameter 'fields' must be array.")?;
+    let now = ctx.now().timestamp();
+    let t = SmartType::from_fields(&fields, ctx.caller.user.id, now);
+    if t.title.is_empty() {
+        return Err(ApiError::coded("0", "Field 'TITLE' is required"));
+    }
+    if t.entity_type_id != 0 && !valid_id(t.entity_type_id) {
+        return Err(ApiError::coded(
+            "INVALID_ARG_VALUE",
+            "entityTypeId is out of allowed range",
+        ));
+    }
+    let category = Category {
+        id: 0,
+        entity_type_id: t.entity_type_id,
+        name: "General".into(),
+        sort: 500,
+        created: now,
+    };
+    let stored = ctx
+        .store()
+        .create_type(t, category, Box::new(smart::new_stages))
+        .await?;
+    Ok(answer(&ctx, &stored))
+}
+
+/// `crm.type.get`: `{type: …}` by the type's id.
+pub async fn get(ctx: Ctx, p: TypeParams) -> Result<Value, ApiError> {
+    Ok(answer(&ctx, &by_id(&ctx, p.id).await?))
+}
+
+/// `crm.type.getByEntityTypeId`: `{type: …}` by its items' `entityTypeId`.
+pub async fn get_by_entity_type_id(ctx: Ctx, p: TypeParams) -> Result<Value, ApiError> {
+    let etid = p.entity_type_id.ok_or_else(not_found)?;
+    let t = ctx.smart_type(etid).await?.ok_or_else(not_found)?;
+    Ok(answer(&ctx, &t))
+}
+
+/// `crm.type.list`: `{types: […]}` with `total` and `next`, filtered by equality on the
+/// answer's keys and ordered by them (default: by id).
+pub async fn list(ctx: Ctx, p: TypeParams) -> Result<Page<Value>, ApiError> {
+    let filter = php_array(p.filter, "Parameter 'filter' must be array.")?;
+    let order = php_array(p.order, "Parameter 'order' must be array.")?;
+    let tz = ctx.services.tz;
+    let mut rows: Vec<Value> = ctx
+        .store()
+        .types()
+        .await?
+        .iter()
+        .map(|t| t.to_json(tz))
+        .filter(|row| {
+            filter.iter().all(|(k, want)| {
+                let (negate, key) = match k.trim().strip_prefix('!') {
+                    Some(rest) => (true, rest),
+                    None => (false, k.trim().trim_start_matches('=')),
+                };
+                let Some(have) = row.get(key) else {
+                    return true;
+                };
+                let same =
+                    php_string(have).unwrap_or_default() == php_string(want).unwrap_or_default();
+                same != negate
+            })
+        })
+        .collect();
+    for (key, dir) in order.iter().rev() {
+        let desc = php_string(dir).is_some_and(|d| d.trim().eq_ignore_ascii_case("desc"));
+        rows.sort_by(|a, b| {
+            let (x, y) = (&a[key.as_str()], &b[key.as_str()]);
+            let ord = match (x.as_i64(), y.as_i64()) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                _ => php_string(x).cmp(&php_string(y)),
+            };
+            if desc { ord.reverse() } else { ord }
+        });
+    }
+    let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    let (offset, count) = page(p.start.unwrap_or(0));
+    let from = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(rows.len());
+    let take = usize::try_from(PAGE_SIZE).unwrap_or(50);
+    let types: Vec<Value> = rows.into_iter().skip(from).take(take).collect();
+    let next = offset
+        .checked_add(PAGE_SIZE)
+        .filter(|n| count && *n < total);
+    Ok(Page {
+        items: json!({ "types": types }),
+        next,
+        total: if count { total } else { 0 },
+    })
+}
+
+/// `crm.type.update`: title and flags; `{type: …}` after the change.
+pub async fn update(ctx: Ctx, p: TypeParams) -> Result<Value, ApiError> {
+    only_admin(&ctx)?;
+    let mut t = by_id(&ctx, p.id).await?;
+    let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
+    t.apply(&fields, ctx.caller.user.id, ctx.now().timestamp());
+    if t.title.is_empty() {
+        return Err(ApiError::coded("0", "Field 'TITLE' is required"));
+    }
+    if !ctx.store().update_type(t.clone()).await? {
+        return Err(not_found());
+    }
+    Ok(answer(&ctx, &t))
+}
+
+/// `crm.type.delete`: `null`; a smart process with items is kept.
+pub async fn delete(ctx: Ctx, p: TypeParams) -> Result<Value, ApiError> {
+    only_admin(&ctx)?;
+    let t = by_id(&ctx, p.id).await?;
+    let entity = EntityType::Dynamic(t.entity_type_id);
+    let query = ListQuery {
+        filter: Vec::new(),
+        order: Vec::new(),
+        offset: 0,
+        limit: 1,
+        count: true,
+        with_multi: false,
+        visible: crm_core::permission::Reach::Everything,
+    };
+    if ctx.store().list(entity, query).await?.1 > 0 {
+        return Err(ApiError::coded(
+            "CANNOT_DELETE",
+            "The smart process has items; delete them first",
+        ));
+    }
+    if !ctx.store().delete_type(t.id).await? {
+        return Err(not_found());
+    }
+    Ok(Value::Null)
+}
+
+/// `crm.type.fields`: `{fields: {name: descriptor}}` of a type's own fields.
+async fn fields(_: Ctx, _: IgnoredAny) -> Result<Value, ApiError> {
+    let f = |ty: &str, upper: &str, required: bool, read_only: bool| {
+        json!({"type": ty, "isRequired": required, "isReadOnly": read_only,
+               "isImmutable": false, "isMultiple": false, "isDynamic": false,
+               "title": upper, "upperName": upper})
+    };
+    let mut m = Map::new();
+    m.insert("id".into(), f("integer", "ID", false, true));
+    m.insert("title".into(), f("string", "TITLE", true, false));
+    m.insert("code".into(), f("string", "CODE", false, false));
+    m.insert("createdBy".into(), f("user", "CREATED_BY", false, true));
+    m.insert(
+        "entityTypeId".into(),
+        f("integer", "ENTITY_TYPE_ID", false, false),
+    );
+    for (name, _) in FLAGS {
+        m.insert(
+            name.into(),
+            f("boolean", &crm_core::item::upper_snake(name), false, false),
+        );
+    }
+    m.insert(
+        "createdTime".into(),
+        f("datetime", "CREATED_TIME", false, true),
+    );
+    m.insert(
+        "updatedTime".into(),
+        f("datetime", "UPDATED_TIME", false, true),
+    );
+    m.insert("updatedBy".into(), f("user", "UPDATED_BY", false, true));
+    Ok(json!({ "fields": m }))
+}
+
+/// Registers `crm.type.*`.
+pub fn register(r: &mut Registry) {
+    let crm = Some(Scope::Crm);
+    r.method("crm.type.fields", crm, fields)
+        .method("crm.type.add", crm, add)
+        .method("crm.type.get", crm, get)
+        .method("crm.type.getbyentitytypeid", crm, get_by_entity_type_id)
+        .list_method("crm.type.list", crm, list)
+        .method("crm.type.update", crm, update)
+        .method("crm.type.delete", crm, delete);
+}

@@ -1,0 +1,315 @@
+//! Smart processes over HTTP: `crm.type.*`, their categories and stage lists, and their
+//! items through `crm.item.*`.
+
+use crate::helpers::{TestApp, assert_error};
+use serde_json::{Value, json};
+
+async fn add_type(app: &TestApp, fields: Value) -> Value {
+    app.ok("crm.type.add", json!({ "fields": fields })).await["type"].clone()
+}
+
+fn ids(items: &Value) -> Vec<i64> {
+    items
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|i| i["id"].as_i64().expect("an id"))
+        .collect()
+}
+
+#[tokio::test]
+async fn types_are_added_read_listed_changed_and_deleted() {
+    let app = TestApp::spawn().await;
+    let orders = add_type(
+        &app,
+        json!({"title": "Orders", "isCategoriesEnabled": "Y", "isStagesEnabled": "Y",
+               "isClientEnabled": "Y"}),
+    )
+    .await;
+    assert_eq!(orders["id"], 1);
+    assert_eq!(orders["entityTypeId"], 1030, "the first automatic id");
+    assert_eq!(orders["title"], "Orders");
+    assert_eq!(orders["isCategoriesEnabled"], "Y");
+    assert_eq!(orders["isRecyclebinEnabled"], "N");
+    assert_eq!(orders["createdBy"], 1);
+    let second = add_type(&app, json!({"title": "Trips"})).await;
+    assert_eq!(second["entityTypeId"], 1032, "the next even number");
+    let chosen = add_type(&app, json!({"title": "Legacy", "entityTypeId": 150})).await;
+    assert_eq!(chosen["entityTypeId"], 150);
+    for (fields, code, text) in [
+        (
+            json!({"title": "Odd", "entityTypeId": 1031}),
+            "INVALID_ARG_VALUE",
+            "entityTypeId is out of allowed range",
+        ),
+        (
+            json!({"isStagesEnabled": "Y"}),
+            "0",
+            "Field 'TITLE' is required",
+        ),
+    ] {
+        assert_error(
+            &app.call("crm.type.add", json!({ "fields": fields })).await,
+            400,
+            code,
+            text,
+        );
+    }
+    assert_error(
+        &app.call(
+            "crm.type.add",
+            json!({"fields": {"title": "Again", "entityTypeId": 150}}),
+        )
+        .await,
+        400,
+        "",
+        "A smart process with entityTypeId 150 already exists",
+    );
+    // Read by id and by entityTypeId; list with a filter, an order and paging.
+    let got = app.ok("crm.type.get", json!({"id": 2})).await;
+    assert_eq!(got["type"]["title"], "Trips");
+    let got = app
+        .ok("crm.type.getByEntityTypeId", json!({"entityTypeId": 150}))
+        .await;
+    assert_eq!(got["type"]["id"], 3);
+    assert_error(
+        &app.call("crm.type.get", json!({"id": 99})).await,
+        400,
+        "NOT_FOUND",
+        "Smart process not found",
+    );
+    let (status, body) = app
+        .call("crm.type.list", json!({"order": {"entityTypeId": "DESC"}}))
+        .await;
+    assert_eq!(status, 200);
+    let etids: Vec<i64> = body["result"]["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["entityTypeId"].as_i64().unwrap())
+        .collect();
+    assert_eq!(etids, [1032, 1030, 150]);
+    assert_eq!(body["total"], 3);
+    let got = app
+        .ok("crm.type.list", json!({"filter": {"title": "Orders"}}))
+        .await;
+    assert_eq!(got["types"].as_array().unwrap().len(), 1);
+    // Update: the title and flags, never the entityTypeId.
+    let got = app
+        .ok(
+            "crm.type.update",
+            json!({"id": 2, "fields": {"title": "Journeys", "isSourceEnabled": "Y",
+                   "entityTypeId": 2000}}),
+        )
+        .await;
+    assert_eq!(
+        (
+            &got["type"]["title"],
+            &got["type"]["isSourceEnabled"],
+            &got["type"]["entityTypeId"]
+        ),
+        (&json!("Journeys"), &json!("Y"), &json!(1032))
+    );
+    // A type with items is kept; an empty one goes with its pipelines.
+    app.ok(
+        "crm.item.add",
+        json!({"entityTypeId": 1032, "fields": {"title": "x"}}),
+    )
+    .await;
+    assert_error(
+        &app.call("crm.type.delete", json!({"id": 2})).await,
+        400,
+        "CANNOT_DELETE",
+        "The smart process has items; delete them first",
+    );
+    app.ok("crm.item.delete", json!({"entityTypeId": 1032, "id": 1}))
+        .await;
+    assert_eq!(
+        app.ok("crm.type.delete", json!({"id": 2})).await,
+        Value::Null
+    );
+    assert_error(
+        &app.call("crm.item.list", json!({"entityTypeId": 1032}))
+            .await,
+        400,
+        "NOT_FOUND",
+        "Smart process not found",
+    );
+    let lists = app
+        .ok(
+            "crm.status.list",
+            json!({"filter": {"ENTITY_ID": "DYNAMIC_1032_STAGE_2"}}),
+        )
+        .await;
+    assert_eq!(lists, json!([]), "its stages are gone");
+}
+
+#[tokio::test]
+async fn items_move_through_the_stages_of_their_category() {
+    let app = TestApp::spawn().await;
+    let t = add_type(&app, json!({"title": "Orders", "isCategoriesEnabled": "Y"})).await;
+    let etid = t["entityTypeId"].as_i64().unwrap();
+    // The default category and its stages come with the type.
+    let got = app
+        .ok("crm.category.list", json!({"entityTypeId": etid}))
+        .await;
+    let default = &got["categories"][0];
+    assert_eq!(default["isDefault"], "Y");
+    let first = default["id"].as_i64().unwrap();
+    let list = format!("DYNAMIC_{etid}_STAGE_{first}");
+    let stages = app
+        .ok(
+            "crm.status.list",
+            json!({"filter": {"ENTITY_ID": list}, "order": {"SORT": "ASC"}}),
+        )
+        .await;
+    let codes: Vec<&str> = stages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["STATUS_ID"].as_str().unwrap())
+        .collect();
+    let prefix = format!("DT{etid}_{first}:");
+    assert_eq!(
+        codes,
+        ["NEW", "PREPARATION", "CLIENT", "SUCCESS", "FAIL"].map(|c| format!("{prefix}{c}"))
+    );
+    // A second category with its own stages; a stage added to it gets its prefix.
+    let second = app
+        .ok(
+            "crm.category.add",
+            json!({"entityTypeId": etid, "fields": {"name": "Wholesale", "sort": 10}}),
+        )
+        .await["category"]["id"]
+        .as_i64()
+        .unwrap();
+    let second_list = format!("DYNAMIC_{etid}_STAGE_{second}");
+    app.ok(
+        "crm.status.add",
+        json!({"fields": {"ENTITY_ID": second_list, "STATUS_ID": "CHECK", "NAME": "Check", "SORT": 15}}),
+    )
+    .await;
+    let check = format!("DT{etid}_{second}:CHECK");
+    // Items: in the default category unless they name one.
+    app.ok("crm.contact.add", json!({"fields": {"NAME": "Ann"}}))
+        .await;
+    let a = app
+        .ok(
+            "crm.item.add",
+            json!({"entityTypeId": etid, "fields": {"title": "A", "opportunity": 10,
+                   "contactIds": [1]}}),
+        )
+        .await["item"]
+        .clone();
+    assert_eq!(a["categoryId"], first);
+    assert_eq!(a["stageId"], format!("{prefix}NEW"));
+    assert_eq!(a["contactIds"], json!([1]));
+    assert_eq!(a["entityTypeId"], etid);
+    let b = app
+        .ok(
+            "crm.item.add",
+            json!({"entityTypeId": etid, "fields": {"title": "B", "opportunity": 500,
+                   "categoryId": second, "stageId": check}}),
+        )
+        .await["item"]
+        .clone();
+    assert_eq!(
+        (&b["categoryId"], &b["stageId"]),
+        (&json!(second), &json!(check))
+    );
+    // A stage of another category is refused.
+    assert_error(
+        &app.call(
+            "crm.item.update",
+            json!({"entityTypeId": etid, "id": 1, "fields": {"stageId": check}}),
+        )
+        .await,
+        400,
+        "",
+        "Unknown stage",
+    );
+    // Moves: the previous stage is kept, a final stage is reached.
+    let moved = app
+        .ok(
+            "crm.item.update",
+            json!({"entityTypeId": etid, "id": 1, "fields": {"stageId": format!("{prefix}SUCCESS")}}),
+        )
+        .await;
+    assert_eq!(moved["item"]["previousStageId"], format!("{prefix}NEW"));
+    assert_eq!(moved["item"]["stageId"], format!("{prefix}SUCCESS"));
+    // Lists: filters on the stage and amount, and paging without a count.
+    for n in 0..60 {
+        app.ok(
+            "crm.item.add",
+            json!({"entityTypeId": etid, "fields": {"title": format!("bulk {n}"), "opportunity": n}}),
+        )
+        .await;
+    }
+    let (status, body) = app
+        .call(
+            "crm.item.list",
+            json!({"entityTypeId": etid, "filter": {"stageId": format!("{prefix}SUCCESS")},
+                   "select": ["id", "stageId"]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(ids(&body["result"]["items"]), [1]);
+    assert_eq!(body["total"], 1);
+    let (_, body) = app
+        .call(
+            "crm.item.list",
+            json!({"entityTypeId": etid, "filter": {">=opportunity": 10, "categoryId": first},
+                   "order": {"id": "ASC"}, "start": -1}),
+        )
+        .await;
+    let page = ids(&body["result"]["items"]);
+    assert_eq!(page.len(), 50);
+    assert_eq!(page[0], 1);
+    assert!(body.get("next").is_none(), "no next page without a count");
+    assert_eq!(body["total"], 0, "no count");
+    let last = *page.last().unwrap();
+    let (_, body) = app
+        .call(
+            "crm.item.list",
+            json!({"entityTypeId": etid, "filter": {">=opportunity": 10, "categoryId": first,
+                   ">id": last}, "order": {"id": "ASC"}, "start": -1}),
+        )
+        .await;
+    assert_eq!(
+        ids(&body["result"]["items"]).len(),
+        1,
+        "51 in all: A and bulk 10–59"
+    );
+    // The category with items cannot be deleted; the contact's deletion unbinds it.
+    assert_error(
+        &app.call(
+            "crm.category.delete",
+            json!({"entityTypeId": etid, "id": second}),
+        )
+        .await,
+        400,
+        "0",
+        "Items related to the category `Wholesale` found",
+    );
+    app.ok("crm.contact.delete", json!({"id": 1})).await;
+    let got = app
+        .ok("crm.item.get", json!({"entityTypeId": etid, "id": 1}))
+        .await;
+    assert_eq!(got["item"]["contactIds"], json!([]));
+    assert_eq!(got["item"]["contactId"], Value::Null);
+    // The universal fields of a smart process.
+    let fields = app
+        .ok("crm.item.fields", json!({"entityTypeId": etid}))
+        .await;
+    for name in [
+        "title",
+        "stageId",
+        "categoryId",
+        "previousStageId",
+        "contactIds",
+        "mycompanyId",
+    ] {
+        assert!(fields["fields"].get(name).is_some(), "{name}");
+    }
+    assert!(fields["fields"].get("stageSemanticId").is_none());
+}
