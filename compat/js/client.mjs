@@ -9,7 +9,9 @@
 // Deals and companies through the same helpers: crm.deal.* (defaults, stage moves, the
 // unknown-stage error), crm.deal.contact.*, a batch with $result references, 110 deals by
 // batchByChunk listed by callList, fetchList and next/total paging, a deal category and its
-// stages, crm.company.* and the contact-company bindings from both sides.
+// stages, crm.company.* and the contact-company bindings from both sides. A smart process:
+// crm.type.add, a category with its stages, 120 items by batchByChunk moved through stages
+// and listed with filters, start=-1, callList and fetchList over `items` by `id`.
 //
 // Then the SDK's OAuth client (B24OAuth) with short-lived token pairs that the server's own
 // CLI (`crm-server app create`, `app token`) issues: calls succeed, and after the access token
@@ -417,6 +419,124 @@ async function dealScenario () {
   })
 }
 
+// ---- a smart process through crm.type.*, crm.category.*, crm.status.* and crm.item.* ----
+const ITEMS = 120 // three pages of 50
+
+async function smartProcessScenario () {
+  let etid, category, prefix
+  await step('crm.type.add: a smart process with its default category', async () => {
+    const { type } = await dcall('crm.type.add', {
+      fields: { title: 'js Orders', isCategoriesEnabled: 'Y', isStagesEnabled: 'Y', isClientEnabled: 'Y' }
+    })
+    etid = type?.entityTypeId
+    check(Number.isInteger(etid) && etid >= 1030 && etid % 2 === 0, `entityTypeId ${show(etid)}`)
+    checkEq(pick(type, ['title', 'isCategoriesEnabled', 'isStagesEnabled']),
+      { title: 'js Orders', isCategoriesEnabled: 'Y', isStagesEnabled: 'Y' }, 'the new type')
+    const { type: again } = await dcall('crm.type.getByEntityTypeId', { entityTypeId: etid })
+    checkEq(again?.id, type.id, 'crm.type.getByEntityTypeId')
+    return `entityTypeId ${etid}`
+  })
+
+  await step('crm.category.add for the type; its stages in crm.status.list', async () => {
+    check(etid, 'no type from the previous step')
+    const added = await dcall('crm.category.add', { entityTypeId: etid, fields: { name: 'js Wholesale', sort: 10 } })
+    category = added?.category?.id
+    check(Number.isInteger(category), `crm.category.add: ${show(added)}`)
+    const { categories } = await dcall('crm.category.list', { entityTypeId: etid })
+    checkEq(categories.map(c => [c.name, c.isDefault]).sort(), [['General', 'Y'], ['js Wholesale', 'N']],
+      'crm.category.list: the default category and the new one')
+    const stages = await dcall('crm.status.list', {
+      filter: { ENTITY_ID: `DYNAMIC_${etid}_STAGE_${category}` }, order: { SORT: 'ASC' }
+    })
+    prefix = `DT${etid}_${category}:`
+    checkEq(stages.map(s => s.STATUS_ID), ['NEW', 'PREPARATION', 'CLIENT', 'SUCCESS', 'FAIL'].map(c => prefix + c),
+      'the new category\'s stages')
+  })
+
+  const titles = new Map()
+  await step(`batchByChunk: ${ITEMS} crm.item.add into the category`, async () => {
+    check(category, 'no category from the previous step')
+    const response = await crm.actions.v2.batchByChunk.make({
+      calls: Array.from({ length: ITEMS }, (_, i) =>
+        ['crm.item.add', { entityTypeId: etid, fields: { title: `js item ${i}`, opportunity: i, categoryId: category } }]),
+      options: { isHaltOnError: true }
+    })
+    check(response.isSuccess, response.getErrorMessages().join('; '))
+    const items = response.getData().map(r => r?.item)
+    check(items.length === ITEMS && items.every(i => Number.isInteger(i?.id)), `items: ${show(items.slice(0, 2))}`)
+    checkEq([items[0].categoryId, items[0].stageId], [category, `${prefix}NEW`], 'the first item\'s category and stage')
+    items.forEach((item, i) => titles.set(item.id, `js item ${i}`))
+    return `${Math.ceil(ITEMS / 50)} batches`
+  })
+
+  await step('crm.item.update moves an item through the stages', async () => {
+    const [id] = titles.keys()
+    check(id, 'no items')
+    for (const stage of ['PREPARATION', 'CLIENT', 'SUCCESS']) {
+      await dcall('crm.item.update', { entityTypeId: etid, id, fields: { stageId: prefix + stage } })
+    }
+    const { item } = await dcall('crm.item.get', { entityTypeId: etid, id })
+    checkEq(pick(item, ['stageId', 'previousStageId']), { stageId: `${prefix}SUCCESS`, previousStageId: `${prefix}CLIENT` },
+      'the moved item')
+    const e = await ajaxError('crm.item.update', { entityTypeId: etid, id, fields: { stageId: 'DT1_1:NOPE' } }, crm)
+    checkEq(e.status, 400, 'an unknown stage: AjaxError.status')
+    return `item ${id}`
+  })
+
+  await step('crm.item.list: filters, select, and start=-1 without a count', async () => {
+    const won = await crm.actions.v2.call.make({
+      method: 'crm.item.list',
+      params: { entityTypeId: etid, filter: { stageId: `${prefix}SUCCESS` }, select: ['id', 'stageId'] }
+    })
+    check(won.isSuccess, won.getErrorMessages().join('; '))
+    checkEq(won.getData().result.items, [{ id: [...titles.keys()][0], stageId: `${prefix}SUCCESS` }], 'items in SUCCESS')
+    checkEq(won.getTotal(), 1, 'getTotal()')
+    const fast = await crm.actions.v2.call.make({
+      method: 'crm.item.list',
+      params: { entityTypeId: etid, filter: { categoryId: category, '>=opportunity': 100 }, order: { id: 'ASC' }, start: -1 }
+    })
+    check(fast.isSuccess, fast.getErrorMessages().join('; '))
+    checkEq(fast.getData().result.items.map(i => i.opportunity), Array.from({ length: 20 }, (_, i) => 100 + i),
+      'opportunity >= 100, by id')
+    check(!fast.isMore(), 'isMore() after start=-1')
+  })
+
+  const itemParams = { entityTypeId: etid, filter: { categoryId: category }, select: ['id', 'title', 'opportunity'] }
+  const checkItems = (rows, what) => {
+    check(Array.isArray(rows), `${what}: not an array`)
+    const ids = rows.map(r => r.id)
+    check(new Set(ids).size === ids.length, `${what}: ${ids.length - new Set(ids).size} duplicates`)
+    checkEq(ids.slice().sort((a, b) => a - b), [...titles.keys()].sort((a, b) => a - b), `${what}: ids`)
+    for (const r of rows) {
+      const i = Number(titles.get(r.id)?.split(' ').pop())
+      checkEq(pick(r, ['title', 'opportunity']), { title: `js item ${i}`, opportunity: i }, `${what}: item ${r.id}`)
+    }
+  }
+
+  await step('callList crm.item.list (items, id): every item exactly once', async () => {
+    check(titles.size === ITEMS, 'no items')
+    const response = await crm.actions.v2.callList.make({
+      method: 'crm.item.list', params: { ...itemParams, entityTypeId: etid }, idKey: 'id', customKeyForResult: 'items'
+    })
+    check(response.isSuccess, response.getErrorMessages().join('; '))
+    checkItems(response.getData(), 'callList')
+  })
+
+  await step('fetchList crm.item.list (items, id): every item exactly once', async () => {
+    check(titles.size === ITEMS, 'no items')
+    const rows = []
+    const sizes = []
+    for await (const chunk of crm.actions.v2.fetchList.make({
+      method: 'crm.item.list', params: { ...itemParams, entityTypeId: etid }, idKey: 'id', customKeyForResult: 'items'
+    })) {
+      sizes.push(chunk.length)
+      rows.push(...chunk)
+    }
+    checkItems(rows, 'fetchList')
+    return `chunks of ${sizes.join(', ')}`
+  })
+}
+
 async function companyScenario () {
   let company
   await step('crm.company.fields (57); crm.company.add/get: PHONE, EMAIL, default TITLE', async () => {
@@ -707,6 +827,7 @@ async function main () {
 
   await dealScenario()
   await companyScenario()
+  await smartProcessScenario()
 
   await oauthScenario()
 
