@@ -443,6 +443,7 @@ pub fn id_kinds() -> impl Iterator<Item = &'static str> {
         "category",
         "userfield",
         "userfield_enum",
+        "type",
     ]
     .into_iter()
     .chain(EntityType::ALL.map(EntityType::code))
@@ -479,6 +480,9 @@ pub struct ImportBatch {
     pub settings: Vec<(String, String)>,
     /// User field definitions with their lists, ids kept.
     pub user_fields: Vec<UserField>,
+    /// Smart processes, ids and `entityTypeId`s kept, each with its items' table (their
+    /// categories and stages come as categories and statuses).
+    pub types: Vec<SmartType>,
 }
 
 /// Bulk access for moving a whole database (`crm-server export` / `import`).

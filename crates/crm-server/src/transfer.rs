@@ -4,12 +4,14 @@
 //! # Format (version 4; versions 1 to 3 are read too)
 //!
 //! One JSON object per line, each with a `"type"`:
-//! - first `{"type":"header","format":"crm-server-export","version":2,"exported_at":…}`;
-//! - then `portal` (the member id and a renamed default deal category), `category` and
-//!   `status` (deal categories and reference lists, version 3), `user_field` (user field
-//!   definitions with their lists, version 4), `department`, `user` (with its departments), `role`
+//! - first `{"type":"header","format":"crm-server-export","version":4,"exported_at":…}`;
+//! - then `portal` (the member id and a renamed default deal category), `type` (smart
+//!   processes, version 4), `category` and `status` (the categories of deals and smart
+//!   processes and the reference lists, version 3), `user_field` (user field definitions
+//!   with their lists, version 4), `department`, `user` (with its departments), `role`
 //!   (grants and users), `app` (OAuth applications, secret hashes only; their tokens are
-//!   not exported), `webhook` (secret hashes only), `entity` (`"entity":"lead"|"contact"`,
+//!   not exported), `webhook` (secret hashes only), `entity` (`"entity":"lead"`,
+//!   `"contact"`, `"deal"`, `"company"` or a smart process's `"dynamic_<entityTypeId>"`,
 //!   its `id`, every stored column under `values` by field name, its multi-field values
 //!   with their ids under `multi`, user-field values under `uf` from version 4) and `binding` (`kind`, `owner`, `bound`, `sort`,
 //!   `role_id`, `primary`) lines, in that order (version 1 had no portal, department,
@@ -32,6 +34,7 @@ use crm_core::permission::Reach;
 use crm_core::permission::{Action, Level};
 use crm_core::pipeline::{Category, Status};
 use crm_core::query::{Condition, Dir, ListQuery, Op};
+use crm_core::smart::SmartType;
 use crm_core::store::{ImportBatch, MultiValue, Row, Store};
 use crm_core::userfield::UserField;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -89,6 +92,9 @@ pub struct Counts {
     /// `user_field` lines (user field definitions; version 4).
     #[serde(default)]
     pub user_fields: u64,
+    /// `type` lines (smart processes; version 4).
+    #[serde(default)]
+    pub types: u64,
 }
 
 /// One multi-field value.
@@ -121,6 +127,8 @@ enum Line {
     Category(Category),
     /// A user field definition with its list (version 4).
     UserField(UserField),
+    /// A smart process (version 4); its items are `entity` lines of `dynamic_<id>`.
+    Type(SmartType),
     Department {
         id: i64,
         name: String,
@@ -236,6 +244,7 @@ fn entity_of(code: &str) -> anyhow::Result<EntityType> {
     ENTITIES
         .into_iter()
         .find(|e| e.code() == code)
+        .or_else(|| EntityType::parse_code(code).filter(|e| matches!(e, EntityType::Dynamic(_))))
         .with_context(|| format!("unknown entity `{code}`"))
 }
 
@@ -345,9 +354,20 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
             default_deal_category: store.setting(DEFAULT_DEAL_CATEGORY.into()).await?,
         },
     )?;
-    for c in store.categories(EntityType::Deal.type_id()).await? {
-        write_line(&mut out, &Line::Category(c))?;
-        counts.categories += 1;
+    let types = store.types().await?;
+    for t in &types {
+        write_line(&mut out, &Line::Type(t.clone()))?;
+        counts.types += 1;
+    }
+    let smart: Vec<EntityType> = types
+        .iter()
+        .map(|t| EntityType::Dynamic(t.entity_type_id))
+        .collect();
+    for entity in std::iter::once(EntityType::Deal).chain(smart.iter().copied()) {
+        for c in store.categories(entity.type_id()).await? {
+            write_line(&mut out, &Line::Category(c))?;
+            counts.categories += 1;
+        }
     }
     for st in store.statuses().await? {
         write_line(&mut out, &Line::Status(st))?;
@@ -436,12 +456,13 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
         )?;
         counts.webhooks += 1;
     }
+    let entities: Vec<EntityType> = ENTITIES.into_iter().chain(smart.iter().copied()).collect();
     let mut total = 0;
-    for entity in ENTITIES {
-        total += count(store, entity).await?;
+    for entity in &entities {
+        total += count(store, *entity).await?;
     }
     let bar = progress(total, "exporting entities");
-    for entity in ENTITIES {
+    for entity in entities {
         let mut after = 0;
         loop {
             let rows = entities_after(store, entity, after).await?;
@@ -482,7 +503,8 @@ pub async fn export(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
         }
     }
     bar.finish_and_clear();
-    for kind in binding_kinds() {
+    let smart_kinds = smart.iter().flat_map(|e| e.def().owns.iter().copied());
+    for kind in binding_kinds().chain(smart_kinds) {
         let mut after = (0, 0);
         loop {
             let page = store
@@ -571,6 +593,7 @@ where
             Line::Status(_) => counts.statuses += 1,
             Line::Category(_) => counts.categories += 1,
             Line::UserField(_) => counts.user_fields += 1,
+            Line::Type(_) => counts.types += 1,
             Line::Department { .. } => counts.departments += 1,
             Line::User { .. } => counts.users += 1,
             Line::Role { .. } => counts.roles += 1,
@@ -639,6 +662,7 @@ fn add_to_batch(
         }
         Line::Category(category) => batch.categories.push(category),
         Line::UserField(field) => batch.user_fields.push(field),
+        Line::Type(smart) => batch.types.push(smart),
         Line::Department {
             id,
             name,
@@ -771,8 +795,10 @@ fn add_to_batch(
             role_id,
             primary,
         }) => {
-            let kind = *kinds
+            let kind = kinds
                 .get(kind.as_str())
+                .copied()
+                .or_else(|| crm_core::entity::binding_kind(&kind))
                 .with_context(|| format!("unknown binding kind `{kind}`"))?;
             batch.bindings.push((
                 kind,
@@ -834,7 +860,12 @@ pub async fn import(store: &dyn Store, path: &Path) -> anyhow::Result<Counts> {
     bar.finish_and_clear();
     store.finish_import(&highest).await?;
     let mut entities = Vec::new();
-    for entity in EntityType::ALL {
+    let smart = store
+        .types()
+        .await?
+        .into_iter()
+        .map(|t| EntityType::Dynamic(t.entity_type_id));
+    for entity in EntityType::ALL.into_iter().chain(smart) {
         entities.push((count(store, entity).await?, counts.entity(entity)));
     }
     let stored = (

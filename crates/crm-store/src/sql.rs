@@ -296,6 +296,7 @@ pub(crate) fn id_table(kind: &str) -> Option<&'static str> {
         "category" => "crm_category",
         "userfield" => "crm_userfield",
         "userfield_enum" => "crm_userfield_enum",
+        "type" => "crm_type",
         code => return EntityType::parse_code(code).map(table),
     })
 }
@@ -309,6 +310,7 @@ pub(crate) fn any_row() -> String {
         "oauth_app",
         "crm_category",
         "crm_userfield",
+        "crm_type",
     ]
     .into_iter()
     .chain(EntityType::ALL.map(table));

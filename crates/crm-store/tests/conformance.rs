@@ -19,6 +19,8 @@ use crm_core::permission::{Action, Level};
 use crm_core::pipeline::{Category, Status, default_statuses, new_category_stages};
 use crm_core::query::{ListQuery, parse_filter, parse_order};
 use crm_core::schema::Schema;
+use crm_core::smart::SmartType;
+use crm_core::store::TypeStages;
 use crm_core::store::{NewEntity, NewMultiValue, Store, StoreError, Update};
 use crm_core::userfield::{EnumItem, UserField};
 use serde_json::json;
@@ -1004,6 +1006,7 @@ async fn records_transfer_verbatim(b: &Backend) {
         }],
         settings: vec![("DEFAULT_DEAL_CATEGORY_NAME".into(), "Main".into())],
         user_fields: vec![kind.clone()],
+        types: Vec::new(),
     })
     .await
     .unwrap();
@@ -1130,6 +1133,105 @@ async fn records_transfer_verbatim(b: &Backend) {
     assert_eq!(next, 9);
     let fields = s.user_fields(Some("CRM_LEAD".into())).await.unwrap();
     assert_eq!(fields[1].items[0].id, 32);
+}
+
+/// Smart processes: `entityTypeId`s allocated or chosen, a table and a default category
+/// with stages per type, items like any entity's, and everything of a type gone with it.
+async fn smart_processes_have_tables_and_pipelines(b: &Backend) {
+    let s = b.store.as_ref();
+    let smart = |title: &str, etid: i64| SmartType {
+        entity_type_id: etid,
+        ..SmartType::from_fields(json!({ "title": title }).as_object().unwrap(), 1, 10)
+    };
+    let category = || Category {
+        id: 0,
+        entity_type_id: 0,
+        name: "General".into(),
+        sort: 500,
+        created: 10,
+    };
+    let stages = || -> TypeStages { Box::new(crm_core::smart::new_stages) };
+    let first = s
+        .create_type(smart("A", 0), category(), stages())
+        .await
+        .unwrap();
+    assert_eq!((first.id, first.entity_type_id), (1, 1030));
+    let second = s
+        .create_type(smart("B", 0), category(), stages())
+        .await
+        .unwrap();
+    assert_eq!(second.entity_type_id, 1032);
+    let chosen = s
+        .create_type(smart("C", 140), category(), stages())
+        .await
+        .unwrap();
+    assert_eq!(chosen.entity_type_id, 140);
+    assert!(matches!(
+        s.create_type(smart("D", 140), category(), stages()).await,
+        Err(StoreError::Rejected(_))
+    ));
+    let categories = s.categories(1030).await.unwrap();
+    assert_eq!(categories.len(), 1);
+    assert_eq!(first.default_category, categories[0].id);
+    let list = format!("DYNAMIC_1030_STAGE_{}", categories[0].id);
+    let stages_of_first = s
+        .statuses()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|st| st.entity_id == list)
+        .count();
+    assert_eq!(stages_of_first, 5);
+    // Items are rows like any entity's, bound to contacts like deals.
+    let items = EntityType::Dynamic(1030);
+    let contact = s
+        .create(EntityType::Contact, entity(vec![("NAME", text("K"))]))
+        .await
+        .unwrap();
+    let mut item = entity(vec![("TITLE", text("Order"))]);
+    item.bindings = vec![(
+        items.def().owns[0],
+        vec![Binding {
+            bound_id: contact,
+            sort: 10,
+            role_id: 0,
+            is_primary: true,
+        }],
+    )];
+    let id = s.create(items, item).await.unwrap();
+    assert_eq!(id, 1);
+    let row = s.get(items, id).await.unwrap().unwrap();
+    assert_eq!(row.values["CONTACT_ID"], Stored::Int(contact));
+    // A contact's deletion unbinds it from the item.
+    assert!(s.delete(EntityType::Contact, contact).await.unwrap());
+    let row = s.get(items, id).await.unwrap().unwrap();
+    assert_eq!(row.values["CONTACT_ID"], Stored::Null);
+    assert!(
+        s.bindings(items.def().owns[0], id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Update keeps the entityTypeId; delete takes the table, categories and stages.
+    let renamed = SmartType {
+        title: "A2".into(),
+        entity_type_id: 9999,
+        ..first.clone()
+    };
+    assert!(s.update_type(renamed).await.unwrap());
+    let got = s.types().await.unwrap();
+    assert_eq!((got[0].title.as_str(), got[0].entity_type_id), ("A2", 1030));
+    assert!(s.delete_type(first.id).await.unwrap());
+    assert!(!s.delete_type(first.id).await.unwrap());
+    assert!(s.categories(1030).await.unwrap().is_empty());
+    assert!(
+        !s.statuses()
+            .await
+            .unwrap()
+            .iter()
+            .any(|st| st.entity_id.starts_with("DYNAMIC_1030_"))
+    );
+    assert_eq!(s.types().await.unwrap().len(), 2);
 }
 
 /// A lead user field definition of `ty` named `UF_CRM_<name>`, not stored yet.
@@ -1498,4 +1600,5 @@ on_both_backends!(
     statuses_and_categories,
     identity_is_bootstrapped_once,
     user_fields_and_their_values,
+    smart_processes_have_tables_and_pipelines,
 );

@@ -84,7 +84,18 @@ fn snapshot(api: &Api) -> Vec<Value> {
     commands.push("crm.category.list?entityTypeId=2".to_string());
     commands.push("crm.dealcategory.default.get".to_string());
     commands.extend(["user.get".to_string(), "department.get".to_string()]);
-    commands.extend(["crm.lead.userfield.list", "crm.contact.userfield.list"].map(str::to_string));
+    commands.extend(
+        [
+            "crm.lead.userfield.list",
+            "crm.contact.userfield.list",
+            "crm.type.list",
+            "crm.category.list?entityTypeId=1030",
+            "crm.item.get?entityTypeId=1030&id=1",
+            "crm.item.get?entityTypeId=1030&id=2",
+            "crm.item.get?entityTypeId=1030&id=3",
+        ]
+        .map(str::to_string),
+    );
     commands
         .chunks(50)
         .map(|chunk| {
@@ -199,6 +210,33 @@ fn fill(api: &Api) {
         "crm.company.add",
         json!({"fields": {"TITLE": "Acme", "PHONE": [{"VALUE": "+1 555"}]}}),
     );
+    // A smart process with a second pipeline, items bound to contacts, one moved on and
+    // one deleted (so its id is not handed out again).
+    api.call(
+        "crm.type.add",
+        json!({"fields": {"title": "Orders", "isCategoriesEnabled": "Y"}}),
+    );
+    let second = api.call(
+        "crm.category.add",
+        json!({"entityTypeId": 1030, "fields": {"name": "Wholesale"}}),
+    )["category"]["id"]
+        .clone();
+    for (n, category) in [(1, Value::Null), (2, second), (3, Value::Null)] {
+        api.call(
+            "crm.item.add",
+            json!({"entityTypeId": 1030, "fields": {"title": format!("Order {n}"),
+                   "opportunity": n * 100, "contactIds": [n, n + 1], "categoryId": category}}),
+        );
+    }
+    let first_category =
+        api.call("crm.item.get", json!({"entityTypeId": 1030, "id": 1}))["item"]["categoryId"]
+            .clone();
+    api.call(
+        "crm.item.update",
+        json!({"entityTypeId": 1030, "id": 1,
+               "fields": {"stageId": format!("DT1030_{first_category}:PREPARATION")}}),
+    );
+    api.call("crm.item.delete", json!({"entityTypeId": 1030, "id": 3}));
     // A removed contact and an edited set, so the data is not only fresh inserts.
     api.call("crm.contact.delete", json!({"id": CONTACTS}));
     api.call(
@@ -319,6 +357,11 @@ fn export_from_sqlite_imports_into_postgres_and_back_unchanged() {
         json!(CONTACTS + 1),
         "a deleted id is not handed out again"
     );
+    let next = api.call(
+        "crm.item.add",
+        json!({"entityTypeId": 1030, "fields": {"title": "next"}}),
+    );
+    assert_eq!(next["item"]["id"], 4, "a smart process's ids continue too");
     // The application's credentials work on the new database; its roles and
     // departments are in force.
     let (ok, out) = cli(

@@ -65,6 +65,9 @@ impl TransferStore for PostgresStore {
             // (pipelined on the one connection, in order), then all answers are awaited.
             // Departments, users, roles and applications first, one at a time (they are
             // few, and users name departments).
+            for smart in &batch.types {
+                super::types::import_type(&tx, smart).await?;
+            }
             if batch.clear_statuses {
                 tx.execute("DELETE FROM crm_status", &[])
                     .await
@@ -126,9 +129,11 @@ impl TransferStore for PostgresStore {
                 super::userfield::import_user_field(&tx, field).await?;
             }
             let mut inserts = HashMap::new();
-            for entity in EntityType::ALL {
-                let sql = sql::insert_with_id(Dialect::Postgres, entity);
-                inserts.insert(entity, tx.prepare_cached(&sql).await.map_err(pg)?);
+            for (entity, _) in &batch.rows {
+                if !inserts.contains_key(entity) {
+                    let sql = sql::insert_with_id(Dialect::Postgres, *entity);
+                    inserts.insert(*entity, tx.prepare_cached(&sql).await.map_err(pg)?);
+                }
             }
             let binding = tx
                 .prepare_cached(
@@ -203,7 +208,11 @@ impl TransferStore for PostgresStore {
     async fn highest_ids(&self) -> StoreResult<Vec<(String, i64)>> {
         let client = self.pool.get().await.map_err(pool_error)?;
         let mut out = Vec::new();
-        for kind in id_kinds() {
+        for kind in id_kinds()
+            .map(str::to_string)
+            .chain(dynamic_kinds(&client).await?)
+        {
+            let kind = kind.as_str();
             let table = sql::id_table(kind).unwrap_or_default();
             let sql = format!(
                 "SELECT GREATEST(COALESCE(pg_sequence_last_value(pg_get_serial_sequence('{table}', 'id')::regclass), 0), \
@@ -217,7 +226,9 @@ impl TransferStore for PostgresStore {
 
     async fn finish_import(&self, highest: &[(String, i64)]) -> StoreResult<()> {
         in_transaction!(self, |tx| {
-            for kind in id_kinds() {
+            let dynamic = dynamic_kinds(&tx).await?;
+            for kind in id_kinds().map(str::to_string).chain(dynamic) {
+                let kind = kind.as_str();
                 let table = sql::id_table(kind).unwrap_or_default();
                 let source = highest
                     .iter()
@@ -237,4 +248,17 @@ impl TransferStore for PostgresStore {
             }
         })
     }
+}
+
+/// The id kinds of the smart processes' items (`dynamic_1030`), one per stored type.
+async fn dynamic_kinds(c: &impl GenericClient) -> StoreResult<Vec<String>> {
+    Ok(c.query(
+        "SELECT ENTITY_TYPE_ID FROM crm_type ORDER BY ENTITY_TYPE_ID",
+        &[],
+    )
+    .await
+    .map_err(pg)?
+    .iter()
+    .map(|r| EntityType::Dynamic(r.get(0)).code().to_string())
+    .collect())
 }

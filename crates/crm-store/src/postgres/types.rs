@@ -35,6 +35,22 @@ async fn write(c: &impl GenericClient, smart: &SmartType) -> StoreResult<()> {
     Ok(())
 }
 
+/// Writes a smart process exactly as exported (id and `entityTypeId` kept) and creates
+/// its items' table.
+pub(super) async fn import_type(c: &impl GenericClient, smart: &SmartType) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO crm_type (ID, ENTITY_TYPE_ID, DEFINITION) VALUES ($1, $2, $3)",
+        &[&smart.id, &smart.entity_type_id, &sql::type_text(smart)],
+    )
+    .await
+    .map_err(pg)?;
+    let entity = EntityType::Dynamic(smart.entity_type_id);
+    for statement in sql::create_item_table(Dialect::Postgres, entity) {
+        c.batch_execute(&statement).await.map_err(pg)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl TypeStore for PostgresStore {
     async fn types(&self) -> StoreResult<Vec<SmartType>> {

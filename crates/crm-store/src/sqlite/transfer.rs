@@ -55,6 +55,9 @@ impl TransferStore for SqliteStore {
 
     async fn import(&self, batch: ImportBatch) -> StoreResult<()> {
         self.write(move |tx| {
+            for smart in &batch.types {
+                super::types::import_type(tx, smart)?;
+            }
             if batch.clear_statuses {
                 tx.execute("DELETE FROM crm_status", []).map_err(db)?;
             }
@@ -115,9 +118,10 @@ impl TransferStore for SqliteStore {
             for field in &batch.user_fields {
                 super::userfield::import_user_field(tx, field)?;
             }
-            let inserts: HashMap<EntityType, String> = EntityType::ALL
-                .into_iter()
-                .map(|e| (e, sql::insert_with_id(Dialect::Sqlite, e)))
+            let inserts: HashMap<EntityType, String> = batch
+                .rows
+                .iter()
+                .map(|(e, _)| (*e, sql::insert_with_id(Dialect::Sqlite, *e)))
                 .collect();
             let insert_multi = sql::insert_multi_with_id(Dialect::Sqlite);
             for (entity, row) in &batch.rows {
@@ -160,7 +164,15 @@ impl TransferStore for SqliteStore {
     async fn highest_ids(&self) -> StoreResult<Vec<(String, i64)>> {
         self.read(|conn| {
             let mut out = Vec::new();
-            for kind in id_kinds() {
+            let dynamic: Vec<String> = conn
+                .prepare_cached("SELECT ENTITY_TYPE_ID FROM crm_type ORDER BY ENTITY_TYPE_ID")
+                .and_then(|mut s| {
+                    s.query_map([], |r| Ok(EntityType::Dynamic(r.get(0)?).code().to_string()))?
+                        .collect()
+                })
+                .map_err(db)?;
+            for kind in id_kinds().map(str::to_string).chain(dynamic) {
+                let kind = kind.as_str();
                 let table = sql::id_table(kind).unwrap_or_default();
                 // AUTOINCREMENT tables remember their highest id in sqlite_sequence;
                 // app_user has explicit ids only.

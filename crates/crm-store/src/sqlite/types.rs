@@ -29,6 +29,22 @@ fn write(conn: &Connection, smart: &SmartType) -> StoreResult<()> {
     Ok(())
 }
 
+/// Writes a smart process exactly as exported (id and `entityTypeId` kept) and creates
+/// its items' table.
+pub(super) fn import_type(conn: &Connection, smart: &SmartType) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO crm_type (ID, ENTITY_TYPE_ID, DEFINITION) VALUES (?1, ?2, ?3)",
+        params![smart.id, smart.entity_type_id, sql::type_text(smart)],
+    )
+    .map_err(db)?;
+    for statement in
+        sql::create_item_table(Dialect::Sqlite, EntityType::Dynamic(smart.entity_type_id))
+    {
+        conn.execute(&statement, []).map_err(db)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl TypeStore for SqliteStore {
     async fn types(&self) -> StoreResult<Vec<SmartType>> {
