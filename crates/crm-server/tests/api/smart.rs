@@ -313,3 +313,72 @@ async fn items_move_through_the_stages_of_their_category() {
     }
     assert!(fields["fields"].get("stageSemanticId").is_none());
 }
+
+#[tokio::test]
+async fn roles_grant_rights_on_a_smart_process_by_its_code() {
+    use crate::permissions::user_with_hook;
+    use crm_core::identity::{Grant, User};
+    let app = TestApp::spawn().await;
+    add_type(&app, json!({"title": "Orders"})).await;
+    app.ok(
+        "crm.item.add",
+        json!({"entityTypeId": 1030, "fields": {"title": "x"}}),
+    )
+    .await;
+    let user = User {
+        id: 0,
+        name: "Ann".into(),
+        last_name: String::new(),
+        email: "ann@example.org".into(),
+        admin: false,
+        active: true,
+        departments: vec![1],
+        registered_at: 0,
+    };
+    let (ann, hook) = user_with_hook(&app, user).await;
+    let client = reqwest::Client::new();
+    let call = |method: &str, params: Value| {
+        let request = client.post(format!("{hook}{method}")).json(&params);
+        async move {
+            let res = request.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let list = json!({"entityTypeId": 1030});
+    assert_error(
+        &call("crm.item.list", list.clone()).await,
+        400,
+        "ACCESS_DENIED",
+        "Access denied",
+    );
+    let store = &app.services.store;
+    let grant = Grant::parse("dynamic_1030.read=all").expect("a grant on the smart process");
+    store
+        .create_role("Orders readers".into(), vec![grant])
+        .await
+        .unwrap();
+    store
+        .assign_role("Orders readers".into(), ann)
+        .await
+        .unwrap();
+    let (status, body) = call("crm.item.list", list).await;
+    assert_eq!((status, body["total"].clone()), (200, json!(1)), "{body}");
+    assert_error(
+        &call(
+            "crm.item.add",
+            json!({"entityTypeId": 1030, "fields": {"title": "y"}}),
+        )
+        .await,
+        400,
+        "ACCESS_DENIED",
+        "Access denied",
+    );
+    // Only administrators define smart processes.
+    assert_error(
+        &call("crm.type.add", json!({"fields": {"title": "Mine"}})).await,
+        400,
+        "ACCESS_DENIED",
+        "Access denied",
+    );
+}
