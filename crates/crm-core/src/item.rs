@@ -69,20 +69,36 @@ pub fn upper_snake(camel: &str) -> String {
 
 /// The universal name of a classic field; a user field's is `ufCrm_<digits>` for a
 /// generated name (`UF_CRM_1712345`) and `ufCrm<Name>` for a chosen one
-/// (`UF_CRM_SOURCE_URL` → `ufCrmSourceUrl`).
+/// (`UF_CRM_SOURCE_URL` → `ufCrmSourceUrl`); a smart process's carries its type id
+/// (`UF_CRM_7_1712345` → `ufCrm7_1712345`, `UF_CRM_7_SIZE` → `ufCrm7Size`).
 pub fn camel_name(entity: EntityType, classic: &str) -> String {
     if let Some(rest) = classic.strip_prefix(userfield::PREFIX) {
-        let tail = camel_case(rest);
-        return if rest.starts_with(|c: char| c.is_ascii_digit()) {
-            format!("ufCrm_{tail}")
-        } else {
+        let capitalized = |s: &str| {
+            let tail = camel_case(s);
             let mut chars = tail.chars();
             let first = chars.next().map(|c| c.to_ascii_uppercase());
             format!(
-                "ufCrm{}{}",
+                "{}{}",
                 first.map(String::from).unwrap_or_default(),
                 chars.as_str()
             )
+        };
+        // A smart process's field: `UF_CRM_7_…` → `ufCrm7…` (`ufCrm7_1712345`).
+        if let Some((id, tail)) = rest.split_once('_')
+            && !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_digit())
+            && !tail.is_empty()
+        {
+            return if tail.starts_with(|c: char| c.is_ascii_digit()) {
+                format!("ufCrm{id}_{}", camel_case(tail))
+            } else {
+                format!("ufCrm{id}{}", capitalized(tail))
+            };
+        }
+        return if rest.starts_with(|c: char| c.is_ascii_digit()) {
+            format!("ufCrm_{}", camel_case(rest))
+        } else {
+            format!("ufCrm{}", capitalized(rest))
         };
     }
     alias(entity, classic).map_or_else(|| camel_case(classic), str::to_string)
@@ -327,6 +343,14 @@ mod tests {
         assert_eq!(
             camel_name(EntityType::Deal, "UF_CRM_SOURCE_URL"),
             "ufCrmSourceUrl"
+        );
+        assert_eq!(
+            camel_name(EntityType::Dynamic(1030), "UF_CRM_7_1712345"),
+            "ufCrm7_1712345"
+        );
+        assert_eq!(
+            camel_name(EntityType::Dynamic(1030), "UF_CRM_7_SIZE"),
+            "ufCrm7Size"
         );
         assert_eq!(camel_name(EntityType::Lead, "STATUS_ID"), "stageId");
         assert_eq!(camel_name(EntityType::Deal, "STAGE_ID"), "stageId");

@@ -198,9 +198,67 @@ pub struct UserField {
     pub items: Vec<EnumItem>,
 }
 
-/// The `ENTITY_ID` of an entity type's user fields (`CRM_LEAD`).
+/// The `ENTITY_ID` of a built-in entity type's user fields (`CRM_LEAD`); a smart
+/// process's are [`type_owner`]'s.
 pub fn owner_id(entity: EntityType) -> String {
     format!("CRM_{}", entity.code().to_ascii_uppercase())
+}
+
+/// The `ENTITY_ID` of a smart process's user fields: `CRM_<type id>` (the type's own id,
+/// not its `entityTypeId`).
+pub fn type_owner(type_id: i64) -> String {
+    format!("CRM_{type_id}")
+}
+
+/// The smart process's id of an owner like `CRM_7`.
+pub fn parse_type_owner(owner: &str) -> Option<i64> {
+    owner
+        .strip_prefix("CRM_")?
+        .parse()
+        .ok()
+        .filter(|id: &i64| *id > 0)
+}
+
+/// Longest field name `userfieldconfig.add` accepts.
+pub const MAX_CONFIG_NAME_LEN: usize = 50;
+
+/// The prefix a field of `owner` must carry in `userfieldconfig.*`: `UF_CRM_` for the
+/// built-in entities, `UF_CRM_7_` for the smart process with id 7.
+pub fn config_prefix(owner: &str) -> String {
+    match parse_type_owner(owner) {
+        Some(id) => format!("UF_CRM_{id}_"),
+        None => PREFIX.to_string(),
+    }
+}
+
+/// `userfieldconfig.*`'s camelCase `field` keys → the classic ones of
+/// `crm.<entity>.userfield.*` (`enum` items become `LIST`).
+pub fn classic_keys(field: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (k, v) in field {
+        if k == "enum" {
+            let items: Vec<Value> = entries(v)
+                .into_iter()
+                .map(|e| Value::Object(e.iter().map(|(k, v)| (upper_key(k), v.clone())).collect()))
+                .collect();
+            out.insert("LIST".into(), Value::Array(items));
+        } else {
+            out.insert(upper_key(k), v.clone());
+        }
+    }
+    out
+}
+
+/// `editFormLabel` → `EDIT_FORM_LABEL`.
+fn upper_key(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }
 
 fn yes(v: Option<&Value>) -> Option<bool> {
@@ -269,6 +327,27 @@ impl UserField {
     /// `UF_CRM_` prefix, the type checked, flags, labels, settings (over the type's
     /// defaults) and the list of an enumeration.
     pub fn from_add(entity_id: String, fields: &Map<String, Value>) -> Result<Self, InvalidValue> {
+        Self::build(entity_id, fields, PREFIX, MAX_NAME_LEN, true)
+    }
+
+    /// Reads `userfieldconfig.add`'s `field` (already in classic keys, see
+    /// [`classic_keys`]): the name must carry the owner's prefix ([`config_prefix`]) and
+    /// may be up to 50 characters.
+    pub fn from_config(
+        entity_id: String,
+        fields: &Map<String, Value>,
+    ) -> Result<Self, InvalidValue> {
+        let prefix = config_prefix(&entity_id);
+        Self::build(entity_id, fields, &prefix, MAX_CONFIG_NAME_LEN, false)
+    }
+
+    fn build(
+        entity_id: String,
+        fields: &Map<String, Value>,
+        prefix: &str,
+        max_len: usize,
+        add_prefix: bool,
+    ) -> Result<Self, InvalidValue> {
         let user_type = match text(fields.get("USER_TYPE_ID")) {
             Some(t) if !t.trim().is_empty() => UfType::parse(&t).ok_or_else(|| {
                 InvalidValue(format!("The user type '{}' is not supported.", t.trim()))
@@ -283,23 +362,28 @@ impl UserField {
             .map(|n| n.trim().to_ascii_uppercase())
             .filter(|n| !n.is_empty())
             .ok_or_else(|| InvalidValue("The 'FIELD_NAME' field is not specified.".into()))?;
-        let field_name = if name.starts_with(PREFIX) {
+        let field_name = if name.starts_with(prefix) || !add_prefix {
             name
         } else {
-            format!("{PREFIX}{name}")
+            format!("{prefix}{name}")
         };
+        if !field_name.starts_with(prefix) {
+            return Err(InvalidValue(format!(
+                "Invalid field name '{field_name}': it must start with {prefix}."
+            )));
+        }
         if !field_name
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-            || field_name.len() == PREFIX.len()
+            || field_name.len() == prefix.len()
         {
             return Err(InvalidValue(format!(
                 "Invalid field name '{field_name}': only Latin letters, digits and underscores are allowed."
             )));
         }
-        if field_name.len() > MAX_NAME_LEN {
+        if field_name.len() > max_len {
             return Err(InvalidValue(format!(
-                "Invalid field name '{field_name}': it is longer than {MAX_NAME_LEN} characters."
+                "Invalid field name '{field_name}': it is longer than {max_len} characters."
             )));
         }
         let mut field = Self {
@@ -483,6 +567,56 @@ impl UserField {
                 })
                 .collect();
             m.insert("LIST".into(), Value::Array(list));
+        }
+        Value::Object(m)
+    }
+
+    /// The definition as `userfieldconfig.*` answers it: camelCase keys, scalars as
+    /// strings, labels by language, the list of an enumeration under `enum`.
+    pub fn to_config_json(&self) -> Value {
+        let yn = |b: bool| json!(if b { "Y" } else { "N" });
+        let mut m = Map::new();
+        m.insert("id".into(), json!(self.id.to_string()));
+        m.insert("entityId".into(), json!(self.entity_id));
+        m.insert("fieldName".into(), json!(self.field_name));
+        m.insert("userTypeId".into(), json!(self.user_type.as_str()));
+        m.insert("xmlId".into(), json!(self.xml_id));
+        m.insert("sort".into(), json!(self.sort.to_string()));
+        m.insert("multiple".into(), yn(self.multiple));
+        m.insert("mandatory".into(), yn(self.mandatory));
+        m.insert("showFilter".into(), json!(self.show_filter));
+        m.insert("showInList".into(), yn(self.show_in_list));
+        m.insert("editInList".into(), yn(self.edit_in_list));
+        m.insert("isSearchable".into(), yn(self.is_searchable));
+        m.insert("settings".into(), Value::Object(self.settings.clone()));
+        m.insert("languageId".into(), json!({ LANGUAGE: LANGUAGE }));
+        for (key, camel) in LABELS.iter().zip([
+            "editFormLabel",
+            "listColumnLabel",
+            "listFilterLabel",
+            "errorMessage",
+            "helpMessage",
+        ]) {
+            let mut labels = self
+                .labels
+                .get(*key)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            labels.entry(LANGUAGE).or_insert(Value::Null);
+            m.insert(camel.into(), Value::Object(labels));
+        }
+        if self.user_type == UfType::Enumeration {
+            let items: Vec<Value> = self
+                .items
+                .iter()
+                .map(|i| {
+                    json!({"id": i.id.to_string(), "userFieldId": self.id.to_string(),
+                           "value": i.value, "def": if i.def { "Y" } else { "N" },
+                           "sort": i.sort.to_string(), "xmlId": i.xml_id})
+                })
+                .collect();
+            m.insert("enum".into(), Value::Array(items));
         }
         Value::Object(m)
     }
@@ -874,6 +1008,29 @@ mod tests {
         assert_eq!(stored, Some(json!([1, 2])));
         assert_eq!(f.externalize(stored.as_ref(), utc()), json!(["1", "2"]));
         assert_eq!(f.externalize(None, utc()), json!([]));
+    }
+
+    #[test]
+    fn config_fields_carry_the_owner_prefix() {
+        let field = classic_keys(
+            json!({"fieldName": "UF_CRM_7_SIZE_OF_THE_ORDER_IN_BOXES", "userTypeId": "integer",
+                   "editFormLabel": {"en": "Size"}, "enum": [{"value": "x", "xmlId": "a"}]})
+            .as_object()
+            .unwrap(),
+        );
+        assert_eq!(field["EDIT_FORM_LABEL"], json!({"en": "Size"}));
+        assert_eq!(field["LIST"][0]["XML_ID"], "a");
+        let f = UserField::from_config("CRM_7".into(), &field).unwrap();
+        assert_eq!(f.field_name, "UF_CRM_7_SIZE_OF_THE_ORDER_IN_BOXES");
+        let wrong = json!({"FIELD_NAME": "UF_CRM_8_X", "USER_TYPE_ID": "string"});
+        assert!(
+            UserField::from_config("CRM_7".into(), wrong.as_object().unwrap())
+                .unwrap_err()
+                .0
+                .contains("must start with UF_CRM_7_")
+        );
+        assert_eq!(parse_type_owner("CRM_7"), Some(7));
+        assert_eq!(parse_type_owner("CRM_LEAD"), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub fn registry() -> Registry {
     crm::item::register(&mut r);
     crm::userfield::register(&mut r);
     crm::types::register(&mut r);
+    crm::userfieldconfig::register(&mut r);
     crate::rpc::batch::register(&mut r);
     r
 }

@@ -107,9 +107,23 @@ impl Ctx {
     /// The fields of `entity` for this call: its standard fields and its user fields as
     /// stored now (read on every call, so a field added by another server counts at once).
     pub async fn schema(&self, entity: EntityType) -> Result<Schema, ApiError> {
-        let owner = crm_core::userfield::owner_id(entity);
-        let user = self.store().user_fields(Some(owner)).await?;
+        let user = match self.user_field_owner(entity).await? {
+            Some(owner) => self.store().user_fields(Some(owner)).await?,
+            None => Vec::new(),
+        };
         Ok(Schema::with_user_fields(entity, user))
+    }
+
+    /// The `ENTITY_ID` of `entity`'s user fields: `CRM_LEAD`…, or `CRM_<type id>` for a
+    /// smart process (none when the smart process does not exist).
+    pub async fn user_field_owner(&self, entity: EntityType) -> Result<Option<String>, ApiError> {
+        Ok(match entity {
+            EntityType::Dynamic(id) => self
+                .smart_type(id)
+                .await?
+                .map(|t| crm_core::userfield::type_owner(t.id)),
+            built_in => Some(crm_core::userfield::owner_id(built_in)),
+        })
     }
 
     /// What `action` on items of `entity` reaches for the caller; `None` when the caller

@@ -382,3 +382,167 @@ async fn roles_grant_rights_on_a_smart_process_by_its_code() {
         "Access denied",
     );
 }
+
+#[tokio::test]
+async fn user_fields_of_a_smart_process_through_userfieldconfig() {
+    let app = TestApp::spawn().await;
+    let t = add_type(&app, json!({"title": "Orders"})).await;
+    let (type_id, etid) = (
+        t["id"].as_i64().unwrap(),
+        t["entityTypeId"].as_i64().unwrap(),
+    );
+    let owner = format!("CRM_{type_id}");
+    let size = app
+        .ok(
+            "userfieldconfig.add",
+            json!({"moduleId": "crm", "field": {"entityId": owner,
+                   "fieldName": format!("UF_CRM_{type_id}_BOX_SIZE"), "userTypeId": "integer",
+                   "editFormLabel": {"en": "Box size"}, "mandatory": "N"}}),
+        )
+        .await["field"]
+        .clone();
+    assert_eq!(size["entityId"], owner.as_str());
+    assert_eq!(size["userTypeId"], "integer");
+    assert_eq!(size["editFormLabel"]["en"], "Box size");
+    let kind = app
+        .ok(
+            "userfieldconfig.add",
+            json!({"moduleId": "crm", "field": {"entityId": owner,
+                   "fieldName": format!("UF_CRM_{type_id}_KIND"), "userTypeId": "enumeration",
+                   "multiple": "Y",
+                   "enum": [{"value": "Fragile", "sort": 10}, {"value": "Cold", "sort": 20, "def": "Y"}]}}),
+        )
+        .await["field"]
+        .clone();
+    let fragile: i64 = kind["enum"][0]["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(kind["enum"][1]["def"], "Y");
+    // The name must carry the type's prefix; the module must be the CRM's.
+    assert_error(
+        &app.call(
+            "userfieldconfig.add",
+            json!({"moduleId": "crm", "field": {"entityId": owner, "fieldName": "UF_CRM_X",
+                   "userTypeId": "string"}}),
+        )
+        .await,
+        400,
+        "",
+        &format!("Invalid field name 'UF_CRM_X': it must start with UF_CRM_{type_id}_."),
+    );
+    assert_error(
+        &app.call("userfieldconfig.get", json!({"moduleId": "tasks", "id": 1}))
+            .await,
+        400,
+        "",
+        "No settings for UserFieldAccess",
+    );
+    // Values through crm.item.*, under ufCrm<type id>… names.
+    let size_name = format!("ufCrm{type_id}BoxSize");
+    let kind_name = format!("ufCrm{type_id}Kind");
+    let fields = app
+        .ok("crm.item.fields", json!({"entityTypeId": etid}))
+        .await;
+    assert_eq!(fields["fields"][&size_name]["isDynamic"], true);
+    assert_eq!(
+        fields["fields"][&size_name]["upperName"],
+        format!("UF_CRM_{type_id}_BOX_SIZE")
+    );
+    let a = app
+        .ok(
+            "crm.item.add",
+            json!({"entityTypeId": etid, "fields": {"title": "A", size_name.clone(): 40,
+                   kind_name.clone(): [fragile]}}),
+        )
+        .await["item"]
+        .clone();
+    assert_eq!(
+        (&a[&size_name], &a[&kind_name]),
+        (&json!(40), &json!([fragile]))
+    );
+    let b = app
+        .ok(
+            "crm.item.add",
+            json!({"entityTypeId": etid, "fields": {"title": "B", size_name.clone(): 7}}),
+        )
+        .await["item"]
+        .clone();
+    assert_eq!(
+        b[&kind_name].as_array().unwrap().len(),
+        1,
+        "the list's default"
+    );
+    let got = app
+        .ok(
+            "crm.item.list",
+            json!({"entityTypeId": etid, "filter": {format!(">{size_name}"): 10},
+                   "select": ["id", size_name.clone()], "order": {size_name.clone(): "DESC"}}),
+        )
+        .await;
+    assert_eq!(
+        got["items"],
+        json!([{"id": a["id"], size_name.clone(): 40}])
+    );
+    // userfieldconfig.list by owner; update; delete takes the values.
+    let (status, body) = app
+        .call(
+            "userfieldconfig.list",
+            json!({"moduleId": "crm", "filter": {"entityId": owner}, "order": {"id": "DESC"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = body["result"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["fieldName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            format!("UF_CRM_{type_id}_KIND"),
+            format!("UF_CRM_{type_id}_BOX_SIZE")
+        ]
+    );
+    let id = size["id"].as_str().unwrap().parse::<i64>().unwrap();
+    let updated = app
+        .ok(
+            "userfieldconfig.update",
+            json!({"moduleId": "crm", "id": id, "field": {"editFormLabel": {"en": "Size"}}}),
+        )
+        .await;
+    assert_eq!(updated["field"]["editFormLabel"]["en"], "Size");
+    assert_eq!(
+        app.ok(
+            "userfieldconfig.delete",
+            json!({"moduleId": "crm", "id": id})
+        )
+        .await,
+        Value::Null
+    );
+    let got = app
+        .ok("crm.item.get", json!({"entityTypeId": etid, "id": a["id"]}))
+        .await;
+    assert!(got["item"].get(&size_name).is_none());
+    assert_error(
+        &app.call("userfieldconfig.get", json!({"moduleId": "crm", "id": id}))
+            .await,
+        400,
+        "",
+        "You cannot read the custom field",
+    );
+    // The smart process's fields go with it.
+    for item in [&a, &b] {
+        app.ok(
+            "crm.item.delete",
+            json!({"entityTypeId": etid, "id": item["id"]}),
+        )
+        .await;
+    }
+    app.ok("crm.type.delete", json!({"id": type_id})).await;
+    let got = app
+        .ok(
+            "userfieldconfig.list",
+            json!({"moduleId": "crm", "filter": {"entityId": owner}}),
+        )
+        .await;
+    assert_eq!(got["fields"], json!([]));
+}

@@ -10,7 +10,7 @@ use crm_core::entity::dynamic::{FIRST_ID, stage_list};
 use crm_core::pipeline::Category;
 use crm_core::smart::SmartType;
 use crm_core::store::{StoreError, StoreResult, TypeStages, TypeStore};
-use crm_core::userfield::owner_id;
+use crm_core::userfield::type_owner;
 use deadpool_postgres::GenericClient;
 
 /// A stored type by id, locked for the transaction.
@@ -183,7 +183,7 @@ impl TypeStore for PostgresStore {
                     )
                     .await
                     .map_err(pg)?;
-                    let owner = owner_id(entity);
+                    let owner = type_owner(smart.id);
                     tx.execute(
                         "DELETE FROM crm_userfield_enum WHERE FIELD_ID IN \
                          (SELECT ID FROM crm_userfield WHERE ENTITY_ID = $1)",

@@ -5,8 +5,9 @@
 use super::{PostgresStore, in_transaction, pg, pool_error};
 use crate::sql::{self, ENUM_COLUMNS};
 use async_trait::async_trait;
+use crm_core::entity::EntityType;
 use crm_core::store::{StoreError, StoreResult, UserFieldStore};
-use crm_core::userfield::{EnumItem, UserField};
+use crm_core::userfield::{EnumItem, UserField, parse_type_owner};
 use deadpool_postgres::GenericClient;
 
 /// The definitions of one owner (or all), with their lists.
@@ -243,7 +244,19 @@ impl UserFieldStore for PostgresStore {
                     tx.execute("DELETE FROM crm_userfield_enum WHERE FIELD_ID = $1", &[&id])
                         .await
                         .map_err(pg)?;
-                    if let Some(table) = sql::owner_table(&owner) {
+                    let table = match (sql::owner_table(&owner), parse_type_owner(&owner)) {
+                        (Some(table), _) => Some(table.to_string()),
+                        (None, Some(type_id)) => tx
+                            .query_opt(
+                                "SELECT ENTITY_TYPE_ID FROM crm_type WHERE ID = $1",
+                                &[&type_id],
+                            )
+                            .await
+                            .map_err(pg)?
+                            .map(|r| sql::table(EntityType::Dynamic(r.get(0))).to_string()),
+                        (None, None) => None,
+                    };
+                    if let Some(table) = table {
                         tx.execute(
                             &format!(
                                 "UPDATE {table} SET {uf} = ({uf}::jsonb - $1::text)::text \

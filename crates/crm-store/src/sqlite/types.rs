@@ -10,7 +10,7 @@ use crm_core::entity::dynamic::{FIRST_ID, stage_list};
 use crm_core::pipeline::Category;
 use crm_core::smart::SmartType;
 use crm_core::store::{StoreError, StoreResult, TypeStages, TypeStore};
-use crm_core::userfield::owner_id;
+use crm_core::userfield::type_owner;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A stored type by id.
@@ -152,7 +152,7 @@ impl TypeStore for SqliteStore {
             }
             tx.execute("DELETE FROM crm_multifield WHERE ENTITY_TYPE_ID = ?1", [etid])
                 .map_err(db)?;
-            let owner = owner_id(entity);
+            let owner = type_owner(smart.id);
             tx.execute(
                 "DELETE FROM crm_userfield_enum WHERE FIELD_ID IN \
                  (SELECT ID FROM crm_userfield WHERE ENTITY_ID = ?1)",

@@ -4,8 +4,9 @@
 use super::{SqliteStore, db};
 use crate::sql::{self, ENUM_COLUMNS};
 use async_trait::async_trait;
+use crm_core::entity::EntityType;
 use crm_core::store::{StoreError, StoreResult, UserFieldStore};
-use crm_core::userfield::{EnumItem, UserField};
+use crm_core::userfield::{EnumItem, UserField, parse_type_owner};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A list item from `SELECT ENUM_COLUMNS …` (with its field id).
@@ -211,7 +212,22 @@ impl UserFieldStore for SqliteStore {
                 .map_err(db)?;
             tx.execute("DELETE FROM crm_userfield WHERE ID = ?1", [id])
                 .map_err(db)?;
-            if let Some(table) = sql::owner_table(&owner) {
+            let table = match sql::owner_table(&owner) {
+                Some(table) => Some(table.to_string()),
+                None => match parse_type_owner(&owner) {
+                    Some(type_id) => tx
+                        .query_row(
+                            "SELECT ENTITY_TYPE_ID FROM crm_type WHERE ID = ?1",
+                            [type_id],
+                            |r| r.get::<_, i64>(0),
+                        )
+                        .optional()
+                        .map_err(db)?
+                        .map(|etid| sql::table(EntityType::Dynamic(etid)).to_string()),
+                    None => None,
+                },
+            };
+            if let Some(table) = table {
                 let path = format!("$.{name}");
                 tx.execute(
                     &format!(

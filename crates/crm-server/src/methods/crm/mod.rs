@@ -7,6 +7,7 @@ pub mod item;
 pub mod status;
 pub mod types;
 pub mod userfield;
+pub mod userfieldconfig;
 
 use crate::rpc::ApiError;
 use crate::wire::php_array;
