@@ -24,16 +24,20 @@ pub enum Scope {
     /// The company structure (`department.*`).
     #[serde(rename = "department")]
     Department,
+    /// User field settings (`userfieldconfig.*`, with the module's own scope).
+    #[serde(rename = "userfieldconfig")]
+    Userfieldconfig,
 }
 
 impl Scope {
     /// Every scope this server knows, in the order `scope` lists them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Crm,
         Self::User,
         Self::UserBasic,
         Self::UserBrief,
         Self::Department,
+        Self::Userfieldconfig,
     ];
 
     /// The scope's wire code.
@@ -44,6 +48,7 @@ impl Scope {
             Self::UserBasic => "user_basic",
             Self::UserBrief => "user_brief",
             Self::Department => "department",
+            Self::Userfieldconfig => "userfieldconfig",
         }
     }
 

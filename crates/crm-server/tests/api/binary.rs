@@ -102,7 +102,11 @@ async fn the_binary_serves_manages_webhooks_and_stops_cleanly() {
     assert_eq!(
         (rows[1][..3].to_vec(), rows[1][4]),
         (
-            vec!["1", "1", "crm,user,user_basic,user_brief,department"],
+            vec![
+                "1",
+                "1",
+                "crm,user,user_basic,user_brief,department,userfieldconfig"
+            ],
             "active"
         ),
         "{listing}"

@@ -156,7 +156,14 @@ async fn a_webhook_without_the_crm_scope_cannot_call_crm_methods() {
 #[tokio::test]
 async fn introspection_methods_describe_the_caller() {
     let app = TestApp::spawn().await;
-    let every = json!(["crm", "user", "user_basic", "user_brief", "department"]);
+    let every = json!([
+        "crm",
+        "user",
+        "user_basic",
+        "user_brief",
+        "department",
+        "userfieldconfig"
+    ]);
     assert_eq!(app.ok("scope", json!({})).await, every);
     let profile = app.ok("profile", json!({})).await;
     assert_eq!(

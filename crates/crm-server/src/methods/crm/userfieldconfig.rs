@@ -1,4 +1,5 @@
-//! `userfieldconfig.*` for the CRM (`moduleId: "crm"`): the universal way to define user
+//! `userfieldconfig.*` for the CRM (`moduleId: "crm"`; scope `userfieldconfig`, and the
+//! credential must also hold `crm`): the universal way to define user
 //! fields, and the only one for smart processes (`entityId: "CRM_<type id>"`, names
 //! `UF_CRM_<type id>_…`). The same definitions as `crm.<entity>.userfield.*`
 //! (`crm_core::userfield`), in camelCase.
@@ -29,10 +30,18 @@ fn cannot(what: &str) -> ApiError {
     ApiError::invalid(format!("You cannot {what} the custom field"))
 }
 
-/// The module must be the CRM's.
-fn crm_module(p: &ConfigParams) -> Result<(), ApiError> {
+/// The module must be the CRM's, and the credential must also hold its scope.
+fn crm_module(ctx: &Ctx, p: &ConfigParams) -> Result<(), ApiError> {
     match p.module_id.as_deref().map(str::trim) {
-        Some(m) if m.eq_ignore_ascii_case("crm") => Ok(()),
+        Some(m) if m.eq_ignore_ascii_case("crm") => {
+            if Scope::Crm.granted_by(&ctx.caller.scopes) {
+                Ok(())
+            } else {
+                Err(ApiError::invalid(
+                    "The current method required more scopes. (crm)",
+                ))
+            }
+        }
         Some(_) => Err(ApiError::invalid("No settings for UserFieldAccess")),
         None => Err(ApiError::coded(
             "100",
@@ -69,7 +78,7 @@ fn answer(field: &UserField) -> Value {
 
 /// `userfieldconfig.add`: `{field: …}` of the new definition.
 pub async fn add(ctx: Ctx, p: ConfigParams) -> Result<Value, ApiError> {
-    crm_module(&p)?;
+    crm_module(&ctx, &p)?;
     if !ctx.caller.user.admin {
         return Err(cannot("add"));
     }
@@ -93,14 +102,14 @@ pub async fn add(ctx: Ctx, p: ConfigParams) -> Result<Value, ApiError> {
 
 /// `userfieldconfig.get`: `{field: …}`.
 pub async fn get(ctx: Ctx, p: ConfigParams) -> Result<Value, ApiError> {
-    crm_module(&p)?;
+    crm_module(&ctx, &p)?;
     Ok(answer(&by_id(&ctx, p.id, "read").await?))
 }
 
 /// `userfieldconfig.update`: `{field: …}` after the change (not its owner, name, type or
 /// multiplicity).
 pub async fn update(ctx: Ctx, p: ConfigParams) -> Result<Value, ApiError> {
-    crm_module(&p)?;
+    crm_module(&ctx, &p)?;
     if !ctx.caller.user.admin {
         return Err(cannot("update"));
     }
@@ -115,7 +124,7 @@ pub async fn update(ctx: Ctx, p: ConfigParams) -> Result<Value, ApiError> {
 
 /// `userfieldconfig.delete`: `null`; the field's values go with it.
 pub async fn delete(ctx: Ctx, p: ConfigParams) -> Result<Value, ApiError> {
-    crm_module(&p)?;
+    crm_module(&ctx, &p)?;
     if !ctx.caller.user.admin {
         return Err(cannot("delete"));
     }
@@ -130,7 +139,7 @@ pub async fn delete(ctx: Ctx, p: ConfigParams) -> Result<Value, ApiError> {
 /// the answer's keys (`entityId`, `fieldName`, `userTypeId`, …), in `order` (default by
 /// id).
 pub async fn list(ctx: Ctx, p: ConfigParams) -> Result<Page<Value>, ApiError> {
-    crm_module(&p)?;
+    crm_module(&ctx, &p)?;
     let filter = php_array(p.filter, "Parameter 'filter' must be array.")?;
     let order = php_array(p.order, "Parameter 'order' must be array.")?;
     let mut rows: Vec<Value> = ctx
@@ -181,8 +190,8 @@ pub async fn list(ctx: Ctx, p: ConfigParams) -> Result<Page<Value>, ApiError> {
 }
 
 /// `userfieldconfig.getTypes`: `{types: [{userTypeId, title}]}`.
-pub async fn get_types(_: Ctx, p: ConfigParams) -> Result<Value, ApiError> {
-    crm_module(&p)?;
+pub async fn get_types(ctx: Ctx, p: ConfigParams) -> Result<Value, ApiError> {
+    crm_module(&ctx, &p)?;
     let types: Vec<Value> = UfType::ALL
         .iter()
         .map(|t| json!({"userTypeId": t.as_str(), "title": t.as_str()}))
@@ -192,11 +201,11 @@ pub async fn get_types(_: Ctx, p: ConfigParams) -> Result<Value, ApiError> {
 
 /// Registers `userfieldconfig.*`.
 pub fn register(r: &mut Registry) {
-    let crm = Some(Scope::Crm);
-    r.method("userfieldconfig.add", crm, add)
-        .method("userfieldconfig.get", crm, get)
-        .method("userfieldconfig.update", crm, update)
-        .method("userfieldconfig.delete", crm, delete)
-        .method("userfieldconfig.gettypes", crm, get_types)
-        .list_method("userfieldconfig.list", crm, list);
+    let scope = Some(Scope::Userfieldconfig);
+    r.method("userfieldconfig.add", scope, add)
+        .method("userfieldconfig.get", scope, get)
+        .method("userfieldconfig.update", scope, update)
+        .method("userfieldconfig.delete", scope, delete)
+        .method("userfieldconfig.gettypes", scope, get_types)
+        .list_method("userfieldconfig.list", scope, list);
 }
