@@ -313,6 +313,18 @@ pub fn php_int_str(s: &str) -> i64 {
     n
 }
 
+/// `createdTime` → `CREATED_TIME`: a camelCase name in the classic upper-case form.
+pub fn upper_snake(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
 /// A scalar JSON value as text (numbers in their JSON form, `true` → "1", `false` → "").
 pub fn php_string(v: &Value) -> Option<String> {
     match v {

@@ -56,16 +56,7 @@ pub fn camel_case(upper: &str) -> String {
 }
 
 /// `createdTime` → `CREATED_TIME`: the `upperName` of a universal field.
-pub fn upper_snake(camel: &str) -> String {
-    let mut out = String::with_capacity(camel.len() + 4);
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
-}
+pub use crate::field::upper_snake;
 
 /// The universal name of a classic field; a user field's is `ufCrm_<digits>` for a
 /// generated name (`UF_CRM_1712345`) and `ufCrm<Name>` for a chosen one

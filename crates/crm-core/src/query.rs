@@ -102,6 +102,21 @@ pub struct ListQuery {
     pub visible: Reach,
 }
 
+impl ListQuery {
+    /// A query that only counts the rows matching `filter` (one row at most is read).
+    pub fn counting(filter: Vec<Condition>) -> Self {
+        Self {
+            filter,
+            order: Vec::new(),
+            offset: 0,
+            limit: 1,
+            count: true,
+            with_multi: false,
+            visible: Reach::Everything,
+        }
+    }
+}
+
 /// Stage order of `crm_status` fields that sort by pipeline position.
 pub fn stage_order(field: &FieldDef) -> Option<&'static [(&'static str, &'static str)]> {
     (field.name == "STATUS_ID" && field.status_type == Some("STATUS")).then_some(&LEAD_STAGES[..])

@@ -6,7 +6,7 @@
 use crate::entity::EntityType;
 use crate::field::{
     FieldDef, FieldType, Internalized, InvalidValue, Storage, Stored, format_datetime, php_int,
-    php_string,
+    php_string, upper_snake,
 };
 use chrono::{FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -239,24 +239,14 @@ pub fn classic_keys(field: &Map<String, Value>) -> Map<String, Value> {
         if k == "enum" {
             let items: Vec<Value> = entries(v)
                 .into_iter()
-                .map(|e| Value::Object(e.iter().map(|(k, v)| (upper_key(k), v.clone())).collect()))
+                .map(|e| {
+                    Value::Object(e.iter().map(|(k, v)| (upper_snake(k), v.clone())).collect())
+                })
                 .collect();
             out.insert("LIST".into(), Value::Array(items));
         } else {
-            out.insert(upper_key(k), v.clone());
+            out.insert(upper_snake(k), v.clone());
         }
-    }
-    out
-}
-
-/// `editFormLabel` → `EDIT_FORM_LABEL`.
-fn upper_key(camel: &str) -> String {
-    let mut out = String::with_capacity(camel.len() + 4);
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
     }
     out
 }

@@ -315,15 +315,7 @@ async fn entities_after(
 }
 
 async fn count(store: &dyn Store, entity: EntityType) -> anyhow::Result<u64> {
-    let query = ListQuery {
-        filter: Vec::new(),
-        order: Vec::new(),
-        offset: 0,
-        limit: 1,
-        count: true,
-        with_multi: false,
-        visible: Reach::Everything,
-    };
+    let query = ListQuery::counting(Vec::new());
     Ok(u64::try_from(store.list(entity, query).await?.1).unwrap_or(0))
 }
 

@@ -42,7 +42,7 @@ struct World {
     deals: BTreeMap<&'static str, i64>,
 }
 
-fn person(name: &str, department: i64) -> User {
+pub(crate) fn person(name: &str, department: i64) -> User {
     User {
         id: 0,
         name: name.into(),

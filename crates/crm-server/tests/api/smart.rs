@@ -316,8 +316,8 @@ async fn items_move_through_the_stages_of_their_category() {
 
 #[tokio::test]
 async fn roles_grant_rights_on_a_smart_process_by_its_code() {
-    use crate::permissions::user_with_hook;
-    use crm_core::identity::{Grant, User};
+    use crate::permissions::{person, user_with_hook};
+    use crm_core::identity::Grant;
     let app = TestApp::spawn().await;
     add_type(&app, json!({"title": "Orders"})).await;
     app.ok(
@@ -325,16 +325,7 @@ async fn roles_grant_rights_on_a_smart_process_by_its_code() {
         json!({"entityTypeId": 1030, "fields": {"title": "x"}}),
     )
     .await;
-    let user = User {
-        id: 0,
-        name: "Ann".into(),
-        last_name: String::new(),
-        email: "ann@example.org".into(),
-        admin: false,
-        active: true,
-        departments: vec![1],
-        registered_at: 0,
-    };
+    let user = person("Ann", 1);
     let (ann, hook) = user_with_hook(&app, user).await;
     let client = reqwest::Client::new();
     let call = |method: &str, params: Value| {

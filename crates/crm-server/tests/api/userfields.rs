@@ -2,8 +2,7 @@
 //! classic methods and `crm.item.*` alike.
 
 use crate::helpers::{TestApp, assert_error};
-use crate::permissions::user_with_hook;
-use crm_core::identity::User;
+use crate::permissions::{person, user_with_hook};
 use serde_json::{Value, json};
 
 /// Creates a lead user field; returns its id.
@@ -501,16 +500,7 @@ async fn lists_and_multiple_values() {
 async fn only_administrators_change_definitions() {
     let app = TestApp::spawn().await;
     let id = add_field(&app, json!({"FIELD_NAME": "X", "USER_TYPE_ID": "string"})).await;
-    let user = User {
-        id: 0,
-        name: "Ann".into(),
-        last_name: String::new(),
-        email: "ann@example.org".into(),
-        admin: false,
-        active: true,
-        departments: vec![1],
-        registered_at: 0,
-    };
+    let user = person("Ann", 1);
     let (_, hook) = user_with_hook(&app, user).await;
     let call = |method: &str, params: Value| {
         let url = format!("{hook}{method}");

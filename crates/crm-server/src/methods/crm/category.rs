@@ -9,7 +9,6 @@ use crate::rpc::{ApiError, Ctx, Page, Registry};
 use crm_core::entity::EntityType;
 use crm_core::field::{FieldDef, FieldType, Stored, format_datetime, php_int, php_string};
 use crm_core::identity::Scope;
-use crm_core::permission::Reach;
 use crm_core::pipeline::{Category, Status, new_category_stages, stage_entity};
 use crm_core::query::{Condition, ListQuery, Op};
 use crm_core::smart::{self, SmartType};
@@ -165,20 +164,12 @@ async fn items_in(ctx: &Ctx, entity: EntityType, category: i64) -> Result<i64, A
     let field = entity
         .field("CATEGORY_ID")
         .ok_or_else(|| ApiError::invalid("the entity has no category"))?;
-    let query = ListQuery {
-        filter: vec![Condition::Field {
-            field,
-            op: Op::Eq,
-            values: vec![Stored::Int(category)],
-            negate: false,
-        }],
-        order: Vec::new(),
-        offset: 0,
-        limit: 1,
-        count: true,
-        with_multi: false,
-        visible: Reach::Everything,
-    };
+    let query = ListQuery::counting(vec![Condition::Field {
+        field,
+        op: Op::Eq,
+        values: vec![Stored::Int(category)],
+        negate: false,
+    }]);
     Ok(ctx.store().list(entity, query).await?.1)
 }
 

@@ -4,6 +4,7 @@ pub mod binding;
 pub mod category;
 pub mod entity;
 pub mod item;
+pub(crate) mod rows;
 pub mod status;
 pub mod types;
 pub mod userfield;

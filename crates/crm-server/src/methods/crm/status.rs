@@ -7,7 +7,6 @@ use crm_core::entity::EntityType;
 use crm_core::entity::dynamic::{parse_stage_list, stage_list, stage_prefix};
 use crm_core::field::{FieldDef, FieldType, Stored, php_string};
 use crm_core::identity::Scope;
-use crm_core::permission::Reach;
 use crm_core::pipeline::{Status, category_of, extra_semantics};
 use crm_core::query::{Condition, ListQuery, Op};
 use serde::Deserialize;
@@ -357,20 +356,12 @@ async fn in_use(ctx: &Ctx, s: &Status) -> Result<bool, ApiError> {
         let Some(field) = entity.field(stage.field) else {
             continue;
         };
-        let query = ListQuery {
-            filter: vec![Condition::Field {
-                field,
-                op: Op::Eq,
-                values: vec![Stored::Text(s.status_id.clone())],
-                negate: false,
-            }],
-            order: Vec::new(),
-            offset: 0,
-            limit: 1,
-            count: true,
-            with_multi: false,
-            visible: Reach::Everything,
-        };
+        let query = ListQuery::counting(vec![Condition::Field {
+            field,
+            op: Op::Eq,
+            values: vec![Stored::Text(s.status_id.clone())],
+            negate: false,
+        }]);
         if ctx.store().list(entity, query).await?.1 > 0 {
             return Ok(true);
         }

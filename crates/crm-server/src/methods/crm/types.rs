@@ -1,14 +1,13 @@
 //! Smart processes: `crm.type.*` (`crm_core::smart`). Reading needs the `crm` scope;
 //! adding, changing and deleting types is configuring the CRM, which administrators do.
 
-use crate::methods::crm::php_array;
+use crate::methods::crm::{php_array, rows};
 use crate::rpc::{ApiError, Ctx, Page, Registry};
 use crm_core::entity::EntityType;
 use crm_core::entity::dynamic::valid_id;
-use crm_core::field::php_string;
 use crm_core::identity::Scope;
 use crm_core::pipeline::Category;
-use crm_core::query::{ListQuery, PAGE_SIZE, page};
+use crm_core::query::ListQuery;
 use crm_core::smart::{self, FLAGS, SmartType};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -105,53 +104,19 @@ pub async fn list(ctx: Ctx, p: TypeParams) -> Result<Page<Value>, ApiError> {
     let filter = php_array(p.filter, "Parameter 'filter' must be array.")?;
     let order = php_array(p.order, "Parameter 'order' must be array.")?;
     let tz = ctx.services.tz;
-    let mut rows: Vec<Value> = ctx
+    let rows: Vec<Value> = ctx
         .store()
         .types()
         .await?
         .iter()
         .map(|t| t.to_json(tz))
-        .filter(|row| {
-            filter.iter().all(|(k, want)| {
-                let (negate, key) = match k.trim().strip_prefix('!') {
-                    Some(rest) => (true, rest),
-                    None => (false, k.trim().trim_start_matches('=')),
-                };
-                let Some(have) = row.get(key) else {
-                    return true;
-                };
-                let same =
-                    php_string(have).unwrap_or_default() == php_string(want).unwrap_or_default();
-                same != negate
-            })
-        })
         .collect();
-    for (key, dir) in order.iter().rev() {
-        let desc = php_string(dir).is_some_and(|d| d.trim().eq_ignore_ascii_case("desc"));
-        rows.sort_by(|a, b| {
-            let (x, y) = (&a[key.as_str()], &b[key.as_str()]);
-            let ord = match (x.as_i64(), y.as_i64()) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                _ => php_string(x).cmp(&php_string(y)),
-            };
-            if desc { ord.reverse() } else { ord }
-        });
-    }
-    let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-    let (offset, count) = page(p.start.unwrap_or(0));
-    let from = usize::try_from(offset)
-        .unwrap_or(usize::MAX)
-        .min(rows.len());
-    let take = usize::try_from(PAGE_SIZE).unwrap_or(50);
-    let types: Vec<Value> = rows.into_iter().skip(from).take(take).collect();
-    let next = offset
-        .checked_add(PAGE_SIZE)
-        .filter(|n| count && *n < total);
-    Ok(Page {
-        items: json!({ "types": types }),
-        next,
-        total: if count { total } else { 0 },
-    })
+    let rows = rows::filtered(rows, &filter, |a, b| a == b);
+    Ok(rows::paged(
+        rows::sorted(rows, &order, &["id"]),
+        p.start,
+        "types",
+    ))
 }
 
 /// `crm.type.update`: title and flags; `{type: …}` after the change.
@@ -174,15 +139,7 @@ pub async fn delete(ctx: Ctx, p: TypeParams) -> Result<Value, ApiError> {
     only_admin(&ctx)?;
     let t = by_id(&ctx, p.id).await?;
     let entity = EntityType::Dynamic(t.entity_type_id);
-    let query = ListQuery {
-        filter: Vec::new(),
-        order: Vec::new(),
-        offset: 0,
-        limit: 1,
-        count: true,
-        with_multi: false,
-        visible: crm_core::permission::Reach::Everything,
-    };
+    let query = ListQuery::counting(Vec::new());
     if ctx.store().list(entity, query).await?.1 > 0 {
         return Err(ApiError::coded(
             "CANNOT_DELETE",

@@ -3,7 +3,7 @@
 //! needs the `crm` scope; adding, changing and deleting them needs the right to configure
 //! the CRM, which administrators hold.
 
-use crate::methods::crm::php_array;
+use crate::methods::crm::{php_array, rows};
 use crate::rpc::{ApiError, Ctx, Registry};
 use crm_core::entity::EntityType;
 use crm_core::field::php_string;
@@ -12,7 +12,6 @@ use crm_core::userfield::{UfType, UserField, owner_id};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
-use std::cmp::Ordering;
 
 /// Parameters of `*.userfield.add`.
 #[derive(Debug, Deserialize)]
@@ -115,17 +114,6 @@ pub async fn delete(ctx: Ctx, entity: EntityType, p: IdParams) -> Result<bool, A
     }
 }
 
-/// Compares two values of a definition's answer: numbers as numbers, the rest as text.
-fn compare(a: &Value, b: &Value) -> Ordering {
-    let num = |v: &Value| v.as_str().and_then(|s| s.parse::<i64>().ok());
-    match (num(a), num(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        _ => php_string(a)
-            .unwrap_or_default()
-            .cmp(&php_string(b).unwrap_or_default()),
-    }
-}
-
 /// `*.userfield.list`: every definition of the entity matching `filter` (equality on the
 /// answer's keys, case-insensitive for text; `LANG` picks the labels' language), in
 /// `order` (default: by SORT, then ID).
@@ -137,49 +125,25 @@ pub async fn list(ctx: Ctx, entity: EntityType, p: ListParams) -> Result<Vec<Val
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("LANG"))
         .and_then(|(_, v)| php_string(v))
         .map(|l| l.trim().to_ascii_lowercase());
-    let mut rows: Vec<Value> = ctx
+    let rows: Vec<Value> = ctx
         .store()
         .user_fields(Some(owner_id(entity)))
         .await?
         .iter()
         .map(|f| f.to_json(lang.as_deref()))
-        .filter(|row| {
-            filter.iter().all(|(k, want)| {
-                let key = k.trim().to_ascii_uppercase();
-                if key == "LANG" {
-                    return true;
-                }
-                let Some(have) = row.get(&key) else {
-                    return true;
-                };
-                match (php_string(have), php_string(want)) {
-                    (Some(h), Some(w)) => h.eq_ignore_ascii_case(w.trim()),
-                    _ => have.is_null() && want.is_null(),
-                }
-            })
-        })
         .collect();
-    let mut keys: Vec<(String, bool)> = order
-        .iter()
-        .map(|(k, v)| {
-            let desc = php_string(v).is_some_and(|d| d.trim().eq_ignore_ascii_case("desc"));
-            (k.trim().to_ascii_uppercase(), desc)
-        })
+    // Keys are matched in upper case; LANG picks the language and filters nothing.
+    let filter: serde_json::Map<String, Value> = filter
+        .into_iter()
+        .map(|(k, v)| (k.trim().to_ascii_uppercase(), v))
+        .filter(|(k, _)| k != "LANG")
         .collect();
-    if keys.is_empty() {
-        keys = vec![("SORT".into(), false), ("ID".into(), false)];
-    }
-    rows.sort_by(|a, b| {
-        for (key, desc) in &keys {
-            let null = Value::Null;
-            let ord = compare(a.get(key).unwrap_or(&null), b.get(key).unwrap_or(&null));
-            let ord = if *desc { ord.reverse() } else { ord };
-            if ord != Ordering::Equal {
-                return ord;
-            }
-        }
-        Ordering::Equal
-    });
+    let order: serde_json::Map<String, Value> = order
+        .into_iter()
+        .map(|(k, v)| (k.trim().to_ascii_uppercase(), v))
+        .collect();
+    let rows = rows::filtered(rows, &filter, |a, b| a.eq_ignore_ascii_case(b));
+    let rows = rows::sorted(rows, &order, &["SORT", "ID"]);
     Ok(rows)
 }
 
@@ -236,15 +200,4 @@ pub fn register(r: &mut Registry) {
     userfields!(r, EntityType::Contact, "crm.contact.userfield");
     userfields!(r, EntityType::Company, "crm.company.userfield");
     r.method("crm.userfield.types", Some(Scope::Crm), types);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_compare_numbers_as_numbers() {
-        assert_eq!(compare(&json!("9"), &json!("10")), Ordering::Less);
-        assert_eq!(compare(&json!("b"), &json!("a")), Ordering::Greater);
-    }
 }

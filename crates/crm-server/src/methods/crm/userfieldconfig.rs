@@ -4,12 +4,11 @@
 //! `UF_CRM_<type id>_…`). The same definitions as `crm.<entity>.userfield.*`
 //! (`crm_core::userfield`), in camelCase.
 
-use crate::methods::crm::php_array;
+use crate::methods::crm::{php_array, rows};
 use crate::rpc::{ApiError, Ctx, Page, Registry};
 use crm_core::entity::EntityType;
 use crm_core::field::php_string;
 use crm_core::identity::Scope;
-use crm_core::query::{PAGE_SIZE, page};
 use crm_core::userfield::{UfType, UserField, classic_keys, owner_id, parse_type_owner};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -142,51 +141,19 @@ pub async fn list(ctx: Ctx, p: ConfigParams) -> Result<Page<Value>, ApiError> {
     crm_module(&ctx, &p)?;
     let filter = php_array(p.filter, "Parameter 'filter' must be array.")?;
     let order = php_array(p.order, "Parameter 'order' must be array.")?;
-    let mut rows: Vec<Value> = ctx
+    let rows: Vec<Value> = ctx
         .store()
         .user_fields(None)
         .await?
         .iter()
         .map(UserField::to_config_json)
-        .filter(|row| {
-            filter.iter().all(|(k, want)| {
-                let key = k.trim().trim_start_matches('=');
-                match row.get(key) {
-                    Some(have) => {
-                        php_string(have).unwrap_or_default() == php_string(want).unwrap_or_default()
-                    }
-                    None => true,
-                }
-            })
-        })
         .collect();
-    let number = |v: &Value| v.as_str().and_then(|s| s.parse::<i64>().ok());
-    for (key, dir) in order.iter().rev() {
-        let desc = php_string(dir).is_some_and(|d| d.trim().eq_ignore_ascii_case("desc"));
-        rows.sort_by(|a, b| {
-            let (x, y) = (&a[key.as_str()], &b[key.as_str()]);
-            let ord = match (number(x), number(y)) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                _ => php_string(x).cmp(&php_string(y)),
-            };
-            if desc { ord.reverse() } else { ord }
-        });
-    }
-    let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-    let (offset, count) = page(p.start.unwrap_or(0));
-    let from = usize::try_from(offset)
-        .unwrap_or(usize::MAX)
-        .min(rows.len());
-    let take = usize::try_from(PAGE_SIZE).unwrap_or(50);
-    let fields: Vec<Value> = rows.into_iter().skip(from).take(take).collect();
-    let next = offset
-        .checked_add(PAGE_SIZE)
-        .filter(|n| count && *n < total);
-    Ok(Page {
-        items: json!({ "fields": fields }),
-        next,
-        total: if count { total } else { 0 },
-    })
+    let rows = rows::filtered(rows, &filter, |a, b| a == b);
+    Ok(rows::paged(
+        rows::sorted(rows, &order, &["id"]),
+        p.start,
+        "fields",
+    ))
 }
 
 /// `userfieldconfig.getTypes`: `{types: [{userTypeId, title}]}`.
