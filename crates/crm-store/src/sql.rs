@@ -388,10 +388,23 @@ fn column(dialect: Dialect, field: &FieldDef) -> String {
     if field.storage != Storage::User {
         return format!("t.{}", field.name);
     }
+    if !plain_name(field.name) {
+        return "NULL".into();
+    }
     match dialect {
         Dialect::Sqlite => format!("json_extract(t.{UF}, '$.{}')", field.name),
         Dialect::Postgres => pg_cast(&format!("(t.{UF}::jsonb ->> '{}')", field.name), field),
     }
+}
+
+/// Whether a user field's name may appear in SQL text: `[A-Z0-9_]` only, as every name
+/// is checked to be when defined (a definition read from an import file is not trusted
+/// further: a name outside that set matches nothing).
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// A text expression cast to the type a field's values compare in on PostgreSQL.
@@ -404,6 +417,9 @@ fn pg_cast(text: &str, field: &FieldDef) -> String {
 
 /// `test(element)` for some element of a multiple user field's list in a row of `t`.
 fn any_of_list(dialect: Dialect, field: &FieldDef, test: &dyn Fn(&str) -> String) -> String {
+    if !plain_name(field.name) {
+        return "(1 = 0)".into();
+    }
     match dialect {
         Dialect::Sqlite => format!(
             "EXISTS (SELECT 1 FROM json_each(t.{UF}, '$.{}') e WHERE {})",
@@ -670,6 +686,27 @@ mod tests {
     use super::*;
     use crm_core::query::{parse_filter, parse_order};
     use serde_json::json;
+
+    #[test]
+    fn user_fields_render_as_document_entries_and_odd_names_match_nothing() {
+        let mut def = FieldDef::new("UF_CRM_SIZE", FieldType::Integer, "");
+        def.storage = Storage::User;
+        assert_eq!(
+            column(Dialect::Sqlite, &def),
+            "json_extract(t.UF, '$.UF_CRM_SIZE')"
+        );
+        assert_eq!(
+            column(Dialect::Postgres, &def),
+            "((t.UF::jsonb ->> 'UF_CRM_SIZE'))::bigint"
+        );
+        def.name = "UF_CRM_X') OR (1=1";
+        assert_eq!(column(Dialect::Sqlite, &def), "NULL");
+        def.multiple = true;
+        assert_eq!(
+            any_of_list(Dialect::Postgres, &def, &|c| c.to_string()),
+            "(1 = 0)"
+        );
+    }
 
     fn query(filter: serde_json::Value, order: serde_json::Value, count: bool) -> ListQuery {
         let tz = chrono::FixedOffset::east_opt(0).unwrap();
