@@ -55,18 +55,35 @@ async fn transfer(config: &Config, file: &std::path::Path, out: bool) -> anyhow:
     };
     store.close().await;
     let counts = result?;
+    // Every entity type with lines, smart processes' items included (`dynamic_<id>_items`).
     let entities: Vec<String> = crm_core::entity::EntityType::ALL
         .iter()
-        .map(|e| format!("{} {}", counts.entity(*e), e.def().plural))
+        .map(|e| e.def().plural.to_string())
+        .chain(counts.entities.keys().cloned())
+        .fold(Vec::new(), |mut names, name| {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            names
+        })
+        .iter()
+        .map(|plural| {
+            format!(
+                "{} {plural}",
+                counts.entities.get(plural).copied().unwrap_or(0)
+            )
+        })
         .collect();
     println!(
-        "{} {} departments, {} users, {} roles, {} apps, {} webhooks, {}, {} multi-field values, {} bindings in {:.1} s",
+        "{} {} departments, {} users, {} roles, {} apps, {} webhooks, {} smart processes, {} user fields, {}, {} multi-field values, {} bindings in {:.1} s",
         if out { "exported" } else { "imported" },
         counts.departments,
         counts.users,
         counts.roles,
         counts.apps,
         counts.webhooks,
+        counts.types,
+        counts.user_fields,
         entities.join(", "),
         counts.multi_values,
         counts.bindings,

@@ -21,7 +21,7 @@ use futures_util::{FutureExt, StreamExt};
 use serde_json::{Map, Value};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What the router shares with every request.
 #[derive(Debug, Clone)]
@@ -168,7 +168,16 @@ type Failure = (ApiError, Option<i64>);
 
 async fn rest(State(state): State<AppState>, req: Request) -> Response {
     let started = state.services.clock.now();
-    let clock = Instant::now();
+    let mark = state.services.clock.monotonic();
+    let elapsed_ms = || {
+        state
+            .services
+            .clock
+            .monotonic()
+            .saturating_sub(mark)
+            .as_secs_f64()
+            * 1000.0
+    };
     if req.method() == Method::OPTIONS {
         return json_response(StatusCode::OK, &Value::Null);
     }
@@ -180,7 +189,7 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
             method = %which.path(),
             user = 0,
             status = response.status().as_u16(),
-            duration_ms = clock.elapsed().as_secs_f64() * 1000.0,
+            duration_ms = elapsed_ms(),
             "request"
         );
         return response;
@@ -228,7 +237,7 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
         method = %method,
         user = user.unwrap_or(0),
         status,
-        duration_ms = clock.elapsed().as_secs_f64() * 1000.0,
+        duration_ms = elapsed_ms(),
         "request"
     );
     response

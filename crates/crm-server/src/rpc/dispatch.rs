@@ -8,7 +8,6 @@ use crate::wire::envelope::Time;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// What one call did.
 #[derive(Debug)]
@@ -21,7 +20,7 @@ pub struct Outcome {
     pub started: DateTime<Utc>,
     /// When it finished, by the server's clock.
     pub finished: DateTime<Utc>,
-    /// Seconds spent in the method (monotonic).
+    /// Seconds spent in the method (between two steady readings of the server's clock).
     pub processing: f64,
 }
 
@@ -41,7 +40,7 @@ pub async fn call(
     params: Value,
 ) -> Outcome {
     let started = services.clock.now();
-    let clock = Instant::now();
+    let mark = services.clock.monotonic();
     let result = if !spec.auth.admits(caller.auth.is_token()) {
         Err(ApiError::WrongAuthType)
     } else if let Some(scope) = spec.scope
@@ -62,6 +61,10 @@ pub async fn call(
         result,
         started,
         finished: services.clock.now(),
-        processing: clock.elapsed().as_secs_f64(),
+        processing: services
+            .clock
+            .monotonic()
+            .saturating_sub(mark)
+            .as_secs_f64(),
     }
 }

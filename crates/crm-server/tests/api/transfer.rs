@@ -323,7 +323,7 @@ fn export_from_sqlite_imports_into_postgres_and_back_unchanged() {
     let out = export(sqlite_dir.path(), None, &dump);
     assert!(
         out.contains(&format!(
-            "exported 2 departments, 2 users, 1 roles, 1 apps, 2 webhooks, {LEADS} leads, {} contacts, {} deals, 1 companies",
+            "exported 2 departments, 2 users, 1 roles, 1 apps, 2 webhooks, 1 smart processes, 3 user fields, {LEADS} leads, {} contacts, {} deals, 1 companies, 2 dynamic_1030_items",
             CONTACTS - 1,
             DEALS + 1
         )),
