@@ -217,12 +217,13 @@ async fn rest(State(state): State<AppState>, req: Request) -> Response {
     let (response, status, user) = match outcome {
         Ok((called, user)) => {
             let time = called.time(started, state.services.tz);
+            let status = called.status;
             match called.result {
                 Ok(reply) => {
                     let body = envelope::success(reply.result, reply.next, reply.total, &time);
-                    (json_response(StatusCode::OK, &body), 200, Some(user))
+                    (json_response(StatusCode::OK, &body), status, Some(user))
                 }
-                Err(e) => (error_response(&e), e.status(), Some(user)),
+                Err(e) => (error_response(&e), status, Some(user)),
             }
         }
         Err((e, user)) => (error_response(&e), e.status(), user),

@@ -1,7 +1,8 @@
 //! Calling a method on behalf of an authenticated caller: the credential-kind and scope
-//! checks and the call, timed. The HTTP layer and `batch` both come through here and both
-//! build their `time` object from the [`Outcome`], so every call passes one place where a
-//! journal, limits and faults can later be applied.
+//! checks and the call, timed. The HTTP layer and `batch` both come through here and get
+//! back one [`Outcome`] (method, caller, decoded parameters, status, result or error,
+//! timings), from which they build their answer and `time` object: the one place where a
+//! journal records, faults strike and limits are charged.
 
 use crate::rpc::{ApiError, Caller, Ctx, MethodSpec, Reply, Services};
 use crate::wire::envelope::Time;
@@ -9,13 +10,20 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
 use std::sync::Arc;
 
-/// What one call did.
+/// What one call did: who called what with which parameters, and how it ended. Built
+/// only by [`call`].
 #[derive(Debug)]
 pub struct Outcome {
     /// The method's canonical name.
     pub method: &'static str,
+    /// Who called.
+    pub caller: Arc<Caller>,
+    /// The parameters as decoded from the request (or the batch command).
+    pub params: Arc<Value>,
     /// Its reply or error.
     pub result: Result<Reply, ApiError>,
+    /// The HTTP status this outcome answers with (200, or the error's).
+    pub status: u16,
     /// When the call started, by the server's clock.
     pub started: DateTime<Utc>,
     /// When it finished, by the server's clock.
@@ -41,6 +49,7 @@ pub async fn call(
 ) -> Outcome {
     let started = services.clock.now();
     let mark = services.clock.monotonic();
+    let params = Arc::new(params);
     let result = if !spec.auth.admits(caller.auth.is_token()) {
         Err(ApiError::WrongAuthType)
     } else if let Some(scope) = spec.scope
@@ -54,10 +63,13 @@ pub async fn call(
             caller: Arc::clone(caller),
             services: Arc::clone(services),
         };
-        spec.invoke(ctx, params).await
+        spec.invoke(ctx, Arc::clone(&params)).await
     };
     Outcome {
         method: spec.name,
+        caller: Arc::clone(caller),
+        params,
+        status: result.as_ref().map_or_else(ApiError::status, |_| 200),
         result,
         started,
         finished: services.clock.now(),

@@ -49,7 +49,7 @@ pub fn canonical_name(raw: &str) -> String {
 
 /// The boxed future of an erased method.
 pub type MethodFuture = Pin<Box<dyn Future<Output = Result<Reply, ApiError>> + Send>>;
-type Erased = Arc<dyn Fn(Ctx, Value) -> MethodFuture + Send + Sync>;
+type Erased = Arc<dyn Fn(Ctx, Arc<Value>) -> MethodFuture + Send + Sync>;
 
 /// A registered method.
 #[derive(Clone)]
@@ -100,7 +100,7 @@ impl std::fmt::Debug for MethodSpec {
 
 impl MethodSpec {
     /// Runs the method (no scope check: see [`crate::rpc::dispatch`]).
-    pub fn invoke(&self, ctx: Ctx, params: Value) -> MethodFuture {
+    pub fn invoke(&self, ctx: Ctx, params: Arc<Value>) -> MethodFuture {
         (self.call)(ctx, params)
     }
 }

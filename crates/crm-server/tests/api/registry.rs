@@ -53,21 +53,25 @@ async fn names_are_case_insensitive_and_unknown_names_are_absent() {
 async fn dispatch_checks_scope_then_runs_the_method() {
     let s = services().await;
     let spec = s.registry.get("crm.lead.add").unwrap();
-    let err = dispatch::call(&s, &caller(vec![Scope::User]), spec, json!({}))
-        .await
-        .result
-        .unwrap_err();
-    assert_eq!(err, ApiError::InsufficientScope { token: false });
-    let reply = dispatch::call(
-        &s,
-        &caller(vec![Scope::Crm]),
-        spec,
-        json!({"FIELDS": {"TITLE": "x"}}),
-    )
-    .await
-    .result
-    .unwrap();
+    let refused = dispatch::call(&s, &caller(vec![Scope::User]), spec, json!({})).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.result.unwrap_err(),
+        ApiError::InsufficientScope { token: false }
+    );
+    // The outcome says who called what with which parameters, and how it ended.
+    let params = json!({"FIELDS": {"TITLE": "x"}});
+    let added = dispatch::call(&s, &caller(vec![Scope::Crm]), spec, params.clone()).await;
+    assert_eq!(
+        (added.method, added.caller.user.id, added.status),
+        ("crm.lead.add", 1, 200)
+    );
+    assert_eq!(*added.params, params);
+    assert!(added.finished >= added.started && added.processing >= 0.0);
+    let reply = added.result.unwrap();
     assert_eq!(reply.result, json!(1));
+    let invalid = dispatch::call(&s, &caller(vec![Scope::Crm]), spec, json!({"fields": 5})).await;
+    assert_eq!(invalid.status, 400);
     let get = s.registry.get("crm.lead.get").unwrap();
     let lead = dispatch::call(&s, &caller(vec![Scope::Crm]), get, json!({"id": "1"}))
         .await
