@@ -43,32 +43,149 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     crm_store::connect(&config.database_url(), config.store_options()).await
 }
 
-/// Builds the shared services over a store, with the system clock.
-pub async fn services(store: Arc<dyn Store>, config: &Config) -> anyhow::Result<Arc<Services>> {
-    services_with_clock(store, config, Arc::new(SystemClock)).await
+/// What a server is made of, assembled in one place: its configuration, its clock (the
+/// system's unless replaced) and its store (the configured one unless given).
+#[derive(Debug)]
+pub struct Builder<'a> {
+    config: &'a Config,
+    clock: Arc<dyn Clock>,
+    store: Option<Arc<dyn Store>>,
 }
 
-/// Builds the shared services with a given clock (tests, and later a virtual clock).
-pub async fn services_with_clock(
-    store: Arc<dyn Store>,
-    config: &Config,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<Arc<Services>> {
-    let portal = Portal {
-        base_url: config.base_url(config.listen),
-        member_id: store
-            .member_id()
+impl<'a> Builder<'a> {
+    /// A builder for `config`, with the system clock and the configured store.
+    pub fn new(config: &'a Config) -> Self {
+        Self {
+            config,
+            clock: Arc::new(SystemClock),
+            store: None,
+        }
+    }
+
+    /// Replaces the clock (tests, and the virtual clock of a test double).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Uses an open store instead of opening the configured one.
+    #[must_use]
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    async fn open(&mut self) -> anyhow::Result<Arc<dyn Store>> {
+        match &self.store {
+            Some(store) => Ok(Arc::clone(store)),
+            None => {
+                let store = open_store(self.config).await?;
+                self.store = Some(Arc::clone(&store));
+                Ok(store)
+            }
+        }
+    }
+
+    /// The shared services: store, clock, permissions, the method registry, the portal's
+    /// identity (reached at `base_url`).
+    async fn services_at(&mut self, base_url: String) -> anyhow::Result<Arc<Services>> {
+        let store = self.open().await?;
+        let portal = Portal {
+            base_url,
+            member_id: store
+                .member_id()
+                .await
+                .map_err(|e| anyhow::anyhow!("reading the member id: {e}"))?,
+        };
+        Ok(Arc::new(Services {
+            permissions: Arc::new(RolePermissions::new(Arc::clone(&store))),
+            store,
+            clock: Arc::clone(&self.clock),
+            tz: self.config.tz_offset,
+            registry: Arc::new(methods::registry()),
+            portal,
+        }))
+    }
+
+    /// The shared services alone (tests that call methods without HTTP).
+    pub async fn services(mut self) -> anyhow::Result<Arc<Services>> {
+        let base_url = self.config.base_url(self.config.listen);
+        self.services_at(base_url).await
+    }
+
+    /// The application: the store opened (and migrated), the administrator bootstrapped
+    /// on first start, the listener bound and TLS material loaded.
+    pub async fn build(mut self) -> anyhow::Result<Application> {
+        let config = self.config;
+        let clock = Arc::clone(&self.clock);
+        let store = self.open().await?;
+        let listener = std::net::TcpListener::bind(config.listen)
+            .with_context(|| format!("binding {}", config.listen))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        // The listener may have been given port 0: advertise the bound one.
+        let base_url = config.base_url(addr);
+        let secret = new_secret()?;
+        let created = store
+            .bootstrap(
+                admin(clock.now().timestamp()),
+                hash_secret(&secret),
+                Scope::ALL.to_vec(),
+                clock.now().timestamp(),
+            )
             .await
-            .map_err(|e| anyhow::anyhow!("reading the member id: {e}"))?,
+            .map_err(|e| anyhow::anyhow!("bootstrapping the administrator: {e}"))?;
+        let bootstrap_webhook = created.then(|| format!("{base_url}/rest/1/{secret}/"));
+        let (tls, self_signed_cert) = tls(config).await?;
+        let services = self.services_at(base_url.clone()).await?;
+        let state = AppState {
+            services,
+            max_body_bytes: config.max_body_bytes,
+            body_timeout: Duration::from_secs(config.body_timeout),
+            token_ttl: config.oauth_token_ttl,
+        };
+        Ok(Application {
+            listener,
+            addr,
+            state,
+            connections: Limited::new(
+                usize::try_from(config.max_connections).unwrap_or(usize::MAX),
+                Duration::from_secs(config.idle_timeout),
+            ),
+            header_timeout: Duration::from_secs(config.header_timeout),
+            tls,
+            bootstrap_webhook,
+            self_signed_cert,
+            base_url,
+        })
+    }
+}
+
+/// The TLS configuration, when TLS is on, and the generated certificate's path with
+/// `--tls-self-signed`.
+async fn tls(config: &Config) -> anyhow::Result<(Option<RustlsConfig>, Option<PathBuf>)> {
+    if !config.tls() {
+        return Ok((None, None));
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (cert, key, generated) = match (&config.tls_cert, &config.tls_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone(), None),
+        _ => {
+            let (c, k) = self_signed(config)?;
+            (c.clone(), k, Some(c))
+        }
     };
-    Ok(Arc::new(Services {
-        permissions: Arc::new(RolePermissions::new(Arc::clone(&store))),
-        store,
-        clock,
-        tz: config.tz_offset,
-        registry: Arc::new(methods::registry()),
-        portal,
-    }))
+    let tls = RustlsConfig::from_pem_file(&cert, &key)
+        .await
+        .with_context(|| {
+            format!(
+                "loading TLS certificate {} and key {}",
+                cert.display(),
+                key.display()
+            )
+        })?;
+    Ok((Some(tls), generated))
 }
 
 /// The bootstrap administrator.
@@ -105,81 +222,9 @@ fn self_signed(config: &Config) -> anyhow::Result<(PathBuf, PathBuf)> {
 }
 
 impl Application {
-    /// Opens the store (migrating it), bootstraps the administrator on first start, binds
-    /// the listener and loads TLS material.
-    pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        Self::build_with_clock(config, Arc::new(SystemClock)).await
-    }
-
-    /// [`Application::build`] with a replaceable clock.
-    pub async fn build_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let store = open_store(config).await?;
-        let listener = std::net::TcpListener::bind(config.listen)
-            .with_context(|| format!("binding {}", config.listen))?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let base_url = config.base_url(addr);
-
-        let secret = new_secret()?;
-        let created = store
-            .bootstrap(
-                admin(clock.now().timestamp()),
-                hash_secret(&secret),
-                Scope::ALL.to_vec(),
-                clock.now().timestamp(),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("bootstrapping the administrator: {e}"))?;
-        let bootstrap_webhook = created.then(|| format!("{base_url}/rest/1/{secret}/"));
-
-        let (tls, self_signed_cert) = if config.tls() {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let (cert, key, generated) = match (&config.tls_cert, &config.tls_key) {
-                (Some(c), Some(k)) => (c.clone(), k.clone(), None),
-                _ => {
-                    let (c, k) = self_signed(config)?;
-                    (c.clone(), k, Some(c))
-                }
-            };
-            let tls = RustlsConfig::from_pem_file(&cert, &key)
-                .await
-                .with_context(|| {
-                    format!(
-                        "loading TLS certificate {} and key {}",
-                        cert.display(),
-                        key.display()
-                    )
-                })?;
-            (Some(tls), generated)
-        } else {
-            (None, None)
-        };
-
-        let mut services = services_with_clock(store, config, clock).await?;
-        // The listener may have been given port 0: advertise the bound one.
-        if let Some(s) = Arc::get_mut(&mut services) {
-            s.portal.base_url.clone_from(&base_url);
-        }
-        let state = AppState {
-            services,
-            max_body_bytes: config.max_body_bytes,
-            body_timeout: Duration::from_secs(config.body_timeout),
-            token_ttl: config.oauth_token_ttl,
-        };
-        Ok(Self {
-            listener,
-            addr,
-            state,
-            connections: Limited::new(
-                usize::try_from(config.max_connections).unwrap_or(usize::MAX),
-                Duration::from_secs(config.idle_timeout),
-            ),
-            header_timeout: Duration::from_secs(config.header_timeout),
-            tls,
-            bootstrap_webhook,
-            self_signed_cert,
-            base_url,
-        })
+    /// A builder of the application for `config`.
+    pub fn builder(config: &Config) -> Builder<'_> {
+        Builder::new(config)
     }
 
     /// The bound port.

@@ -31,7 +31,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
-    let app = Application::build(config).await?;
+    let app = Application::builder(config).build().await?;
     // The listener is bound by now. The "listening" line comes last: scripts and tests
     // read the start-up lines up to it, and take it as the sign the server is ready.
     if let Some(cert) = &app.self_signed_cert {

@@ -97,7 +97,9 @@ impl TestApp {
         };
         args.extend(extra.iter().map(|s| s.to_string()));
         let config = Cli::parse_from(args).config;
-        let app = Application::build_with_clock(&config, clock)
+        let app = Application::builder(&config)
+            .clock(clock)
+            .build()
             .await
             .expect("server builds");
         let hook = app

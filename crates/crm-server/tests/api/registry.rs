@@ -13,7 +13,11 @@ async fn services() -> Arc<Services> {
         .await
         .unwrap();
     let config = Cli::parse_from(["crm-server"]).config;
-    crm_server::app::services(store, &config).await.unwrap()
+    crm_server::app::Builder::new(&config)
+        .store(store)
+        .services()
+        .await
+        .unwrap()
 }
 
 fn caller_as(scopes: Vec<Scope>, auth: AuthKind) -> Arc<Caller> {

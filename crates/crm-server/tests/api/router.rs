@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clap::Parser;
 use crm_core::identity::{Scope, User};
-use crm_server::app::services;
+use crm_server::app::Builder;
 use crm_server::auth::hash_secret;
 use crm_server::config::Cli;
 use crm_server::http::{AppState, router};
@@ -32,7 +32,7 @@ async fn app() -> axum::Router {
         .unwrap();
     let config = Cli::parse_from(["crm-server"]).config;
     router(AppState {
-        services: services(store, &config).await.unwrap(),
+        services: Builder::new(&config).store(store).services().await.unwrap(),
         max_body_bytes: 1024,
         body_timeout: std::time::Duration::from_secs(5),
         token_ttl: 3600,
