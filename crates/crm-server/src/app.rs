@@ -3,15 +3,17 @@
 
 use crate::auth::{hash_secret, new_secret};
 use crate::config::Config;
+use crate::control::Control;
 use crate::http::{AppState, router};
 use crate::listener::Limited;
 use crate::methods;
 use crate::rpc::Services;
 use crate::rpc::access::RolePermissions;
+use crate::rpc::journal::Journal;
 use anyhow::Context;
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
-use crm_core::clock::{Clock, SystemClock};
+use crm_core::clock::{Clock, SystemClock, VirtualClock};
 use crm_core::identity::{Portal, ROOT_DEPARTMENT, Scope, User};
 use crm_core::store::Store;
 use hyper_util::rt::TokioTimer;
@@ -87,9 +89,27 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The controls of `--control`: a virtual clock over the builder's clock and a
+    /// journal; none without it.
+    fn control(&self) -> Option<Arc<Control>> {
+        self.config.control.then(|| {
+            Arc::new(Control {
+                token: self.config.control_token.clone(),
+                clock: Arc::new(VirtualClock::new(Arc::clone(&self.clock))),
+                journal: Arc::new(Journal::new(
+                    usize::try_from(self.config.journal_size).unwrap_or(1000),
+                )),
+            })
+        })
+    }
+
     /// The shared services: store, clock, permissions, the method registry, the portal's
-    /// identity (reached at `base_url`).
-    async fn services_at(&mut self, base_url: String) -> anyhow::Result<Arc<Services>> {
+    /// identity (reached at `base_url`), and the journal of `control`.
+    async fn services_at(
+        &mut self,
+        base_url: String,
+        control: Option<&Arc<Control>>,
+    ) -> anyhow::Result<Arc<Services>> {
         let store = self.open().await?;
         let portal = Portal {
             base_url,
@@ -101,24 +121,34 @@ impl<'a> Builder<'a> {
         Ok(Arc::new(Services {
             permissions: Arc::new(RolePermissions::new(Arc::clone(&store))),
             store,
-            clock: Arc::clone(&self.clock),
+            clock: match control {
+                Some(c) => Arc::clone(&c.clock) as Arc<dyn Clock>,
+                None => Arc::clone(&self.clock),
+            },
             tz: self.config.tz_offset,
             registry: Arc::new(methods::registry()),
             portal,
+            journal: control.map(|c| Arc::clone(&c.journal)),
         }))
     }
 
     /// The shared services alone (tests that call methods without HTTP).
     pub async fn services(mut self) -> anyhow::Result<Arc<Services>> {
         let base_url = self.config.base_url(self.config.listen);
-        self.services_at(base_url).await
+        let control = self.control();
+        self.services_at(base_url, control.as_ref()).await
     }
 
     /// The application: the store opened (and migrated), the administrator bootstrapped
     /// on first start, the listener bound and TLS material loaded.
     pub async fn build(mut self) -> anyhow::Result<Application> {
         let config = self.config;
-        let clock = Arc::clone(&self.clock);
+        config.check().map_err(|e| anyhow::anyhow!(e))?;
+        let control = self.control();
+        let clock: Arc<dyn Clock> = match &control {
+            Some(c) => Arc::clone(&c.clock) as Arc<dyn Clock>,
+            None => Arc::clone(&self.clock),
+        };
         let store = self.open().await?;
         let listener = std::net::TcpListener::bind(config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
@@ -126,7 +156,10 @@ impl<'a> Builder<'a> {
         let addr = listener.local_addr()?;
         // The listener may have been given port 0: advertise the bound one.
         let base_url = config.base_url(addr);
-        let secret = new_secret()?;
+        let secret = match &config.admin_webhook_secret {
+            Some(chosen) => chosen.clone(),
+            None => new_secret()?,
+        };
         let created = store
             .bootstrap(
                 admin(clock.now().timestamp()),
@@ -138,9 +171,10 @@ impl<'a> Builder<'a> {
             .map_err(|e| anyhow::anyhow!("bootstrapping the administrator: {e}"))?;
         let bootstrap_webhook = created.then(|| format!("{base_url}/rest/1/{secret}/"));
         let (tls, self_signed_cert) = tls(config).await?;
-        let services = self.services_at(base_url.clone()).await?;
+        let services = self.services_at(base_url.clone(), control.as_ref()).await?;
         let state = AppState {
             services,
+            control,
             max_body_bytes: config.max_body_bytes,
             body_timeout: Duration::from_secs(config.body_timeout),
             token_ttl: config.oauth_token_ttl,

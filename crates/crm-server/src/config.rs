@@ -284,6 +284,33 @@ pub struct Config {
     /// Most connections open at once; further ones are closed as soon as they arrive.
     #[arg(long, env = "CRM_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..), global = true)]
     pub max_connections: u64,
+    /// Serve the test-double control endpoints under /_crm/ (virtual clock, request
+    /// journal); off by default.
+    #[arg(long, env = "CRM_CONTROL", global = true)]
+    pub control: bool,
+    /// The bearer token every control call must present (`Authorization: Bearer <T>`);
+    /// required when --control listens beyond the loopback interface.
+    #[arg(long, env = "CRM_CONTROL_TOKEN", global = true)]
+    pub control_token: Option<String>,
+    /// Calls the request journal keeps (with --control).
+    #[arg(long, env = "CRM_JOURNAL_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000), global = true)]
+    pub journal_size: u64,
+    /// The secret of the administrator's webhook created on first start, instead of a
+    /// random one, so a test suite knows the URL in advance (8–64 of `A-Z a-z 0-9 _ -`).
+    #[arg(long, env = "CRM_ADMIN_WEBHOOK_SECRET", value_parser = parse_secret, global = true)]
+    pub admin_webhook_secret: Option<String>,
+}
+
+/// A webhook secret chosen by the operator: 8 to 64 URL-safe characters.
+fn parse_secret(s: &str) -> Result<String, String> {
+    let ok = (8..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("a webhook secret is 8 to 64 characters of A-Z, a-z, 0-9, _ and -".into())
+    }
 }
 
 /// A database URL, which may hold a password: its `Debug` form hides it.
@@ -317,6 +344,18 @@ impl Config {
         crm_store::Options {
             pool_size: usize::try_from(self.database_pool_size).unwrap_or(16),
         }
+    }
+
+    /// Refuses settings that cannot work together: control endpoints reachable beyond
+    /// the loopback interface without a token.
+    pub fn check(&self) -> Result<(), String> {
+        if self.control && self.control_token.is_none() && !self.listen.ip().is_loopback() {
+            return Err(format!(
+                "--control on {} (not a loopback address) needs --control-token",
+                self.listen
+            ));
+        }
+        Ok(())
     }
 
     /// Whether the server speaks HTTPS.

@@ -10,7 +10,8 @@
 //! - [`auth`]: credentials → caller.
 //! - [`oauth`]: local OAuth applications, token pairs, the token endpoint; the consent
 //!   page lives in [`http`].
-//! - [`rpc`]: registry, call context, the error table, dispatch.
+//! - [`rpc`]: registry, call context, the error table, dispatch, the request journal.
+//! - [`control`]: the test-double controls behind `/_crm/` (virtual clock, journal).
 //! - [`methods`]: the REST methods, one module per family.
 //! - [`transfer`]: `export` / `import` of a whole database as NDJSON.
 //! - [`cli`]: the maintenance commands (webhooks, users, departments, roles, apps).
@@ -23,6 +24,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod http;
 pub mod listener;
 pub mod methods;

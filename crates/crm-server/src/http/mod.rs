@@ -2,6 +2,7 @@
 //! call outcome into the Bitrix envelope with the right status. All Bitrix semantics live
 //! in `wire` and `rpc`; this module only adapts HTTP to them.
 
+mod control;
 mod oauth;
 mod params;
 
@@ -15,7 +16,7 @@ use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use bytes::BytesMut;
 use futures_util::{FutureExt, StreamExt};
 use serde_json::{Map, Value};
@@ -34,10 +35,12 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// Lifetime of OAuth access tokens issued by `/oauth/token/`, in seconds.
     pub token_ttl: i64,
+    /// The test-double controls behind `/_crm/`, with `--control`.
+    pub control: Option<Arc<crate::control::Control>>,
 }
 
-/// The application's routes: `/healthz`, the OAuth server's `/oauth/token/` and
-/// `/oauth/authorize/`, and everything under `/rest/`.
+/// The application's routes: `/healthz`, the control endpoints under `/_crm/`, the OAuth
+/// server's `/oauth/token/` and `/oauth/authorize/`, and everything under `/rest/`.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
@@ -49,6 +52,7 @@ pub fn router(state: AppState) -> Router {
                 ))
             }),
         )
+        .route("/_crm/{*rest}", any(control::serve))
         .fallback(rest)
         .with_state(state)
 }
@@ -329,7 +333,7 @@ async fn serve(
     };
     let caller = Arc::new(caller);
     let user = caller.user.id;
-    let called = dispatch::call(services, &caller, spec, Value::Object(params)).await;
+    let called = dispatch::call(services, &caller, spec, Value::Object(params), None).await;
     Ok((called, user))
 }
 

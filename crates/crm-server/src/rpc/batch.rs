@@ -229,7 +229,7 @@ async fn run_one(ctx: &Ctx, command: &str, results: &Results) -> Result<(Reply, 
         return Err(ApiError::BatchMethodNotAllowed);
     }
     let params = command_params(query, results);
-    let outcome = dispatch::call(&ctx.services, &ctx.caller, spec, params).await;
+    let outcome = dispatch::call(&ctx.services, &ctx.caller, spec, params, Some(ctx.call_id)).await;
     let time = outcome.time(outcome.started, ctx.services.tz);
     Ok((outcome.result?, time))
 }

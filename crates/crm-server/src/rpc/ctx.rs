@@ -61,6 +61,8 @@ pub struct Services {
     pub registry: Arc<Registry>,
     /// Where the server is reached and its member id (OAuth answers, `app.info`).
     pub portal: Portal,
+    /// The request journal, when the control endpoints are on.
+    pub journal: Option<Arc<crate::rpc::journal::Journal>>,
 }
 
 /// The context of one method call.
@@ -70,6 +72,9 @@ pub struct Ctx {
     pub caller: Arc<Caller>,
     /// The services.
     pub services: Arc<Services>,
+    /// This call's id in the journal (0 without one): calls it makes (a `batch`'s
+    /// commands) are recorded as its children.
+    pub call_id: u64,
 }
 
 impl Ctx {

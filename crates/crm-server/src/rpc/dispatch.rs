@@ -40,12 +40,29 @@ impl Outcome {
     }
 }
 
-/// Runs `spec` for `caller` with `params`.
+/// Runs `spec` for `caller` with `params`; `parent` is the call this one is made from
+/// (a `batch`), if any. The outcome is recorded in the journal when there is one.
 pub async fn call(
     services: &Arc<Services>,
     caller: &Arc<Caller>,
     spec: &MethodSpec,
     params: Value,
+    parent: Option<u64>,
+) -> Outcome {
+    let id = services.journal.as_ref().map_or(0, |j| j.next_id());
+    let outcome = run(services, caller, spec, params, id).await;
+    if let Some(journal) = &services.journal {
+        journal.record(id, parent, &outcome);
+    }
+    outcome
+}
+
+async fn run(
+    services: &Arc<Services>,
+    caller: &Arc<Caller>,
+    spec: &MethodSpec,
+    params: Value,
+    call_id: u64,
 ) -> Outcome {
     let started = services.clock.now();
     let mark = services.clock.monotonic();
@@ -62,6 +79,7 @@ pub async fn call(
         let ctx = Ctx {
             caller: Arc::clone(caller),
             services: Arc::clone(services),
+            call_id,
         };
         spec.invoke(ctx, Arc::clone(&params)).await
     };

@@ -10,6 +10,7 @@ mod binary;
 mod binding_families;
 mod companies;
 mod company_contact;
+mod control;
 mod crash;
 mod deals;
 mod directory;

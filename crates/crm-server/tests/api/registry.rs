@@ -57,7 +57,7 @@ async fn names_are_case_insensitive_and_unknown_names_are_absent() {
 async fn dispatch_checks_scope_then_runs_the_method() {
     let s = services().await;
     let spec = s.registry.get("crm.lead.add").unwrap();
-    let refused = dispatch::call(&s, &caller(vec![Scope::User]), spec, json!({})).await;
+    let refused = dispatch::call(&s, &caller(vec![Scope::User]), spec, json!({}), None).await;
     assert_eq!(refused.status, 401);
     assert_eq!(
         refused.result.unwrap_err(),
@@ -65,7 +65,7 @@ async fn dispatch_checks_scope_then_runs_the_method() {
     );
     // The outcome says who called what with which parameters, and how it ended.
     let params = json!({"FIELDS": {"TITLE": "x"}});
-    let added = dispatch::call(&s, &caller(vec![Scope::Crm]), spec, params.clone()).await;
+    let added = dispatch::call(&s, &caller(vec![Scope::Crm]), spec, params.clone(), None).await;
     assert_eq!(
         (added.method, added.caller.user.id, added.status),
         ("crm.lead.add", 1, 200)
@@ -74,17 +74,24 @@ async fn dispatch_checks_scope_then_runs_the_method() {
     assert!(added.finished >= added.started && added.processing >= 0.0);
     let reply = added.result.unwrap();
     assert_eq!(reply.result, json!(1));
-    let invalid = dispatch::call(&s, &caller(vec![Scope::Crm]), spec, json!({"fields": 5})).await;
+    let invalid = dispatch::call(
+        &s,
+        &caller(vec![Scope::Crm]),
+        spec,
+        json!({"fields": 5}),
+        None,
+    )
+    .await;
     assert_eq!(invalid.status, 400);
     let get = s.registry.get("crm.lead.get").unwrap();
-    let lead = dispatch::call(&s, &caller(vec![Scope::Crm]), get, json!({"id": "1"}))
+    let lead = dispatch::call(&s, &caller(vec![Scope::Crm]), get, json!({"id": "1"}), None)
         .await
         .result
         .unwrap();
     assert_eq!(lead.result["TITLE"], "x");
     // A global method needs no scope at all.
     let spec = s.registry.get("server.time").unwrap();
-    let called = dispatch::call(&s, &caller(vec![]), spec, json!([])).await;
+    let called = dispatch::call(&s, &caller(vec![]), spec, json!([]), None).await;
     assert_eq!(called.method, "server.time");
     crate::helpers::assert_now(&called.result.unwrap().result);
 }
@@ -159,6 +166,7 @@ async fn credential_kinds_are_checked_before_scopes() {
         permissions: Arc::clone(&base.permissions),
         registry: Arc::new(registry),
         portal: base.portal.clone(),
+        journal: None,
     });
     let token = AuthKind::OAuth {
         app_id: 1,
@@ -168,7 +176,7 @@ async fn credential_kinds_are_checked_before_scopes() {
         let s = Arc::clone(&s);
         async move {
             let spec = s.registry.get(name).unwrap();
-            dispatch::call(&s, &who, spec, json!({})).await.result
+            dispatch::call(&s, &who, spec, json!({}), None).await.result
         }
     };
     // A webhook may not call an application's method, even holding its scope.
@@ -204,10 +212,10 @@ async fn credential_kinds_are_checked_before_scopes() {
     // The narrower user scopes open the `user` methods.
     let spec = s.registry.get("user.current").unwrap();
     for scope in [Scope::User, Scope::UserBasic, Scope::UserBrief] {
-        let called = dispatch::call(&s, &caller(vec![scope]), spec, json!({})).await;
+        let called = dispatch::call(&s, &caller(vec![scope]), spec, json!({}), None).await;
         assert_eq!(called.result.unwrap().result["ID"], "1", "{scope:?}");
     }
-    let called = dispatch::call(&s, &caller(vec![Scope::Crm]), spec, json!({})).await;
+    let called = dispatch::call(&s, &caller(vec![Scope::Crm]), spec, json!({}), None).await;
     assert_eq!(
         called.result.unwrap_err(),
         ApiError::InsufficientScope { token: false }

@@ -32,6 +32,7 @@ async fn app() -> axum::Router {
         .unwrap();
     let config = Cli::parse_from(["crm-server"]).config;
     router(AppState {
+        control: None,
         services: Builder::new(&config).store(store).services().await.unwrap(),
         max_body_bytes: 1024,
         body_timeout: std::time::Duration::from_secs(5),

@@ -1,0 +1,17 @@
+//! The test-double controls (`--control`): what the `/_crm/` endpoints act on — the
+//! virtual clock every time reading comes from, and the request journal.
+
+use crate::rpc::journal::Journal;
+use crm_core::clock::VirtualClock;
+use std::sync::Arc;
+
+/// The state behind the control endpoints.
+#[derive(Debug)]
+pub struct Control {
+    /// The bearer token control calls must present, if any.
+    pub token: Option<String>,
+    /// The server's clock.
+    pub clock: Arc<VirtualClock>,
+    /// The request journal.
+    pub journal: Arc<Journal>,
+}

@@ -1,0 +1,201 @@
+//! The test-double controls under `/_crm/` (`--control`): a known administrator webhook,
+//! the virtual clock, the request journal, and the bearer token that guards them.
+
+use crate::helpers::TestApp;
+use serde_json::{Value, json};
+
+const SECRET: &str = "ci-known-secret-1";
+
+async fn control(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+    let mut req = app
+        .client
+        .request(method, format!("{}/_crm/{path}", app.base));
+    if !body.is_null() {
+        req = req.json(&body);
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    (status, res.json().await.expect("a JSON answer"))
+}
+
+#[tokio::test]
+async fn the_controls_are_off_unless_asked_for() {
+    let app = TestApp::spawn().await;
+    let (status, body) = control(&app, reqwest::Method::GET, "journal", Value::Null).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"], "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn a_known_webhook_and_a_virtual_clock_for_every_date() {
+    let app = TestApp::spawn_with(&["--control", "--admin-webhook-secret", SECRET]).await;
+    assert_eq!(app.hook, format!("{}/rest/1/{SECRET}/", app.base));
+    let (status, body) = control(
+        &app,
+        reqwest::Method::POST,
+        "clock",
+        json!({"set": "2030-01-02T03:04:05Z"}),
+    )
+    .await;
+    assert_eq!((status, &body["mode"]), (200, &json!("virtual")), "{body}");
+    assert_eq!(body["now"], "2030-01-02T03:04:05+00:00");
+    let (_, answer) = app.call("server.time", json!({})).await;
+    assert_eq!(answer["result"], "2030-01-02T03:04:05+00:00");
+    assert_eq!(answer["time"]["date_start"], "2030-01-02T03:04:05+00:00");
+    let id = app
+        .ok("crm.lead.add", json!({"fields": {"TITLE": "then"}}))
+        .await;
+    control(
+        &app,
+        reqwest::Method::POST,
+        "clock",
+        json!({"advance": 3600}),
+    )
+    .await;
+    app.ok(
+        "crm.lead.update",
+        json!({"id": id, "fields": {"TITLE": "later"}}),
+    )
+    .await;
+    let lead = app.ok("crm.lead.get", json!({"id": id})).await;
+    assert_eq!(lead["DATE_CREATE"], "2030-01-02T03:04:05+00:00");
+    assert_eq!(lead["DATE_MODIFY"], "2030-01-02T04:04:05+00:00");
+    let (_, body) = control(
+        &app,
+        reqwest::Method::POST,
+        "clock",
+        json!({"mode": "real"}),
+    )
+    .await;
+    assert_eq!(body["mode"], "real");
+    let (_, answer) = app.call("server.time", json!({})).await;
+    assert!(answer["result"].as_str().unwrap() < "2030", "{answer}");
+    for wrong in [
+        json!({"set": "yesterday"}),
+        json!({"advance": -5}),
+        json!({}),
+    ] {
+        let (status, body) = control(&app, reqwest::Method::POST, "clock", wrong).await;
+        assert_eq!((status, &body["error"]), (400, &json!("INVALID_REQUEST")));
+    }
+}
+
+#[tokio::test]
+async fn the_journal_shows_calls_with_their_parameters_and_batches_with_their_commands() {
+    let app = TestApp::spawn_with(&["--control"]).await;
+    app.ok(
+        "crm.lead.add",
+        json!({"fields": {"TITLE": "journaled"}, "auth": "not-to-be-kept"}),
+    )
+    .await;
+    let (status, _) = app.call("crm.lead.get", json!({"id": 999})).await;
+    assert_eq!(status, 400);
+    app.ok(
+        "batch",
+        json!({"halt": 0, "cmd": {"a": "crm.lead.add?fields[TITLE]=in batch",
+                                   "b": "crm.lead.get?id=$result[a]"}}),
+    )
+    .await;
+    let (status, body) = control(&app, reqwest::Method::GET, "journal?limit=3", Value::Null).await;
+    assert_eq!(status, 200);
+    let calls = body["calls"].as_array().unwrap();
+    let methods: Vec<&str> = calls
+        .iter()
+        .map(|c| c["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        methods,
+        ["batch", "crm.lead.get", "crm.lead.add"],
+        "newest first"
+    );
+    let children: Vec<&str> = calls[0]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(children, ["crm.lead.add", "crm.lead.get"]);
+    assert_eq!(
+        calls[0]["children"][0]["params"]["fields"]["TITLE"],
+        "in batch"
+    );
+    assert_eq!(
+        (&calls[1]["status"], &calls[1]["error"]["error_description"]),
+        (&json!(400), &json!("Not found"))
+    );
+    let add = &calls[2];
+    assert_eq!(add["params"]["fields"]["TITLE"], "journaled");
+    assert_eq!(add["params"]["auth"], "***", "secrets are not kept");
+    assert_eq!(
+        (&add["status"], &add["result"], &add["user"]),
+        (&json!(200), &json!(1), &json!(1))
+    );
+    assert_eq!(add["credential"], "webhook");
+    assert!(add["duration_ms"].as_f64().unwrap() >= 0.0);
+    // Filters, then clearing.
+    let (_, body) = control(
+        &app,
+        reqwest::Method::GET,
+        "journal?status=400",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(body["calls"].as_array().unwrap().len(), 1);
+    let (_, body) = control(
+        &app,
+        reqwest::Method::GET,
+        "journal?method=CRM.LEAD.ADD",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(body["calls"].as_array().unwrap().len(), 1);
+    let (status, _) = control(&app, reqwest::Method::DELETE, "journal", Value::Null).await;
+    assert_eq!(status, 200);
+    let (_, body) = control(&app, reqwest::Method::GET, "journal", Value::Null).await;
+    assert_eq!(body["calls"], json!([]));
+}
+
+#[tokio::test]
+async fn a_control_token_guards_every_control_call() {
+    let app = TestApp::spawn_with(&["--control", "--control-token", "t0ken"]).await;
+    let (status, body) = control(&app, reqwest::Method::GET, "clock", Value::Null).await;
+    assert_eq!((status, &body["error"]), (401, &json!("UNAUTHORIZED")));
+    let res = app
+        .client
+        .get(format!("{}/_crm/clock", app.base))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let res = app
+        .client
+        .get(format!("{}/_crm/clock", app.base))
+        .bearer_auth("t0keN")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+}
+
+#[test]
+fn controls_beyond_loopback_need_a_token() {
+    use clap::Parser;
+    let config = |args: &[&str]| crm_server::config::Cli::parse_from(args).config;
+    let open = config(&["crm-server", "--control", "--listen", "0.0.0.0:0"]);
+    assert!(open.check().unwrap_err().contains("--control-token"));
+    let guarded = config(&[
+        "crm-server",
+        "--control",
+        "--listen",
+        "0.0.0.0:0",
+        "--control-token",
+        "t",
+    ]);
+    assert!(guarded.check().is_ok());
+    assert!(config(&["crm-server", "--control"]).check().is_ok());
+    assert!(
+        crm_server::config::Cli::try_parse_from(["crm-server", "--admin-webhook-secret", "short"])
+            .is_err()
+    );
+}
