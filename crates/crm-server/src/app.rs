@@ -9,6 +9,7 @@ use crate::listener::Limited;
 use crate::methods;
 use crate::rpc::Services;
 use crate::rpc::access::RolePermissions;
+use crate::rpc::faults::Faults;
 use crate::rpc::journal::Journal;
 use anyhow::Context;
 use axum_server::Handle;
@@ -99,6 +100,7 @@ impl<'a> Builder<'a> {
                 journal: Arc::new(Journal::new(
                     usize::try_from(self.config.journal_size).unwrap_or(1000),
                 )),
+                faults: Arc::new(Faults::default()),
             })
         })
     }
@@ -129,6 +131,7 @@ impl<'a> Builder<'a> {
             registry: Arc::new(methods::registry()),
             portal,
             journal: control.map(|c| Arc::clone(&c.journal)),
+            faults: control.map(|c| Arc::clone(&c.faults)),
         }))
     }
 

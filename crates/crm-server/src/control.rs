@@ -1,6 +1,8 @@
 //! The test-double controls (`--control`): what the `/_crm/` endpoints act on — the
-//! virtual clock every time reading comes from, and the request journal.
+//! virtual clock every time reading comes from, the request journal and the injected
+//! faults.
 
+use crate::rpc::faults::Faults;
 use crate::rpc::journal::Journal;
 use crm_core::clock::VirtualClock;
 use std::sync::Arc;
@@ -14,4 +16,6 @@ pub struct Control {
     pub clock: Arc<VirtualClock>,
     /// The request journal.
     pub journal: Arc<Journal>,
+    /// The injected faults.
+    pub faults: Arc<Faults>,
 }

@@ -5,6 +5,8 @@
 //!   `{"advance": seconds}` or `{"mode": "real"}`.
 //! - `GET /_crm/journal?method=&status=&limit=` → `{calls: […]}`, newest first;
 //!   `DELETE /_crm/journal` empties it.
+//! - `POST /_crm/faults` adds a rule (`{method, error, times, probability, delay_ms,
+//!   credential, seed}`) → `{id}`; `GET` lists them with their hits; `DELETE` clears.
 
 use super::{AppState, json_response};
 use crate::control::Control;
@@ -71,6 +73,17 @@ pub(super) async fn serve(State(state): State<AppState>, req: Request) -> Respon
         (Method::GET, "/_crm/journal") => journal(&control, &query),
         (Method::DELETE, "/_crm/journal") => {
             control.journal.clear();
+            json_response(StatusCode::OK, &json!({"cleared": true}))
+        }
+        (Method::GET, "/_crm/faults") => {
+            json_response(StatusCode::OK, &json!({"rules": control.faults.list()}))
+        }
+        (Method::POST, "/_crm/faults") => match control.faults.add(&body) {
+            Ok(id) => json_response(StatusCode::OK, &json!({"id": id})),
+            Err(text) => bad_request(&text),
+        },
+        (Method::DELETE, "/_crm/faults") => {
+            control.faults.clear();
             json_response(StatusCode::OK, &json!({"cleared": true}))
         }
         _ => failure(

@@ -8,6 +8,7 @@ mod params;
 
 use crate::auth::{Credentials, authenticate};
 use crate::rpc::dispatch::{self, Outcome};
+use crate::rpc::faults::Transport;
 use crate::rpc::{ApiError, MethodSpec, Services};
 use crate::wire::envelope;
 use axum::Router;
@@ -83,7 +84,31 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
     res
 }
 
+/// The page a portal's proxy answers when the application behind it fails.
+const BAD_GATEWAY_PAGE: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n\
+<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n\
+</body>\r\n</html>\r\n";
+
 fn error_response(e: &ApiError) -> Response {
+    match e {
+        ApiError::Transport(Transport::BadGateway) => {
+            let mut res = (StatusCode::BAD_GATEWAY, BAD_GATEWAY_PAGE).into_response();
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            return res;
+        }
+        ApiError::Transport(Transport::Reset) => {
+            // A body that fails before its first byte: the server drops the connection
+            // without an answer.
+            let failing = futures_util::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::from(
+                    std::io::ErrorKind::ConnectionReset,
+                ))
+            });
+            return Response::new(Body::from_stream(failing));
+        }
+        _ => {}
+    }
     let (code, status, text) = e.parts();
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json_response(status, &envelope::error(code, &text))

@@ -201,6 +201,10 @@ pub async fn batch(ctx: Ctx, p: BatchParams) -> Result<Value, ApiError> {
         } else {
             run_one(&ctx, &command, &results).await
         };
+        // A fault below the REST layer fails the whole request, as a proxy's would.
+        if let Err(ApiError::Transport(t)) = &outcome {
+            return Err(ApiError::Transport(*t));
+        }
         let failed = outcome.is_err();
         results.record(key, outcome);
         if failed && halt {

@@ -63,6 +63,8 @@ pub struct Services {
     pub portal: Portal,
     /// The request journal, when the control endpoints are on.
     pub journal: Option<Arc<crate::rpc::journal::Journal>>,
+    /// Injected faults, when the control endpoints are on.
+    pub faults: Option<Arc<crate::rpc::faults::Faults>>,
 }
 
 /// The context of one method call.

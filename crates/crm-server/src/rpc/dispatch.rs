@@ -67,7 +67,21 @@ async fn run(
     let started = services.clock.now();
     let mark = services.clock.monotonic();
     let params = Arc::new(params);
-    let result = if !spec.auth.admits(caller.auth.is_token()) {
+    // An injected fault strikes before anything else, so the call writes nothing.
+    let mut fault = None;
+    if let Some(strike) = services
+        .faults
+        .as_ref()
+        .and_then(|f| f.strike(spec.name, caller))
+    {
+        if !strike.delay.is_zero() {
+            tokio::time::sleep(strike.delay).await;
+        }
+        fault = strike.kind.error();
+    }
+    let result = if let Some(e) = fault {
+        Err(e)
+    } else if !spec.auth.admits(caller.auth.is_token()) {
         Err(ApiError::WrongAuthType)
     } else if let Some(scope) = spec.scope
         && !scope.granted_by(&caller.scopes)

@@ -67,6 +67,13 @@ pub enum ApiError {
     /// An unexpected failure; details are logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The portal's operating-time budget of the method is spent (an injected fault).
+    #[error("operation time limit")]
+    OperationTimeLimit,
+    /// A failure below the REST envelope (an injected fault): the HTTP layer answers a
+    /// proxy's 502 page or drops the connection.
+    #[error("transport fault")]
+    Transport(crate::rpc::faults::Transport),
 }
 
 impl ApiError {
@@ -133,6 +140,17 @@ impl ApiError {
                 format!("Request body is larger than the {limit}-byte limit"),
             ),
             Self::Overloaded => ("QUERY_LIMIT_EXCEEDED", 503, "Too many requests".into()),
+            Self::OperationTimeLimit => (
+                "OPERATION_TIME_LIMIT",
+                429,
+                "Method is blocked due to operation time limit.".into(),
+            ),
+            Self::Transport(crate::rpc::faults::Transport::BadGateway) => {
+                ("BAD_GATEWAY", 502, "Bad Gateway".into())
+            }
+            Self::Transport(crate::rpc::faults::Transport::Reset) => {
+                ("CONNECTION_RESET", 502, "Connection reset".into())
+            }
             Self::BodyTimeout(secs) => (
                 "INVALID_REQUEST",
                 408,

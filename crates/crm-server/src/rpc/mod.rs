@@ -7,6 +7,7 @@ pub mod batch;
 pub mod ctx;
 pub mod dispatch;
 pub mod error;
+pub mod faults;
 pub mod journal;
 pub mod registry;
 

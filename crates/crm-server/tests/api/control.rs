@@ -199,3 +199,122 @@ fn controls_beyond_loopback_need_a_token() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn faults_strike_in_order_write_nothing_and_reach_into_batches() {
+    let app = TestApp::spawn_with(&["--control"]).await;
+    let (status, body) = control(
+        &app,
+        reqwest::Method::POST,
+        "faults",
+        json!({"method": "crm.lead.*", "error": "QUERY_LIMIT_EXCEEDED", "times": 2}),
+    )
+    .await;
+    assert_eq!((status, &body["id"]), (200, &json!(1)));
+    // Twice the portal's overload, nothing written; then the call goes through.
+    for _ in 0..2 {
+        let (status, body) = app
+            .call("crm.lead.add", json!({"fields": {"TITLE": "x"}}))
+            .await;
+        assert_eq!(
+            (status, &body["error"], &body["error_description"]),
+            (
+                503,
+                &json!("QUERY_LIMIT_EXCEEDED"),
+                &json!("Too many requests")
+            )
+        );
+    }
+    assert_eq!(
+        app.ok("crm.lead.add", json!({"fields": {"TITLE": "x"}}))
+            .await,
+        1
+    );
+    let (_, body) = control(&app, reqwest::Method::GET, "faults", Value::Null).await;
+    assert_eq!(body["rules"][0]["hits"], 2);
+    // Inside a batch, a command's fault is its error.
+    control(
+        &app,
+        reqwest::Method::POST,
+        "faults",
+        json!({"method": "crm.lead.get", "error": "OPERATION_TIME_LIMIT", "times": 1}),
+    )
+    .await;
+    let answer = app
+        .ok(
+            "batch",
+            json!({"cmd": {"a": "crm.lead.get?id=1", "b": "crm.lead.get?id=1"}}),
+        )
+        .await;
+    assert_eq!(answer["result_error"]["a"]["error"], "OPERATION_TIME_LIMIT");
+    assert_eq!(answer["result"]["b"]["ID"], "1");
+    // A proxy's 502 page, and a dropped connection.
+    control(
+        &app,
+        reqwest::Method::POST,
+        "faults",
+        json!({"method": "server.time", "error": "BAD_GATEWAY", "times": 1}),
+    )
+    .await;
+    let res = app
+        .client
+        .post(format!("{}server.time", app.hook))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 502);
+    assert!(res.text().await.unwrap().contains("502 Bad Gateway"));
+    control(
+        &app,
+        reqwest::Method::POST,
+        "faults",
+        json!({"method": "server.time", "error": "CONNECTION_RESET", "times": 1}),
+    )
+    .await;
+    let dropped = app
+        .client
+        .post(format!("{}server.time", app.hook))
+        .send()
+        .await;
+    let dropped = match dropped {
+        Ok(res) => res.text().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    assert!(
+        dropped.is_err(),
+        "the connection is dropped without an answer"
+    );
+    // Latency only delays; expired_token spares webhook calls.
+    control(
+        &app,
+        reqwest::Method::POST,
+        "faults",
+        json!({"method": "server.time", "error": "LATENCY", "delay_ms": 200, "times": 1}),
+    )
+    .await;
+    let before = std::time::Instant::now();
+    app.ok("server.time", json!({})).await;
+    assert!(before.elapsed() >= std::time::Duration::from_millis(200));
+    control(
+        &app,
+        reqwest::Method::POST,
+        "faults",
+        json!({"method": "*", "error": "expired_token"}),
+    )
+    .await;
+    app.ok("server.time", json!({})).await;
+    let (status, body) = control(&app, reqwest::Method::DELETE, "faults", Value::Null).await;
+    assert_eq!((status, &body["cleared"]), (200, &json!(true)));
+    // Bad rules are refused with a reason.
+    let (status, body) = control(
+        &app,
+        reqwest::Method::POST,
+        "faults",
+        json!({"method": "*", "error": "QUERY_LIMIT_EXCEEDED", "probability": 2}),
+    )
+    .await;
+    assert_eq!((status, &body["error"]), (400, &json!("INVALID_REQUEST")));
+    // Only the one lead exists: the faulted adds wrote nothing.
+    let (_, body) = app.call("crm.lead.list", json!({"select": ["ID"]})).await;
+    assert_eq!(body["total"], 1);
+}

@@ -167,6 +167,7 @@ async fn credential_kinds_are_checked_before_scopes() {
         registry: Arc::new(registry),
         portal: base.portal.clone(),
         journal: None,
+        faults: None,
     });
     let token = AuthKind::OAuth {
         app_id: 1,
