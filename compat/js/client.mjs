@@ -196,6 +196,49 @@ async function oauthScenario () {
     await checkRefreshed(trusting, app)
     return 'refreshed on the server\'s expired_token'
   })
+
+  await step('injected 401 expired_token on a valid token -> the SDK refreshes and retries', async () => {
+    check(app, 'no application from the first step')
+    const fresh = makeOAuth(serverCli.issueToken(app.client_id, { ttl: 3600 }), app)
+    await addFault({ method: 'profile', error: 'expired_token', times: 1, credential: 'token' })
+    checkEq((await call('profile', {}, fresh.client)).ID, '1', 'profile ID through the SDK')
+    await checkRefreshed(fresh, app)
+    const rules = await control('GET', 'faults')
+    checkEq(rules.rules.map(r => r.hits), [1], 'the rule struck once')
+    await control('DELETE', 'faults')
+    return 'refreshed on an injected expired_token'
+  })
+}
+
+// ---- the test-double controls (compat/run starts the server with --control) ----
+async function control (method, path, body) {
+  const response = await fetch(`${process.env.COMPAT_SERVER_URL}/_crm/${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+  const answer = await response.json()
+  check(response.ok, `${method} /_crm/${path}: ${response.status} ${show(answer)}`)
+  return answer
+}
+
+const addFault = rule => control('POST', 'faults', rule)
+
+async function faultScenario () {
+  await step('injected 503 QUERY_LIMIT_EXCEEDED twice -> the SDK retries, the third try succeeds', async () => {
+    await addFault({ method: 'crm.lead.add', error: 'QUERY_LIMIT_EXCEEDED', times: 2 })
+    const started = Date.now()
+    const response = await crm.actions.v2.call.make({ method: 'crm.lead.add', params: { fields: { TITLE: 'js after two 503s' } } })
+    check(response.isSuccess, response.getErrorMessages().join('; '))
+    const id = response.getData().result
+    checkEq((await dcall('crm.lead.get', { id })).TITLE, 'js after two 503s', 'the lead written once it went through')
+    const { rules } = await control('GET', 'faults')
+    checkEq(rules.map(r => r.hits), [2], 'the rule struck twice')
+    const { calls } = await control('GET', 'journal?method=crm.lead.add&limit=3')
+    checkEq(calls.map(c => c.status), [200, 503, 503], 'the journal: two 503s, then 200')
+    await control('DELETE', 'faults')
+    return `after ${Date.now() - started} ms of the SDK's back-off`
+  })
 }
 
 // ---- deals and companies ----
@@ -828,6 +871,7 @@ async function main () {
   await dealScenario()
   await companyScenario()
   await smartProcessScenario()
+  await faultScenario()
 
   await oauthScenario()
 

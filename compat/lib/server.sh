@@ -23,7 +23,8 @@ SERVER_EXIT=""
 
 start_server() {
     local bin=$1 tls=${2:-}
-    local args=(--listen 127.0.0.1:0 --log warn)
+    # --control: the clients' scenarios inject faults and read the journal (/_crm/).
+    local args=(--listen 127.0.0.1:0 --log warn --control)
     SERVER_WORK=$(mktemp -d "${TMPDIR:-/tmp}/crm-compat.XXXXXX")
     SERVER_URL=""
     SERVER_HOOK=""
