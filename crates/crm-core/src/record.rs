@@ -454,6 +454,7 @@ pub fn new_entity(
         }
     }
     Ok(NewEntity {
+        id: None,
         values,
         uf,
         multi,

@@ -199,6 +199,9 @@ pub type UpdatePlan = Box<
 
 /// An entity to create.
 pub struct NewEntity {
+    /// The id to create it with (fixtures), or `None` for the next one; ids handed out
+    /// later continue after the highest.
+    pub id: Option<i64>,
     /// Column values.
     pub values: Vec<(&'static str, Stored)>,
     /// The user-field document.
@@ -217,6 +220,7 @@ pub struct NewEntity {
 impl Debug for NewEntity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewEntity")
+            .field("id", &self.id)
             .field("values", &self.values)
             .field("uf", &self.uf)
             .field("multi", &self.multi)
@@ -229,8 +233,10 @@ impl Debug for NewEntity {
 /// Leads, contacts and the other CRM entities.
 #[async_trait]
 pub trait EntityStore: Send + Sync {
-    /// Inserts an entity with its multi-fields and bindings; returns the new id.
-    /// Errors: `BoundNotFound` when a binding names a missing entity.
+    /// Inserts an entity with its multi-fields and bindings; returns the new id (the
+    /// given one when `new.id` is set; later ids continue after the highest).
+    /// Errors: `BoundNotFound` when a binding names a missing entity, `Rejected` when
+    /// the given id is taken.
     async fn create(&self, entity: EntityType, new: NewEntity) -> StoreResult<i64>;
     /// Reads one entity.
     async fn get(&self, entity: EntityType, id: i64) -> StoreResult<Option<Row>>;

@@ -159,20 +159,8 @@ impl<'a> Builder<'a> {
         let addr = listener.local_addr()?;
         // The listener may have been given port 0: advertise the bound one.
         let base_url = config.base_url(addr);
-        let secret = match &config.admin_webhook_secret {
-            Some(chosen) => chosen.clone(),
-            None => new_secret()?,
-        };
-        let created = store
-            .bootstrap(
-                admin(clock.now().timestamp()),
-                hash_secret(&secret),
-                Scope::ALL.to_vec(),
-                clock.now().timestamp(),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("bootstrapping the administrator: {e}"))?;
-        let bootstrap_webhook = created.then(|| format!("{base_url}/rest/1/{secret}/"));
+        let bootstrap_webhook =
+            bootstrap(store.as_ref(), config, clock.as_ref(), &base_url).await?;
         let (tls, self_signed_cert) = tls(config).await?;
         let services = self.services_at(base_url.clone(), control.as_ref()).await?;
         let state = AppState {
@@ -197,6 +185,30 @@ impl<'a> Builder<'a> {
             base_url,
         })
     }
+}
+
+/// Creates the administrator (user 1) and its webhook on a database's first start, with
+/// the chosen secret or a random one; the webhook's URL when it was created now.
+pub async fn bootstrap(
+    store: &dyn Store,
+    config: &Config,
+    clock: &dyn Clock,
+    base_url: &str,
+) -> anyhow::Result<Option<String>> {
+    let secret = match &config.admin_webhook_secret {
+        Some(chosen) => chosen.clone(),
+        None => new_secret()?,
+    };
+    let created = store
+        .bootstrap(
+            admin(clock.now().timestamp()),
+            hash_secret(&secret),
+            Scope::ALL.to_vec(),
+            clock.now().timestamp(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrapping the administrator: {e}"))?;
+    Ok(created.then(|| format!("{base_url}/rest/1/{secret}/")))
 }
 
 /// The TLS configuration, when TLS is on, and the generated certificate's path with

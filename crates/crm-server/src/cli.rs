@@ -4,7 +4,8 @@
 
 use crate::auth::{hash_secret, new_secret};
 use crate::config::{
-    AppCommand, Config, DepartmentCommand, RoleCommand, UserCommand, WebhookCommand,
+    AppCommand, Config, DepartmentCommand, FixturesCommand, RoleCommand, UserCommand,
+    WebhookCommand,
 };
 use crate::oauth::{fresh_tokens, new_app, token_response};
 use anyhow::{Context, bail};
@@ -330,4 +331,59 @@ pub async fn app(config: &Config, action: AppCommand) -> anyhow::Result<()> {
         Ok(())
     })
     .await
+}
+
+/// `fixtures load FILE`: every record of the document, with a progress bar on a terminal.
+pub async fn fixtures(config: &Config, action: FixturesCommand) -> anyhow::Result<()> {
+    let FixturesCommand::Load { file } = action;
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    let records = crate::fixtures::records(&doc).map_err(|e| anyhow::anyhow!(e))?;
+    let services = crate::app::Builder::new(config).services().await?;
+    // On a new database the administrator is made first, as the server's first start
+    // would (its webhook printed once, or the one --admin-webhook-secret names).
+    let base_url = config.base_url(config.listen);
+    if let Some(url) = crate::app::bootstrap(
+        services.store.as_ref(),
+        config,
+        services.clock.as_ref(),
+        &base_url,
+    )
+    .await?
+    {
+        println!("Administrator webhook (shown once, keep it): {url}");
+    }
+    let ctx = crate::fixtures::admin_ctx(&services)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.parts().2))?;
+    let bar = indicatif::ProgressBar::new(records.len() as u64);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("loading fixtures {bar:40} {pos}/{len} ({eta})")
+    {
+        bar.set_style(style);
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut counts: Vec<(&str, u64)> = Vec::new();
+    let mut result = Ok(());
+    for (n, (section, entity, fields)) in records.iter().enumerate() {
+        if let Err(e) = crate::fixtures::load_one(&ctx, *entity, fields).await {
+            result = Err(anyhow::anyhow!("{section} (record {n}): {}", e.parts().2));
+            break;
+        }
+        match counts.iter_mut().find(|(s, _)| s == section) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((section, 1)),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    services.store.close().await;
+    result?;
+    let loaded: Vec<String> = counts.iter().map(|(s, c)| format!("{c} {s}")).collect();
+    println!("loaded {}", loaded.join(", "));
+    Ok(())
 }

@@ -63,6 +63,23 @@ pub enum Command {
         #[command(subcommand)]
         action: AppCommand,
     },
+    /// Load test fixtures (entities with chosen ids).
+    Fixtures {
+        /// What to do.
+        #[command(subcommand)]
+        action: FixturesCommand,
+    },
+}
+
+/// Fixtures.
+#[derive(Debug, Subcommand)]
+pub enum FixturesCommand {
+    /// Load leads, contacts, deals and companies with chosen ids from a JSON document
+    /// (`{"companies": […], "contacts": […], "leads": […], "deals": […]}`).
+    Load {
+        /// The JSON file.
+        file: PathBuf,
+    },
 }
 
 /// User management.

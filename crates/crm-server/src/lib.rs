@@ -11,7 +11,8 @@
 //! - [`oauth`]: local OAuth applications, token pairs, the token endpoint; the consent
 //!   page lives in [`http`].
 //! - [`rpc`]: registry, call context, the error table, dispatch, the request journal.
-//! - [`control`]: the test-double controls behind `/_crm/` (virtual clock, journal).
+//! - [`control`]: the test-double controls behind `/_crm/` (virtual clock, journal, faults);
+//!   [`fixtures`]: entities with chosen ids from one JSON document.
 //! - [`methods`]: the REST methods, one module per family.
 //! - [`transfer`]: `export` / `import` of a whole database as NDJSON.
 //! - [`cli`]: the maintenance commands (webhooks, users, departments, roles, apps).
@@ -25,6 +26,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod fixtures;
 pub mod http;
 pub mod listener;
 pub mod methods;

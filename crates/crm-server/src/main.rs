@@ -18,6 +18,7 @@ async fn main() -> ExitCode {
         Some(Command::Department { action }) => cli::department(&cli.config, action).await,
         Some(Command::Role { action }) => cli::role(&cli.config, action).await,
         Some(Command::App { action }) => cli::app(&cli.config, action).await,
+        Some(Command::Fixtures { action }) => cli::fixtures(&cli.config, action).await,
         Some(Command::Export { file }) => transfer(&cli.config, &file, true).await,
         Some(Command::Import { file }) => transfer(&cli.config, &file, false).await,
     };

@@ -32,6 +32,7 @@ fn text(s: &str) -> Stored {
 
 fn entity(values: Vec<(&'static str, Stored)>) -> NewEntity {
     NewEntity {
+        id: None,
         values,
         uf: serde_json::Map::new(),
         multi: Vec::new(),
@@ -1234,6 +1235,29 @@ async fn smart_processes_have_tables_and_pipelines(b: &Backend) {
     assert_eq!(s.types().await.unwrap().len(), 2);
 }
 
+/// Entities created with chosen ids (fixtures): the id is kept, a taken one refused, and
+/// ids handed out later continue after the highest.
+async fn chosen_ids_are_kept_and_later_ones_continue(b: &Backend) {
+    let s = b.store.as_ref();
+    let with_id = |id| NewEntity {
+        id: Some(id),
+        ..entity(vec![("NAME", text("Chosen"))])
+    };
+    assert_eq!(
+        s.create(EntityType::Contact, with_id(1010)).await.unwrap(),
+        1010
+    );
+    assert!(matches!(
+        s.create(EntityType::Contact, with_id(1010)).await,
+        Err(StoreError::Rejected(_))
+    ));
+    assert_eq!(s.create(EntityType::Contact, with_id(7)).await.unwrap(), 7);
+    assert_eq!(
+        s.create(EntityType::Contact, entity(vec![])).await.unwrap(),
+        1011
+    );
+}
+
 /// A lead user field definition of `ty` named `UF_CRM_<name>`, not stored yet.
 fn definition(name: &str, ty: &str) -> UserField {
     UserField::from_add(
@@ -1601,4 +1625,5 @@ on_both_backends!(
     identity_is_bootstrapped_once,
     user_fields_and_their_values,
     smart_processes_have_tables_and_pipelines,
+    chosen_ids_are_kept_and_later_ones_continue,
 );

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 fn empty_entity() -> NewEntity {
     NewEntity {
+        id: None,
         uf: serde_json::Map::new(),
         values: Vec::new(),
         multi: Vec::new(),

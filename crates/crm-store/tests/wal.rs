@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 fn lead(comment: &str) -> NewEntity {
     NewEntity {
+        id: None,
         uf: serde_json::Map::new(),
         values: vec![("COMMENTS", Stored::Text(comment.into()))],
         multi: Vec::new(),

@@ -5,6 +5,8 @@
 //!   `{"advance": seconds}` or `{"mode": "real"}`.
 //! - `GET /_crm/journal?method=&status=&limit=` → `{calls: […]}`, newest first;
 //!   `DELETE /_crm/journal` empties it.
+//! - `POST /_crm/fixtures` loads leads, contacts, deals and companies with chosen ids
+//!   (`crate::fixtures`) → `{loaded, ids}`.
 //! - `POST /_crm/faults` adds a rule (`{method, error, times, probability, delay_ms,
 //!   credential, seed}`) → `{id}`; `GET` lists them with their hits; `DELETE` clears.
 
@@ -74,6 +76,28 @@ pub(super) async fn serve(State(state): State<AppState>, req: Request) -> Respon
         (Method::DELETE, "/_crm/journal") => {
             control.journal.clear();
             json_response(StatusCode::OK, &json!({"cleared": true}))
+        }
+        (Method::POST, "/_crm/fixtures") => {
+            match crate::fixtures::load(&state.services, &body).await {
+                Ok(answer) => json_response(StatusCode::OK, &answer),
+                Err((place, e)) => {
+                    let (code, _, text) = e.parts();
+                    let text = if place.is_empty() {
+                        text
+                    } else {
+                        format!("{place}: {text}")
+                    };
+                    failure(
+                        StatusCode::BAD_REQUEST,
+                        if code.is_empty() {
+                            "INVALID_FIXTURES"
+                        } else {
+                            code
+                        },
+                        &text,
+                    )
+                }
+            }
         }
         (Method::GET, "/_crm/faults") => {
             json_response(StatusCode::OK, &json!({"rules": control.faults.list()}))

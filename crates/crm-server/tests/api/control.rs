@@ -318,3 +318,116 @@ async fn faults_strike_in_order_write_nothing_and_reach_into_batches() {
     let (_, body) = app.call("crm.lead.list", json!({"select": ["ID"]})).await;
     assert_eq!(body["total"], 1);
 }
+
+#[tokio::test]
+async fn fixtures_make_the_seed_example_work_after_one_call() {
+    let app = TestApp::spawn_with(&["--control", "--admin-webhook-secret", SECRET]).await;
+    let (status, body) = control(
+        &app,
+        reqwest::Method::POST,
+        "fixtures",
+        json!({"contacts": [{"ID": 1010, "NAME": "Seed", "EMAIL": [{"VALUE": "seed@example.org"}]}],
+               "leads": [{"ID": 1, "TITLE": "Seed lead"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["loaded"], json!({"contacts": 1, "leads": 1}));
+    assert_eq!(body["ids"], json!({"contacts": [1010], "leads": [1]}));
+    // The seed's webhook example, verbatim body, on the known webhook.
+    let res = app
+        .client
+        .post(format!("{}/rest/1/{SECRET}/crm.lead.contact.add", app.base))
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .body(r#"{"id":1,"fields":{"CONTACT_ID":1010,"SORT":10,"IS_PRIMARY":"Y"}}"#)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!((status, &answer["result"]), (200, &json!(true)), "{answer}");
+    let (_, body) = control(
+        &app,
+        reqwest::Method::GET,
+        "journal?method=crm.lead.contact.add",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        body["calls"][0]["params"]["fields"],
+        json!({"CONTACT_ID": 1010, "SORT": 10, "IS_PRIMARY": "Y"})
+    );
+    // Later ids continue after the highest loaded; a taken id is refused with its place.
+    assert_eq!(
+        app.ok("crm.contact.add", json!({"fields": {"NAME": "next"}}))
+            .await,
+        1011
+    );
+    let (status, body) = control(
+        &app,
+        reqwest::Method::POST,
+        "fixtures",
+        json!({"leads": [{"ID": 2, "TITLE": "two"}, {"ID": 1, "TITLE": "again"}]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error_description"],
+        "leads (record 1): Lead #1 already exists"
+    );
+    let (status, body) = control(
+        &app,
+        reqwest::Method::POST,
+        "fixtures",
+        json!({"tasks": []}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("Unknown section")
+    );
+}
+
+#[tokio::test]
+async fn fixtures_load_from_the_command_line_before_the_first_start() {
+    use crate::process::{ServerProcess, cli};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fixtures.json");
+    std::fs::write(
+        &file,
+        json!({"companies": [{"ID": 40, "TITLE": "Acme"}],
+               "contacts": [{"ID": 1010, "NAME": "Seed", "COMPANY_IDS": [40]}],
+               "leads": [{"ID": 1, "TITLE": "Seed lead", "CONTACT_IDS": [1010]}]})
+        .to_string(),
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let (ok, out) = cli(
+        dir.path(),
+        &["--admin-webhook-secret", SECRET, "fixtures", "load", &path],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("loaded 1 companies, 1 contacts, 1 leads"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("/rest/1/{SECRET}/")), "{out}");
+    let (ok, out) = cli(dir.path(), &["fixtures", "load", &path]);
+    assert!(!ok && out.contains("Company #40 already exists"), "{out}");
+    let server = ServerProcess::start(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!(
+            "{}/rest/1/{SECRET}/crm.lead.contact.items.get",
+            server.base()
+        ))
+        .json(&json!({"id": 1}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["result"][0]["CONTACT_ID"], 1010, "{body}");
+}

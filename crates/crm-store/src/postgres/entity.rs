@@ -130,6 +130,15 @@ impl EntityStore for PostgresStore {
         in_transaction!(self, |tx| {
             lock_sets_bound(&tx, &new.bindings).await?;
             let mut values = new.values.clone();
+            if let Some(id) = new.id {
+                if exists(&tx, entity, id, false).await? {
+                    return Err(StoreError::Rejected(format!(
+                        "{} #{id} already exists",
+                        entity.title()
+                    )));
+                }
+                values.push(("ID", Stored::Int(id)));
+            }
             if !new.uf.is_empty() {
                 values.push((sql::UF, Stored::Text(sql::uf_text(&new.uf))));
             }
@@ -150,6 +159,20 @@ impl EntityStore for PostgresStore {
                 args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
             let stmt = tx.prepare_cached(&sql).await.map_err(pg)?;
             let id: i64 = tx.query_one(&stmt, &refs).await.map_err(pg)?.get(0);
+            if new.id.is_some() {
+                // An explicit id does not move the identity sequence: move it past.
+                let t = table(entity);
+                tx.execute(
+                    &format!(
+                        "SELECT setval(pg_get_serial_sequence('{t}', 'id'), GREATEST(\
+                         COALESCE((SELECT MAX(ID) FROM {t}), 1), COALESCE(pg_sequence_last_value(\
+                         pg_get_serial_sequence('{t}', 'id')::regclass), 1)))"
+                    ),
+                    &[],
+                )
+                .await
+                .map_err(pg)?;
+            }
             if let Some(after) = &new.after_insert {
                 set_columns(&tx, entity, id, &after(id)).await?;
             }

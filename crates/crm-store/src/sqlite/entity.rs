@@ -68,6 +68,16 @@ impl EntityStore for SqliteStore {
                 check_bound(tx, *kind, &ids)?;
             }
             let mut values = new.values.clone();
+            if let Some(id) = new.id {
+                if exists(tx, entity, id)? {
+                    return Err(StoreError::Rejected(format!(
+                        "{} #{id} already exists",
+                        entity.title()
+                    )));
+                }
+                // AUTOINCREMENT moves past an explicit id by itself.
+                values.push(("ID", Stored::Int(id)));
+            }
             if !new.uf.is_empty() {
                 values.push((sql::UF, Stored::Text(sql::uf_text(&new.uf))));
             }

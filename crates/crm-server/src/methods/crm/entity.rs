@@ -99,7 +99,7 @@ pub async fn add(ctx: Ctx, entity: EntityType, p: AddParams) -> Result<i64, ApiE
         .get("IMPORT")
         .and_then(php_string)
         .is_some_and(|v| v.eq_ignore_ascii_case("y"));
-    create(&ctx, entity, &fields, import, access_denied).await
+    create(&ctx, entity, &fields, import, access_denied, None).await
 }
 
 /// Creates an entity from classic `fields` (also the universal API's path): the add
@@ -110,6 +110,7 @@ pub(crate) async fn create(
     fields: &Map<String, Value>,
     import: bool,
     access_denied: fn() -> ApiError,
+    id: Option<i64>,
 ) -> Result<i64, ApiError> {
     let reach = ctx.require_any(Action::Add, entity, access_denied).await?;
     let origin = Origin {
@@ -121,7 +122,9 @@ pub(crate) async fn create(
     };
     let stages = stages(ctx, entity).await?;
     let schema = ctx.schema(entity).await?;
-    let new = new_entity(&schema, fields, origin, &stages).map_err(|e| ApiError::Invalid(e.0))?;
+    let mut new =
+        new_entity(&schema, fields, origin, &stages).map_err(|e| ApiError::Invalid(e.0))?;
+    new.id = id;
     // A right to add that differs by category (deals) is checked in the new one's.
     if let Reach::ByCategory { field, .. } = &reach {
         let category = new

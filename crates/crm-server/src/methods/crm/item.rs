@@ -132,7 +132,7 @@ pub async fn add(ctx: Ctx, p: ItemParams) -> Result<Value, ApiError> {
     let entity = entity_of(&ctx, p.entity_type_id).await?;
     let fields = php_array(p.fields, "Parameter 'fields' must be array.")?;
     let classic = classic_fields(&ctx.schema(entity).await?, &fields);
-    let id = create(&ctx, entity, &classic, false, access_denied).await?;
+    let id = create(&ctx, entity, &classic, false, access_denied, None).await?;
     Ok(json!({ "item": read(&ctx, entity, id, p.original_uf.unwrap_or(false)).await? }))
 }
 
