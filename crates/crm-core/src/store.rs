@@ -561,6 +561,18 @@ pub trait TypeStore: Send + Sync {
     async fn delete_type(&self, id: i64) -> StoreResult<bool>;
 }
 
+/// Emptying a database between tests (a test double's reset).
+#[async_trait]
+pub trait ResetStore: Send + Sync {
+    /// Empties the CRM in one transaction: every entity, smart process (with its table),
+    /// binding, multi-field value, user field, category and portal setting but the member
+    /// id; reference lists back to `statuses` (a fresh portal's); ids start again at 1.
+    /// With `all`, users, departments, roles, OAuth applications (with their tokens) and
+    /// webhooks go too, except the administrator (user 1), the root department and the
+    /// administrator's webhooks.
+    async fn reset(&self, all: bool, statuses: Vec<Status>) -> StoreResult<()>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
 pub trait Store:
@@ -572,6 +584,7 @@ pub trait Store:
     + PipelineStore
     + UserFieldStore
     + TypeStore
+    + ResetStore
     + TransferStore
     + Debug
     + 'static

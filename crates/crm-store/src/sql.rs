@@ -273,6 +273,40 @@ pub(crate) fn type_of(text: &str) -> StoreResult<SmartType> {
     serde_json::from_str(text).map_err(StoreError::backend)
 }
 
+/// The tables a reset empties completely, children before parents.
+pub(crate) const CRM_TABLES: [&str; 11] = [
+    "crm_binding",
+    "crm_multifield",
+    "crm_userfield_enum",
+    "crm_userfield",
+    "crm_type",
+    "crm_category",
+    "crm_status",
+    "crm_lead",
+    "crm_contact",
+    "crm_deal",
+    "crm_company",
+];
+
+/// The tables a reset with `all` empties completely as well.
+pub(crate) const ACCESS_TABLES: [&str; 6] = [
+    "oauth_code",
+    "oauth_token",
+    "oauth_app",
+    "crm_role_user",
+    "crm_role_grant",
+    "crm_role",
+];
+
+/// What a reset with `all` keeps of the rest: the administrator, the root department and
+/// the administrator's webhooks.
+pub(crate) const ACCESS_KEPT: [&str; 4] = [
+    "DELETE FROM webhook WHERE USER_ID <> 1",
+    "DELETE FROM user_department WHERE USER_ID <> 1",
+    "DELETE FROM app_user WHERE ID <> 1",
+    "DELETE FROM department WHERE ID <> 1",
+];
+
 /// The columns of a `crm_userfield_enum` row, in the order the row mappers read them.
 pub(crate) const ENUM_COLUMNS: &str = "ID, FIELD_ID, VALUE, DEF, SORT, XML_ID";
 

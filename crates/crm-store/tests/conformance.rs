@@ -1258,6 +1258,69 @@ async fn chosen_ids_are_kept_and_later_ones_continue(b: &Backend) {
     );
 }
 
+/// A reset empties the CRM, keeps (or with `all` trims) the people, restores the
+/// reference lists and starts ids again at 1.
+async fn reset_empties_the_crm_and_restarts_ids(b: &Backend) {
+    let s = b.store.as_ref();
+    let admin = || User {
+        id: 1,
+        name: "Admin".into(),
+        last_name: String::new(),
+        email: String::new(),
+        admin: true,
+        active: true,
+        departments: vec![ROOT_DEPARTMENT],
+        registered_at: 1,
+    };
+    s.bootstrap(admin(), "h".into(), vec![Scope::Crm], 1)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        s.create(EntityType::Lead, entity(vec![("TITLE", text("L"))]))
+            .await
+            .unwrap();
+    }
+    let smart = SmartType::from_fields(json!({"title": "T"}).as_object().unwrap(), 1, 1);
+    let category = Category {
+        id: 0,
+        entity_type_id: 0,
+        name: "General".into(),
+        sort: 500,
+        created: 1,
+    };
+    s.create_type(smart, category, Box::new(crm_core::smart::new_stages))
+        .await
+        .unwrap();
+    s.create_user_field(definition("KIND", "string"))
+        .await
+        .unwrap();
+    let other = User {
+        id: 0,
+        email: "b@example.org".into(),
+        ..admin()
+    };
+    s.create_user(other).await.unwrap();
+    let defaults = crm_core::pipeline::default_statuses();
+    s.reset(false, defaults.clone()).await.unwrap();
+    assert_eq!(
+        s.create(EntityType::Lead, entity(vec![])).await.unwrap(),
+        1,
+        "ids start again"
+    );
+    assert!(s.types().await.unwrap().is_empty());
+    assert!(s.user_fields(None).await.unwrap().is_empty());
+    assert_eq!(s.statuses().await.unwrap().len(), defaults.len());
+    assert_eq!(s.users().await.unwrap().len(), 2, "people stay");
+    s.reset(true, defaults).await.unwrap();
+    let users = s.users().await.unwrap();
+    assert_eq!(users.iter().map(|u| u.id).collect::<Vec<_>>(), [1]);
+    assert_eq!(
+        s.active_webhooks(1).await.unwrap().len(),
+        1,
+        "the admin's webhook stays"
+    );
+}
+
 /// A lead user field definition of `ty` named `UF_CRM_<name>`, not stored yet.
 fn definition(name: &str, ty: &str) -> UserField {
     UserField::from_add(
@@ -1626,4 +1689,5 @@ on_both_backends!(
     user_fields_and_their_values,
     smart_processes_have_tables_and_pipelines,
     chosen_ids_are_kept_and_later_ones_continue,
+    reset_empties_the_crm_and_restarts_ids,
 );

@@ -5,6 +5,8 @@
 //!   `{"advance": seconds}` or `{"mode": "real"}`.
 //! - `GET /_crm/journal?method=&status=&limit=` → `{calls: […]}`, newest first;
 //!   `DELETE /_crm/journal` empties it.
+//! - `POST /_crm/reset` (`{"all": true}` also for users, roles, apps and webhooks but the
+//!   administrator's) empties the CRM, restarts its ids at 1 and clears the journal.
 //! - `POST /_crm/fixtures` loads leads, contacts, deals and companies with chosen ids
 //!   (`crate::fixtures`) → `{loaded, ids}`.
 //! - `POST /_crm/faults` adds a rule (`{method, error, times, probability, delay_ms,
@@ -76,6 +78,25 @@ pub(super) async fn serve(State(state): State<AppState>, req: Request) -> Respon
         (Method::DELETE, "/_crm/journal") => {
             control.journal.clear();
             json_response(StatusCode::OK, &json!({"cleared": true}))
+        }
+        (Method::POST, "/_crm/reset") => {
+            let all = body.get("all").and_then(Value::as_bool).unwrap_or(false);
+            let statuses = crm_core::pipeline::default_statuses();
+            match state.services.store.reset(all, statuses).await {
+                Ok(()) => {
+                    control.journal.clear();
+                    json_response(StatusCode::OK, &json!({"reset": true, "all": all}))
+                }
+                Err(e) => {
+                    let e = crate::rpc::ApiError::from(e);
+                    let (code, status, text) = e.parts();
+                    failure(
+                        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                        code,
+                        &text,
+                    )
+                }
+            }
         }
         (Method::POST, "/_crm/fixtures") => {
             match crate::fixtures::load(&state.services, &body).await {

@@ -431,3 +431,71 @@ async fn fixtures_load_from_the_command_line_before_the_first_start() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["result"][0]["CONTACT_ID"], 1010, "{body}");
 }
+
+#[tokio::test]
+async fn reset_empties_the_crm_between_tests() {
+    let app = TestApp::spawn_with(&["--control"]).await;
+    for n in 0..3 {
+        app.ok(
+            "crm.lead.add",
+            json!({"fields": {"TITLE": format!("L{n}")}}),
+        )
+        .await;
+    }
+    app.ok("crm.type.add", json!({"fields": {"title": "Orders"}}))
+        .await;
+    app.ok(
+        "crm.lead.userfield.add",
+        json!({"fields": {"FIELD_NAME": "X", "USER_TYPE_ID": "string"}}),
+    )
+    .await;
+    app.ok(
+        "crm.status.add",
+        json!({"fields": {"ENTITY_ID": "SOURCE", "STATUS_ID": "FAIR", "NAME": "Fair"}}),
+    )
+    .await;
+    let (status, body) = control(&app, reqwest::Method::POST, "reset", json!({})).await;
+    assert_eq!((status, &body["reset"]), (200, &json!(true)));
+    let (_, list) = app.call("crm.lead.list", json!({})).await;
+    assert_eq!(list["total"], 0);
+    assert_eq!(app.ok("crm.type.list", json!({})).await["types"], json!([]));
+    assert_eq!(
+        app.ok("crm.lead.userfield.list", json!({})).await,
+        json!([])
+    );
+    let sources = app
+        .ok(
+            "crm.status.list",
+            json!({"filter": {"ENTITY_ID": "SOURCE", "STATUS_ID": "FAIR"}}),
+        )
+        .await;
+    assert_eq!(
+        sources,
+        json!([]),
+        "reference lists are a fresh portal's again"
+    );
+    assert_eq!(
+        app.ok("crm.lead.add", json!({"fields": {"TITLE": "first"}}))
+            .await,
+        1,
+        "ids start again at 1, and the webhook still works"
+    );
+    let (_, body) = control(&app, reqwest::Method::GET, "journal", Value::Null).await;
+    let methods: Vec<&str> = body["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "crm.lead.add",
+            "crm.status.list",
+            "crm.lead.userfield.list",
+            "crm.type.list",
+            "crm.lead.list"
+        ],
+        "the journal was cleared: only the calls since the reset"
+    );
+}

@@ -21,6 +21,7 @@ mod entity;
 mod identity;
 mod migrate;
 mod pipeline;
+mod reset;
 mod transfer;
 mod types;
 mod userfield;

@@ -19,6 +19,7 @@ mod identity;
 mod like;
 mod migrate;
 mod pipeline;
+mod reset;
 mod rows;
 mod transfer;
 mod types;
