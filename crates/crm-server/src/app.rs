@@ -132,6 +132,7 @@ impl<'a> Builder<'a> {
             portal,
             journal: control.map(|c| Arc::clone(&c.journal)),
             faults: control.map(|c| Arc::clone(&c.faults)),
+            limits: Arc::new(crate::rpc::limits::Limits::new(self.config.limits)),
         }))
     }
 

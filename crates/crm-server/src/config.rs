@@ -309,6 +309,11 @@ pub struct Config {
     /// required when --control listens beyond the loopback interface.
     #[arg(long, env = "CRM_CONTROL_TOKEN", global = true)]
     pub control_token: Option<String>,
+    /// Emulate a portal's request limits: `off`, `standard` (a burst of 50, then 2 per
+    /// second, per credential) or `enterprise` (250, then 5 per second); with either, the
+    /// operating-time budget (480 s per method per 10 minutes) too.
+    #[arg(long, env = "CRM_LIMITS", default_value = "off", value_parser = parse_limits, global = true)]
+    pub limits: crate::rpc::limits::Mode,
     /// Calls the request journal keeps (with --control).
     #[arg(long, env = "CRM_JOURNAL_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000), global = true)]
     pub journal_size: u64,
@@ -316,6 +321,11 @@ pub struct Config {
     /// random one, so a test suite knows the URL in advance (8–64 of `A-Z a-z 0-9 _ -`).
     #[arg(long, env = "CRM_ADMIN_WEBHOOK_SECRET", value_parser = parse_secret, global = true)]
     pub admin_webhook_secret: Option<String>,
+}
+
+/// A limits mode.
+fn parse_limits(s: &str) -> Result<crate::rpc::limits::Mode, String> {
+    crate::rpc::limits::Mode::parse(s).ok_or_else(|| "one of off, standard, enterprise".into())
 }
 
 /// A webhook secret chosen by the operator: 8 to 64 URL-safe characters.

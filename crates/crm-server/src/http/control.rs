@@ -9,6 +9,8 @@
 //!   administrator's) empties the CRM, restarts its ids at 1 and clears the journal.
 //! - `POST /_crm/fixtures` loads leads, contacts, deals and companies with chosen ids
 //!   (`crate::fixtures`) → `{loaded, ids}`.
+//! - `PUT /_crm/limits` with `{"mode": "off" | "standard" | "enterprise"}` switches the
+//!   emulated portal limits (`GET` says which apply).
 //! - `POST /_crm/faults` adds a rule (`{method, error, times, probability, delay_ms,
 //!   credential, seed}`) → `{id}`; `GET` lists them with their hits; `DELETE` clears.
 
@@ -118,6 +120,23 @@ pub(super) async fn serve(State(state): State<AppState>, req: Request) -> Respon
                         &text,
                     )
                 }
+            }
+        }
+        (Method::GET, "/_crm/limits") => json_response(
+            StatusCode::OK,
+            &json!({"mode": state.services.limits.mode().name()}),
+        ),
+        (Method::PUT, "/_crm/limits") => {
+            let mode = body
+                .get("mode")
+                .and_then(Value::as_str)
+                .and_then(crate::rpc::limits::Mode::parse);
+            match mode {
+                Some(mode) => {
+                    state.services.limits.set_mode(mode);
+                    json_response(StatusCode::OK, &json!({"mode": mode.name()}))
+                }
+                None => bad_request("\"mode\" is off, standard or enterprise"),
             }
         }
         (Method::GET, "/_crm/faults") => {

@@ -65,6 +65,8 @@ pub struct Services {
     pub journal: Option<Arc<crate::rpc::journal::Journal>>,
     /// Injected faults, when the control endpoints are on.
     pub faults: Option<Arc<crate::rpc::faults::Faults>>,
+    /// The emulated portal limits (off unless asked for).
+    pub limits: Arc<crate::rpc::limits::Limits>,
 }
 
 /// The context of one method call.

@@ -4,6 +4,7 @@
 //! timings), from which they build their answer and `time` object: the one place where a
 //! journal records, faults strike and limits are charged.
 
+use crate::rpc::limits::Operating;
 use crate::rpc::{ApiError, Caller, Ctx, MethodSpec, Reply, Services};
 use crate::wire::envelope::Time;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -30,13 +31,20 @@ pub struct Outcome {
     pub finished: DateTime<Utc>,
     /// Seconds spent in the method (between two steady readings of the server's clock).
     pub processing: f64,
+    /// What the emulated operating-time budget says after this call (limits on).
+    pub operating: Option<Operating>,
 }
 
 impl Outcome {
     /// The envelope's `time` object for this call, counted from `since`: the request's
     /// arrival for a top-level call, the call's own start inside a `batch`.
     pub fn time(&self, since: DateTime<Utc>, tz: FixedOffset) -> Time {
-        Time::new(since, self.finished, self.processing, tz)
+        let mut time = Time::new(since, self.finished, self.processing, tz);
+        if let Some(op) = self.operating {
+            time.operating = op.spent;
+            time.operating_reset_at = op.reset_at;
+        }
+        time
     }
 }
 
@@ -50,7 +58,7 @@ pub async fn call(
     parent: Option<u64>,
 ) -> Outcome {
     let id = services.journal.as_ref().map_or(0, |j| j.next_id());
-    let outcome = run(services, caller, spec, params, id).await;
+    let outcome = run(services, caller, spec, params, id, parent.is_none()).await;
     if let Some(journal) = &services.journal {
         journal.record(id, parent, &outcome);
     }
@@ -63,6 +71,7 @@ async fn run(
     spec: &MethodSpec,
     params: Value,
     call_id: u64,
+    request: bool,
 ) -> Outcome {
     let started = services.clock.now();
     let mark = services.clock.monotonic();
@@ -79,7 +88,16 @@ async fn run(
         }
         fault = strike.kind.error();
     }
-    let result = if let Some(e) = fault {
+    let limited = if fault.is_none() {
+        services
+            .limits
+            .admit(caller, spec.name, started, request)
+            .err()
+    } else {
+        None
+    };
+    let ran = fault.is_none() && limited.is_none();
+    let result = if let Some(e) = fault.or(limited) {
         Err(e)
     } else if !spec.auth.admits(caller.auth.is_token()) {
         Err(ApiError::WrongAuthType)
@@ -97,6 +115,19 @@ async fn run(
         };
         spec.invoke(ctx, Arc::clone(&params)).await
     };
+    let finished = services.clock.now();
+    let processing = services
+        .clock
+        .monotonic()
+        .saturating_sub(mark)
+        .as_secs_f64();
+    let operating = if ran {
+        services
+            .limits
+            .charge(caller, spec.name, finished, processing)
+    } else {
+        None
+    };
     Outcome {
         method: spec.name,
         caller: Arc::clone(caller),
@@ -104,11 +135,8 @@ async fn run(
         status: result.as_ref().map_or_else(ApiError::status, |_| 200),
         result,
         started,
-        finished: services.clock.now(),
-        processing: services
-            .clock
-            .monotonic()
-            .saturating_sub(mark)
-            .as_secs_f64(),
+        finished,
+        processing,
+        operating,
     }
 }

@@ -9,6 +9,7 @@ pub mod dispatch;
 pub mod error;
 pub mod faults;
 pub mod journal;
+pub mod limits;
 pub mod registry;
 
 pub use ctx::{Caller, Ctx, Services};

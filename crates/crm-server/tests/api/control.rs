@@ -499,3 +499,92 @@ async fn reset_empties_the_crm_between_tests() {
         "the journal was cleared: only the calls since the reset"
     );
 }
+
+#[tokio::test]
+async fn portal_limits_follow_the_virtual_clock() {
+    let app = TestApp::spawn_with(&["--control", "--limits", "standard"]).await;
+    control(
+        &app,
+        reqwest::Method::POST,
+        "clock",
+        json!({"set": "2031-05-01T00:00:00Z"}),
+    )
+    .await;
+    // A burst of 50 requests, then the portal's overload answer; a batch is one request.
+    for _ in 0..49 {
+        app.ok("server.time", json!({})).await;
+    }
+    let answer = app
+        .ok(
+            "batch",
+            json!({"cmd": {"a": "server.time", "b": "server.time"}}),
+        )
+        .await;
+    assert_eq!(answer["result_error"], json!([]), "a batch is one request");
+    let (status, body) = app.call("crm.lead.list", json!({})).await;
+    assert_eq!(
+        (status, body),
+        (
+            503,
+            json!({"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"})
+        )
+    );
+    // One second of the virtual clock drains two requests.
+    control(&app, reqwest::Method::POST, "clock", json!({"advance": 1})).await;
+    let (status, body) = app.call("crm.lead.list", json!({})).await;
+    assert_eq!(status, 200);
+    let reset_at = body["time"]["operating_reset_at"].as_i64().unwrap();
+    let first_list = chrono::DateTime::parse_from_rfc3339("2031-05-01T00:00:01Z")
+        .unwrap()
+        .timestamp();
+    assert_eq!(
+        reset_at,
+        first_list + 600,
+        "the window started with this method's first call"
+    );
+    assert!(body["time"]["operating"].as_f64().unwrap() > 0.0);
+    app.ok("server.time", json!({})).await;
+    assert_eq!(app.call("server.time", json!({})).await.0, 503);
+    // A method whose operating-time budget is spent is blocked until its window ends.
+    control(&app, reqwest::Method::POST, "clock", json!({"advance": 60})).await;
+    let admin = crm_server::rpc::Caller {
+        user: app.services.store.user(1).await.unwrap().unwrap(),
+        scopes: Vec::new(),
+        auth: crm_server::rpc::ctx::AuthKind::Webhook(1),
+    };
+    let now = chrono::DateTime::parse_from_rfc3339("2031-05-01T00:01:01Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    app.services
+        .limits
+        .spend(&admin, "crm.lead.list", now, 480.0);
+    let (status, body) = app.call("crm.lead.list", json!({})).await;
+    assert_eq!(
+        (status, &body["error"], &body["error_description"]),
+        (
+            429,
+            &json!("OPERATION_TIME_LIMIT"),
+            &json!("Method is blocked due to operation time limit.")
+        )
+    );
+    assert_eq!(
+        app.call("crm.lead.get", json!({"id": 1})).await.0,
+        400,
+        "other methods run"
+    );
+    control(
+        &app,
+        reqwest::Method::POST,
+        "clock",
+        json!({"advance": 600}),
+    )
+    .await;
+    assert_eq!(app.call("crm.lead.list", json!({})).await.0, 200);
+    // Off again.
+    let (status, body) =
+        control(&app, reqwest::Method::PUT, "limits", json!({"mode": "off"})).await;
+    assert_eq!((status, &body["mode"]), (200, &json!("off")));
+    for _ in 0..60 {
+        app.ok("server.time", json!({})).await;
+    }
+}

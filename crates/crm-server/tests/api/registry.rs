@@ -168,6 +168,7 @@ async fn credential_kinds_are_checked_before_scopes() {
         portal: base.portal.clone(),
         journal: None,
         faults: None,
+        limits: Arc::clone(&base.limits),
     });
     let token = AuthKind::OAuth {
         app_id: 1,
