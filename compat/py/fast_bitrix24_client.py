@@ -16,8 +16,11 @@ rejected batch surface aiohttp's ClientResponseError (HTTP status only: the libr
 its session with raise_for_status=True, so the body is not read).
 """
 
+import json
+import os
 import sys
 import time
+import urllib.request
 import warnings
 
 import aiohttp
@@ -387,6 +390,16 @@ def run_deal_scenario(rep, hook):
     rep.step("crm.category.add: deals in the category start in C<id>:NEW", category)
 
 
+def control(method, path, body=None):
+    """A call to the server's test-double controls (compat/run starts it with --control)."""
+    url = f"{os.environ['COMPAT_SERVER_URL']}/_crm/{path}"
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as res:
+        return json.loads(res.read())
+
+
 def main():
     warnings.simplefilter("ignore")  # the library warns about its own usage hints
     rep = Reporter(CLIENT)
@@ -509,8 +522,34 @@ def main():
                  "crm.lead.get CONTACT_ID")
         return f"{ONE_LEAD_CONTACTS} adds in parallel batches: SORT 10..{10 * ONE_LEAD_CONTACTS}, one primary"
 
+    def get_all_limited():
+        # The portal's standard limits and a virtual clock (the server's --control): a new
+        # client, as a fresh process would start, must page through without a single 503.
+        check(st.get("ids"), "no bulk leads")
+        control("PUT", "limits", {"mode": "standard"})
+        control("POST", "clock", {"set": "2030-01-02T03:04:05Z"})
+        control("DELETE", "journal")
+        try:
+            t = time.monotonic()
+            rows = Bitrix(a.hook, verbose=False).get_all(
+                "crm.lead.list", params={"select": ["ID", "TITLE"]})
+            took = time.monotonic() - t
+        finally:
+            control("PUT", "limits", {"mode": "off"})
+            control("POST", "clock", {"mode": "real"})
+        ids = [int(r["ID"]) for r in rows]
+        check(len(ids) == len(set(ids)) and st["ids"] <= set(ids),
+              f"{len(ids)} rows, {len(set(ids))} distinct, bulk leads missing: "
+              f"{len(st['ids'] - set(ids))}")
+        refused = control("GET", "journal?status=503")["calls"]
+        check_eq(len(refused), 0, "calls refused by the limits")
+        check(took < 10, f"took {took:.1f} s of wall time")
+        return f"{len(rows)} leads under standard limits in {took:.1f} s"
+
     rep.step(f"call('crm.lead.add', [{BULK_LEADS} items])", bulk_add)
     rep.step("get_all('crm.lead.list') returns every lead exactly once", get_all)
+    rep.step("get_all under the standard portal limits and a virtual clock, no 503",
+             get_all_limited)
     rep.step("get_all with a filter (>=OPPORTUNITY, %TITLE)", get_all_filtered)
     rep.step("call('crm.lead.contact.add', [200 items]) -> all true, again -> all false",
              bulk_bindings)
