@@ -5,7 +5,7 @@ use crate::auth::{hash_secret, new_secret};
 use crate::config::Config;
 use crate::control::Control;
 use crate::http::{AppState, router};
-use crate::listener::Limited;
+use crate::listener::{Limited, Sniffing};
 use crate::methods;
 use crate::rpc::Services;
 use crate::rpc::access::RolePermissions;
@@ -13,7 +13,7 @@ use crate::rpc::faults::Faults;
 use crate::rpc::journal::Journal;
 use anyhow::Context;
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use crm_core::clock::{Clock, SystemClock, VirtualClock};
 use crm_core::identity::{Portal, ROOT_DEPARTMENT, Scope, User};
 use crm_core::store::Store;
@@ -32,6 +32,7 @@ pub struct Application {
     state: AppState,
     connections: Limited,
     header_timeout: Duration,
+    idle_timeout: Duration,
     tls: Option<RustlsConfig>,
     /// The administrator's webhook URL, when this start created it (printed once).
     pub bootstrap_webhook: Option<String>,
@@ -180,6 +181,7 @@ impl<'a> Builder<'a> {
                 Duration::from_secs(config.idle_timeout),
             ),
             header_timeout: Duration::from_secs(config.header_timeout),
+            idle_timeout: Duration::from_secs(config.idle_timeout),
             tls,
             bootstrap_webhook,
             self_signed_cert,
@@ -277,6 +279,14 @@ impl Application {
         Builder::new(config)
     }
 
+    /// With TLS on, `url` over plain HTTP (the listener answers both): `https://` becomes
+    /// `http://`. `None` without TLS or for another scheme.
+    pub fn plain_url(&self, url: &str) -> Option<String> {
+        self.tls.as_ref()?;
+        url.strip_prefix("https://")
+            .map(|rest| format!("http://{rest}"))
+    }
+
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.addr.port()
@@ -312,9 +322,12 @@ impl Application {
         // The acceptor caps open connections, sets TCP_NODELAY (without it small answers
         // wait on delayed ACKs, ~40 ms each) and closes idle connections.
         let served = match self.tls {
+            // HTTPS and plain HTTP on the same listener, told apart by the first byte.
             Some(tls) => {
-                let mut server = axum_server::from_tcp_rustls(self.listener, tls)
-                    .map(|a| a.acceptor(self.connections.clone()))
+                let tls = RustlsAcceptor::new(tls).acceptor(self.connections.clone());
+                let sniffing = Sniffing::new(tls, self.connections.clone(), self.idle_timeout);
+                let mut server = axum_server::from_tcp(self.listener)
+                    .acceptor(sniffing)
                     .handle(handle);
                 configure(server.http_builder());
                 server.serve(app).await

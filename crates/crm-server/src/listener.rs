@@ -164,3 +164,109 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<S> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+/// HTTP and HTTPS on one listener: the first byte of a connection tells them apart (a TLS
+/// handshake starts with 0x16, an HTTP request with a letter), then the connection goes to
+/// the TLS acceptor or straight to the plain one.
+#[derive(Debug, Clone)]
+pub struct Sniffing<T, P> {
+    tls: T,
+    plain: P,
+    /// How long a connection may wait before sending its first byte.
+    patience: Duration,
+}
+
+impl<T, P> Sniffing<T, P> {
+    /// Sniffs each connection for at most `patience`, then hands it to `tls` or `plain`.
+    pub fn new(tls: T, plain: P, patience: Duration) -> Self {
+        Self {
+            tls,
+            plain,
+            patience,
+        }
+    }
+}
+
+/// The first byte of a TLS record carrying a handshake.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// A connection that is either TLS or plain.
+#[derive(Debug)]
+pub enum EitherStream<A, B> {
+    /// A TLS connection.
+    Tls(A),
+    /// A plain one.
+    Plain(B),
+}
+
+impl<S, T, P> Accept<TcpStream, S> for Sniffing<T, P>
+where
+    T: Accept<TcpStream, S, Service = S> + Clone + Send + Sync + 'static,
+    T::Future: Send,
+    P: Accept<TcpStream, S, Service = S> + Clone + Send + Sync + 'static,
+    P::Future: Send,
+    S: Send + 'static,
+{
+    type Stream = EitherStream<T::Stream, P::Stream>;
+    type Service = S;
+    type Future = Pin<Box<dyn Future<Output = io::Result<(Self::Stream, Self::Service)>> + Send>>;
+
+    fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
+        let (tls, plain, patience) = (self.tls.clone(), self.plain.clone(), self.patience);
+        Box::pin(async move {
+            let mut first = [0u8; 1];
+            let peeked = tokio::time::timeout(patience, stream.peek(&mut first)).await;
+            let is_tls = matches!(peeked, Ok(Ok(1))) && first[0] == TLS_HANDSHAKE;
+            if peeked.is_err() {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "no first byte"));
+            }
+            if is_tls {
+                let (s, svc) = tls.accept(stream, service).await?;
+                Ok((EitherStream::Tls(s), svc))
+            } else {
+                let (s, svc) = plain.accept(stream, service).await?;
+                Ok((EitherStream::Plain(s), svc))
+            }
+        })
+    }
+}
+
+impl<A: AsyncRead + Unpin, B: AsyncRead + Unpin> AsyncRead for EitherStream<A, B> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tls(a) => Pin::new(a).poll_read(cx, buf),
+            Self::Plain(b) => Pin::new(b).poll_read(cx, buf),
+        }
+    }
+}
+
+impl<A: AsyncWrite + Unpin, B: AsyncWrite + Unpin> AsyncWrite for EitherStream<A, B> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Tls(a) => Pin::new(a).poll_write(cx, buf),
+            Self::Plain(b) => Pin::new(b).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tls(a) => Pin::new(a).poll_flush(cx),
+            Self::Plain(b) => Pin::new(b).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Tls(a) => Pin::new(a).poll_shutdown(cx),
+            Self::Plain(b) => Pin::new(b).poll_shutdown(cx),
+        }
+    }
+}

@@ -40,6 +40,12 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     }
     if let Some(url) = &app.bootstrap_webhook {
         println!("Administrator webhook (shown once, keep it): {url}");
+        if let Some(plain) = app.plain_url(url) {
+            println!("The same webhook over plain HTTP (same port): {plain}");
+        }
+    }
+    if let Some(plain) = app.plain_url(&app.base_url) {
+        println!("Plain HTTP on the same port: {plain}");
     }
     println!("crm-server listening on {}", app.base_url);
     app.run_until_stopped(shutdown_signal()).await

@@ -210,11 +210,15 @@ async fn self_signed_tls_works_with_curl_and_the_printed_certificate() {
             .display()
             .to_string()
     );
+    let plain_base = base.replace("https://", "http://");
+    let plain_hook = hook.replace("https://", "http://");
     assert_eq!(
         server.lines(),
         [
             format!("TLS certificate (trust it in clients): {cert}"),
             format!("Administrator webhook (shown once, keep it): {hook}"),
+            format!("The same webhook over plain HTTP (same port): {plain_hook}"),
+            format!("Plain HTTP on the same port: {plain_base}"),
             format!("crm-server listening on {base}"),
         ]
     );
@@ -255,9 +259,69 @@ async fn self_signed_tls_works_with_curl_and_the_printed_certificate() {
             "attempt {i}"
         );
     }
+    // The same port answers plain HTTP too.
+    let (code, out) = curl(&["-X", "POST", &format!("{plain_hook}server.time")]);
+    assert_eq!(code, Some(0), "{out}");
+    let body: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_now(&body["result"]);
     // Without trusting the certificate, curl refuses (60: peer certificate not trusted).
     let (code, out) = curl(&[&format!("{hook}server.time")]);
     assert_eq!(code, Some(60), "{out}");
     assert_eq!(server.terminate().code(), Some(0));
     assert!(std::path::Path::new(&cert).exists());
+}
+
+#[tokio::test]
+async fn the_seed_example_over_https_after_one_fixtures_call_on_a_port_that_also_speaks_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "seed-secret-42";
+    let server = ServerProcess::start(
+        dir.path(),
+        &[
+            "--tls-self-signed",
+            "--control",
+            "--admin-webhook-secret",
+            secret,
+        ],
+    );
+    let cert = server.cert().expect("certificate line").to_string();
+    let https = server.base().to_string();
+    let http = https.replace("https://", "http://");
+    let (code, out) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"leads":[{"ID":1,"TITLE":"Seed lead"}],"contacts":[{"ID":1010,"NAME":"Seed contact"}]}"#,
+        &format!("{http}/_crm/fixtures"),
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let loaded: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(loaded["loaded"], json!({"contacts": 1, "leads": 1}));
+    // The documentation's cURL (webhook) example, verbatim but for the address.
+    let url = format!("{https}/rest/1/{secret}/crm.lead.contact.add");
+    let (code, out) = curl(&[
+        "--cacert",
+        &cert,
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "Accept: application/json",
+        "-d",
+        r#"{"id":1,"fields":{"CONTACT_ID":1010,"SORT":10,"IS_PRIMARY":"Y"}}"#,
+        &url,
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    let answer: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(answer["result"], true, "{answer}");
+    let (code, out) = curl(&[&format!("{http}/_crm/journal?method=crm.lead.contact.add")]);
+    assert_eq!(code, Some(0), "{out}");
+    let journal: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(
+        journal["calls"][0]["params"]["fields"],
+        json!({"CONTACT_ID": 1010, "SORT": 10, "IS_PRIMARY": "Y"})
+    );
 }
