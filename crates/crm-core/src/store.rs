@@ -306,8 +306,9 @@ pub trait IdentityStore: Send + Sync {
     async fn user(&self, id: i64) -> StoreResult<Option<User>>;
     /// Every user, by id.
     async fn users(&self) -> StoreResult<Vec<User>>;
-    /// Adds a user (its id is allocated; the one given is ignored); `NotFound` when one
-    /// of its departments does not exist.
+    /// Adds a user: with the id given (> 0; `Rejected` when taken; later ids continue
+    /// after it) or the next one (0); `NotFound` when one of its departments does not
+    /// exist.
     async fn create_user(&self, user: User) -> StoreResult<i64>;
     /// Activates or deactivates a user; `false` when there is no such user.
     async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<bool>;

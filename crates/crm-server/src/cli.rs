@@ -369,12 +369,17 @@ pub async fn fixtures(config: &Config, action: FixturesCommand) -> anyhow::Resul
     }
     let mut counts: Vec<(&str, u64)> = Vec::new();
     let mut result = Ok(());
-    for (n, (section, entity, fields)) in records.iter().enumerate() {
-        if let Err(e) = crate::fixtures::load_one(&ctx, *entity, fields).await {
+    for record in &records {
+        let section = record.section();
+        let n = counts
+            .iter()
+            .find(|(s, _)| *s == section)
+            .map_or(0, |(_, c)| *c);
+        if let Err(e) = crate::fixtures::load_one(&ctx, record).await {
             result = Err(anyhow::anyhow!("{section} (record {n}): {}", e.parts().2));
             break;
         }
-        match counts.iter_mut().find(|(s, _)| s == section) {
+        match counts.iter_mut().find(|(s, _)| *s == section) {
             Some((_, c)) => *c += 1,
             None => counts.push((section, 1)),
         }

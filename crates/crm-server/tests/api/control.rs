@@ -588,3 +588,59 @@ async fn portal_limits_follow_the_virtual_clock() {
         app.ok("server.time", json!({})).await;
     }
 }
+
+#[tokio::test]
+async fn fixtures_also_hold_users_and_bindings() {
+    let app = TestApp::spawn_with(&["--control"]).await;
+    let (status, body) = control(
+        &app,
+        reqwest::Method::POST,
+        "fixtures",
+        json!({"users": [{"ID": 42, "NAME": "Ann", "EMAIL": "ann@example.org"}],
+               "contacts": [{"ID": 10, "NAME": "A"}, {"ID": 11, "NAME": "B"}],
+               "leads": [{"ID": 5, "TITLE": "Owned", "ASSIGNED_BY_ID": 42}],
+               "bindings": [{"kind": "lead_contact", "owner": 5, "bound": 10, "sort": 20},
+                            {"kind": "lead_contact", "owner": 5, "bound": 11, "primary": true}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["loaded"],
+        json!({"users": 1, "contacts": 2, "leads": 1, "bindings": 2})
+    );
+    let users = app.ok("user.get", json!({"ID": 42})).await;
+    assert_eq!(users[0]["NAME"], "Ann");
+    let lead = app.ok("crm.lead.get", json!({"id": 5})).await;
+    assert_eq!(
+        (&lead["ASSIGNED_BY_ID"], &lead["CONTACT_ID"]),
+        (&json!("42"), &json!("11"))
+    );
+    let items = app.ok("crm.lead.contact.items.get", json!({"id": 5})).await;
+    assert_eq!(items.as_array().unwrap().len(), 2);
+    // A taken user id, and a binding to a missing contact, are refused with their place.
+    let (status, body) = control(
+        &app,
+        reqwest::Method::POST,
+        "fixtures",
+        json!({"users": [{"ID": 42, "NAME": "Again"}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error_description"]),
+        (400, &json!("users (record 0): User #42 already exists"))
+    );
+    let (status, body) = control(
+        &app,
+        reqwest::Method::POST,
+        "fixtures",
+        json!({"bindings": [{"kind": "lead_contact", "owner": 5, "bound": 999}]}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("bindings (record 0): ")
+    );
+}

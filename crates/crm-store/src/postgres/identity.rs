@@ -176,7 +176,27 @@ impl IdentityStore for PostgresStore {
 
     async fn create_user(&self, user: User) -> StoreResult<i64> {
         let user = &user;
-        in_transaction!(self, |tx| insert_user(&tx, user, None).await?)
+        in_transaction!(self, |tx| {
+            let chosen = (user.id > 0).then_some(user.id);
+            if let Some(id) = chosen
+                && row_exists(&tx, "app_user", id).await?
+            {
+                return Err(StoreError::Rejected(format!("User #{id} already exists")));
+            }
+            let id = insert_user(&tx, user, chosen).await?;
+            if chosen.is_some() {
+                // A chosen id does not move the identity sequence: move it past.
+                tx.execute(
+                    "SELECT setval(pg_get_serial_sequence('app_user', 'id'), GREATEST(\
+                     (SELECT MAX(ID) FROM app_user), COALESCE(pg_sequence_last_value(\
+                     pg_get_serial_sequence('app_user', 'id')::regclass), 1)))",
+                    &[],
+                )
+                .await
+                .map_err(pg)?;
+            }
+            id
+        })
     }
 
     async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<bool> {

@@ -144,7 +144,16 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn create_user(&self, user: User) -> StoreResult<i64> {
-        self.write(move |tx| insert_user(tx, &user, None)).await
+        self.write(move |tx| {
+            let chosen = (user.id > 0).then_some(user.id);
+            if let Some(id) = chosen
+                && row_exists(tx, "app_user", id)?
+            {
+                return Err(StoreError::Rejected(format!("User #{id} already exists")));
+            }
+            insert_user(tx, &user, chosen)
+        })
+        .await
     }
 
     async fn set_user_active(&self, id: i64, active: bool) -> StoreResult<bool> {
