@@ -574,6 +574,28 @@ pub trait ResetStore: Send + Sync {
     async fn reset(&self, all: bool, statuses: Vec<Status>) -> StoreResult<()>;
 }
 
+/// Named snapshots of the whole database, restored in place (a test double's snapshots).
+#[async_trait]
+pub trait SnapshotStore: Send + Sync {
+    /// Saves everything stored now under `name` (replacing a snapshot of that name).
+    async fn snapshot(&self, name: String) -> StoreResult<()>;
+    /// Puts back everything as it was at the snapshot, in one transaction (ids continue as
+    /// they would have from there); `false` when there is no such snapshot.
+    async fn restore(&self, name: String) -> StoreResult<bool>;
+    /// The snapshots' names, sorted.
+    async fn snapshots(&self) -> StoreResult<Vec<String>>;
+    /// Deletes a snapshot; `false` when there was none.
+    async fn delete_snapshot(&self, name: String) -> StoreResult<bool>;
+}
+
+/// Whether a snapshot name is usable: 1 to 40 of `a-z 0-9 _`.
+pub fn valid_snapshot_name(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// Everything a backend provides.
 #[async_trait]
 pub trait Store:
@@ -586,6 +608,7 @@ pub trait Store:
     + UserFieldStore
     + TypeStore
     + ResetStore
+    + SnapshotStore
     + TransferStore
     + Debug
     + 'static

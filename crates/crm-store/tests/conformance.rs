@@ -1321,6 +1321,66 @@ async fn reset_empties_the_crm_and_restarts_ids(b: &Backend) {
     );
 }
 
+/// Snapshots: everything as it was, smart processes' tables included, ids continuing
+/// from there; listed, replaced, deleted.
+async fn snapshots_restore_everything_in_place(b: &Backend) {
+    let s = b.store.as_ref();
+    for n in 0..3 {
+        s.create(
+            EntityType::Lead,
+            entity(vec![("TITLE", text(&format!("L{n}")))]),
+        )
+        .await
+        .unwrap();
+    }
+    let smart = SmartType::from_fields(json!({"title": "T"}).as_object().unwrap(), 1, 1);
+    let category = Category {
+        id: 0,
+        entity_type_id: 0,
+        name: "General".into(),
+        sort: 500,
+        created: 1,
+    };
+    let t = s
+        .create_type(smart, category, Box::new(crm_core::smart::new_stages))
+        .await
+        .unwrap();
+    let items = EntityType::Dynamic(t.entity_type_id);
+    s.create(items, entity(vec![("TITLE", text("kept"))]))
+        .await
+        .unwrap();
+    s.snapshot("base".into()).await.unwrap();
+    // Changes after the snapshot: more leads, one deleted, the type gone.
+    for _ in 0..2 {
+        s.create(EntityType::Lead, entity(vec![])).await.unwrap();
+    }
+    s.delete(EntityType::Lead, 1).await.unwrap();
+    s.delete(items, 1).await.unwrap();
+    assert!(s.delete_type(t.id).await.unwrap());
+    assert!(s.restore("base".into()).await.unwrap());
+    let (ids, total) = ids_of(s, query(json!({}), json!({}), 0, 50)).await;
+    assert_eq!((ids, total), (vec![1, 2, 3], 3));
+    assert_eq!(s.types().await.unwrap().len(), 1);
+    let row = s.get(items, 1).await.unwrap().expect("the item is back");
+    assert_eq!(row.values["TITLE"], text("kept"));
+    assert_eq!(
+        s.create(EntityType::Lead, entity(vec![])).await.unwrap(),
+        4,
+        "ids continue from the snapshot"
+    );
+    assert!(!s.restore("nope".into()).await.unwrap());
+    assert!(matches!(
+        s.snapshot("Bad Name".into()).await,
+        Err(StoreError::Rejected(_))
+    ));
+    s.snapshot("second".into()).await.unwrap();
+    assert_eq!(s.snapshots().await.unwrap(), ["base", "second"]);
+    assert!(s.delete_snapshot("base".into()).await.unwrap());
+    assert!(!s.delete_snapshot("base".into()).await.unwrap());
+    assert_eq!(s.snapshots().await.unwrap(), ["second"]);
+    s.delete_snapshot("second".into()).await.unwrap();
+}
+
 /// A lead user field definition of `ty` named `UF_CRM_<name>`, not stored yet.
 fn definition(name: &str, ty: &str) -> UserField {
     UserField::from_add(
@@ -1690,4 +1750,5 @@ on_both_backends!(
     smart_processes_have_tables_and_pipelines,
     chosen_ids_are_kept_and_later_ones_continue,
     reset_empties_the_crm_and_restarts_ids,
+    snapshots_restore_everything_in_place,
 );

@@ -7,6 +7,9 @@
 //!   `DELETE /_crm/journal` empties it.
 //! - `POST /_crm/reset` (`{"all": true}` also for users, roles, apps and webhooks but the
 //!   administrator's) empties the CRM, restarts its ids at 1 and clears the journal.
+//! - `POST /_crm/snapshots/{name}` saves everything, `POST /_crm/snapshots/{name}/restore`
+//!   puts it back (and clears the journal), `GET /_crm/snapshots` lists them,
+//!   `DELETE /_crm/snapshots/{name}` deletes one.
 //! - `POST /_crm/fixtures` loads leads, contacts, deals and companies with chosen ids
 //!   (`crate::fixtures`) → `{loaded, ids}`.
 //! - `PUT /_crm/limits` with `{"mode": "off" | "standard" | "enterprise"}` switches the
@@ -73,6 +76,9 @@ pub(super) async fn serve(State(state): State<AppState>, req: Request) -> Respon
         Ok(v) => v,
         Err(text) => return bad_request(&text),
     };
+    if let Some(rest) = path.strip_prefix("/_crm/snapshots") {
+        return snapshots(&state, &control, &parts.method, rest).await;
+    }
     match (parts.method, path.as_str()) {
         (Method::GET, "/_crm/clock") => clock_state(&control),
         (Method::POST, "/_crm/clock") => set_clock(&control, &body),
@@ -154,6 +160,63 @@ pub(super) async fn serve(State(state): State<AppState>, req: Request) -> Respon
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
             &format!("No control endpoint {path}"),
+        ),
+    }
+}
+
+/// `/_crm/snapshots[/{name}[/restore]]`.
+async fn snapshots(state: &AppState, control: &Control, method: &Method, rest: &str) -> Response {
+    let store = &state.services.store;
+    let answer = |r: Result<Value, crm_core::store::StoreError>| match r {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => {
+            let e = crate::rpc::ApiError::from(e);
+            let (code, status, text) = e.parts();
+            let code = if code.is_empty() {
+                "INVALID_REQUEST"
+            } else {
+                code
+            };
+            failure(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                code,
+                &text,
+            )
+        }
+    };
+    let missing = |name: &str| {
+        failure(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("No snapshot named `{name}`"),
+        )
+    };
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    match (method, parts.as_slice()) {
+        (&Method::GET, []) => answer(store.snapshots().await.map(|n| json!({"snapshots": n}))),
+        (&Method::POST, [name]) => answer(
+            store
+                .snapshot((*name).to_string())
+                .await
+                .map(|()| json!({"snapshot": name})),
+        ),
+        (&Method::POST, [name, "restore"]) => match store.restore((*name).to_string()).await {
+            Ok(true) => {
+                control.journal.clear();
+                json_response(StatusCode::OK, &json!({"restored": name}))
+            }
+            Ok(false) => missing(name),
+            Err(e) => answer(Err(e)),
+        },
+        (&Method::DELETE, [name]) => match store.delete_snapshot((*name).to_string()).await {
+            Ok(true) => json_response(StatusCode::OK, &json!({"deleted": name})),
+            Ok(false) => missing(name),
+            Err(e) => answer(Err(e)),
+        },
+        _ => failure(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("No control endpoint /_crm/snapshots{rest}"),
         ),
     }
 }

@@ -644,3 +644,75 @@ async fn fixtures_also_hold_users_and_bindings() {
             .starts_with("bindings (record 0): ")
     );
 }
+
+#[tokio::test]
+async fn snapshots_are_saved_restored_listed_and_deleted() {
+    let app = TestApp::spawn_with(&["--control"]).await;
+    control(
+        &app,
+        reqwest::Method::POST,
+        "fixtures",
+        json!({"contacts": [{"ID": 1010, "NAME": "Seed"}], "leads": [{"ID": 1, "TITLE": "Seed"}]}),
+    )
+    .await;
+    let (status, body) =
+        control(&app, reqwest::Method::POST, "snapshots/seeded", Value::Null).await;
+    assert_eq!((status, &body["snapshot"]), (200, &json!("seeded")));
+    // A test changes things…
+    app.ok(
+        "crm.lead.contact.add",
+        json!({"id": 1, "fields": {"CONTACT_ID": 1010}}),
+    )
+    .await;
+    app.ok("crm.lead.delete", json!({"id": 1})).await;
+    // …and the next one starts from the snapshot.
+    let (status, body) = control(
+        &app,
+        reqwest::Method::POST,
+        "snapshots/seeded/restore",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let lead = app.ok("crm.lead.get", json!({"id": 1})).await;
+    assert_eq!(
+        (&lead["TITLE"], &lead["CONTACT_ID"]),
+        (&json!("Seed"), &Value::Null)
+    );
+    assert_eq!(
+        app.ok(
+            "crm.lead.contact.add",
+            json!({"id": 1, "fields": {"CONTACT_ID": 1010}})
+        )
+        .await,
+        true
+    );
+    let (_, body) = control(&app, reqwest::Method::GET, "snapshots", Value::Null).await;
+    assert_eq!(body["snapshots"], json!(["seeded"]));
+    let (status, body) = control(
+        &app,
+        reqwest::Method::POST,
+        "snapshots/nope/restore",
+        Value::Null,
+    )
+    .await;
+    assert_eq!((status, &body["error"]), (404, &json!("NOT_FOUND")));
+    let (status, _) = control(
+        &app,
+        reqwest::Method::POST,
+        "snapshots/Bad%20Name",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = control(
+        &app,
+        reqwest::Method::DELETE,
+        "snapshots/seeded",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, body) = control(&app, reqwest::Method::GET, "snapshots", Value::Null).await;
+    assert_eq!(body["snapshots"], json!([]));
+}

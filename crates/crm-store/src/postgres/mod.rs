@@ -22,6 +22,7 @@ mod identity;
 mod migrate;
 mod pipeline;
 mod reset;
+mod snapshot;
 mod transfer;
 mod types;
 mod userfield;

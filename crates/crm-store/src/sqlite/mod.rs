@@ -21,6 +21,7 @@ mod migrate;
 mod pipeline;
 mod reset;
 mod rows;
+mod snapshot;
 mod transfer;
 mod types;
 mod userfield;
@@ -45,6 +46,9 @@ const READERS: usize = 3;
 pub struct SqliteStore {
     channels: Mutex<Option<Channels>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Where snapshots are kept: beside the database file (`<file>.snapshots/`), or a
+    /// temporary directory for an in-memory database.
+    snapshots: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -189,7 +193,14 @@ impl SqliteStore {
         }
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
-        Self::start(writer, readers, Some(PathBuf::from(wal)))
+        let mut snapshots = path.as_os_str().to_owned();
+        snapshots.push(".snapshots");
+        Self::start(
+            writer,
+            readers,
+            Some(PathBuf::from(wal)),
+            PathBuf::from(snapshots),
+        )
     }
 
     /// A private in-memory database (one connection serves reads and writes).
@@ -197,13 +208,19 @@ impl SqliteStore {
         let mut conn = Connection::open_in_memory()?;
         configure(&conn)?;
         migrate::migrate(&mut conn)?;
-        Self::start(conn, Vec::new(), None)
+        // Unique per store in this process: two in-memory stores keep their own.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let snapshots =
+            std::env::temp_dir().join(format!("crm-memory-snapshots-{}-{n}", std::process::id()));
+        Self::start(conn, Vec::new(), None, snapshots)
     }
 
     fn start(
         writer: Connection,
         readers: Vec<Connection>,
         wal: Option<PathBuf>,
+        snapshots: PathBuf,
     ) -> anyhow::Result<Self> {
         let (wtx, wrx) = crossbeam_channel::unbounded::<Job>();
         let mut reader_threads = Vec::new();
@@ -223,6 +240,7 @@ impl SqliteStore {
                 readers: rtx,
             })),
             threads: Mutex::new(vec![writer]),
+            snapshots,
         })
     }
 
