@@ -102,6 +102,7 @@ impl<'a> Builder<'a> {
                     usize::try_from(self.config.journal_size).unwrap_or(1000),
                 )),
                 faults: Arc::new(Faults::default()),
+                coverage: Arc::default(),
             })
         })
     }
@@ -134,6 +135,7 @@ impl<'a> Builder<'a> {
             journal: control.map(|c| Arc::clone(&c.journal)),
             faults: control.map(|c| Arc::clone(&c.faults)),
             limits: Arc::new(crate::rpc::limits::Limits::new(self.config.limits)),
+            coverage: control.map(|c| Arc::clone(&c.coverage)),
         }))
     }
 

@@ -18,4 +18,6 @@ pub struct Control {
     pub journal: Arc<Journal>,
     /// The injected faults.
     pub faults: Arc<Faults>,
+    /// Calls per method since start.
+    pub coverage: Arc<crate::rpc::coverage::Coverage>,
 }

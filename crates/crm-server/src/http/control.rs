@@ -14,6 +14,7 @@
 //!   (`crate::fixtures`) → `{loaded, ids}`.
 //! - `PUT /_crm/limits` with `{"mode": "off" | "standard" | "enterprise"}` switches the
 //!   emulated portal limits (`GET` says which apply).
+//! - `GET /_crm/coverage`: every registered method with its scope and its calls since start.
 //! - `POST /_crm/faults` adds a rule (`{method, error, times, probability, delay_ms,
 //!   credential, seed}`) → `{id}`; `GET` lists them with their hits; `DELETE` clears.
 
@@ -128,6 +129,10 @@ pub(super) async fn serve(State(state): State<AppState>, req: Request) -> Respon
                 }
             }
         }
+        (Method::GET, "/_crm/coverage") => json_response(
+            StatusCode::OK,
+            &control.coverage.report(&state.services.registry),
+        ),
         (Method::GET, "/_crm/limits") => json_response(
             StatusCode::OK,
             &json!({"mode": state.services.limits.mode().name()}),

@@ -67,6 +67,8 @@ pub struct Services {
     pub faults: Option<Arc<crate::rpc::faults::Faults>>,
     /// The emulated portal limits (off unless asked for).
     pub limits: Arc<crate::rpc::limits::Limits>,
+    /// Calls per method since start, when the control endpoints are on.
+    pub coverage: Option<Arc<crate::rpc::coverage::Coverage>>,
 }
 
 /// The context of one method call.

@@ -62,6 +62,9 @@ pub async fn call(
     if let Some(journal) = &services.journal {
         journal.record(id, parent, &outcome);
     }
+    if let Some(coverage) = &services.coverage {
+        coverage.record(spec.name);
+    }
     outcome
 }
 

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod batch;
+pub mod coverage;
 pub mod ctx;
 pub mod dispatch;
 pub mod error;

@@ -716,3 +716,37 @@ async fn snapshots_are_saved_restored_listed_and_deleted() {
     let (_, body) = control(&app, reqwest::Method::GET, "snapshots", Value::Null).await;
     assert_eq!(body["snapshots"], json!([]));
 }
+
+#[tokio::test]
+async fn coverage_counts_the_calls_of_every_method() {
+    let app = TestApp::spawn_with(&["--control"]).await;
+    app.ok("crm.lead.add", json!({"fields": {}})).await;
+    app.ok(
+        "batch",
+        json!({"cmd": {"a": "crm.lead.get?id=1", "b": "crm.lead.get?id=1"}}),
+    )
+    .await;
+    let (status, body) = control(&app, reqwest::Method::GET, "coverage", Value::Null).await;
+    assert_eq!(status, 200);
+    let methods = body["methods"].as_array().unwrap();
+    let calls = |name: &str| {
+        methods
+            .iter()
+            .find(|m| m["method"] == name)
+            .map(|m| m["calls"].clone())
+    };
+    assert_eq!(calls("crm.lead.add"), Some(json!(1)));
+    assert_eq!(
+        calls("crm.lead.get"),
+        Some(json!(2)),
+        "batched commands count"
+    );
+    assert_eq!(calls("crm.deal.add"), Some(json!(0)));
+    assert_eq!(body["exercised"], 3);
+    assert_eq!(body["total"], methods.len());
+    let lead_add = methods
+        .iter()
+        .find(|m| m["method"] == "crm.lead.add")
+        .unwrap();
+    assert_eq!(lead_add["scope"], "crm");
+}

@@ -169,6 +169,7 @@ async fn credential_kinds_are_checked_before_scopes() {
         journal: None,
         faults: None,
         limits: Arc::clone(&base.limits),
+        coverage: None,
     });
     let token = AuthKind::OAuth {
         app_id: 1,
