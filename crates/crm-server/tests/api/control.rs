@@ -521,7 +521,9 @@ async fn portal_limits_follow_the_virtual_clock() {
         )
         .await;
     assert_eq!(answer["result_error"], json!([]), "a batch is one request");
-    let (status, body) = app.call("crm.lead.list", json!({})).await;
+    let (status, body) = app
+        .call("crm.lead.add", json!({"fields": {"TITLE": "refused"}}))
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -529,6 +531,17 @@ async fn portal_limits_follow_the_virtual_clock() {
             json!({"error": "QUERY_LIMIT_EXCEEDED", "error_description": "Too many requests"})
         )
     );
+    let stored = app
+        .services
+        .store
+        .list(
+            crm_core::entity::EntityType::Lead,
+            crm_core::query::ListQuery::counting(Vec::new()),
+        )
+        .await
+        .unwrap()
+        .1;
+    assert_eq!(stored, 0, "a call refused by the limits writes nothing");
     // One second of the virtual clock drains two requests.
     control(&app, reqwest::Method::POST, "clock", json!({"advance": 1})).await;
     let (status, body) = app.call("crm.lead.list", json!({})).await;
