@@ -334,6 +334,14 @@ pub trait IdentityStore: Send + Sync {
     async fn webhooks(&self) -> StoreResult<Vec<Webhook>>;
     /// The active webhooks of a user.
     async fn active_webhooks(&self, user_id: i64) -> StoreResult<Vec<Webhook>>;
+    /// What authenticating a webhook call needs: the user's active webhooks and the user,
+    /// read together (in one round trip where the backend can; every call pays for it).
+    async fn webhook_owner(&self, user_id: i64) -> StoreResult<(Vec<Webhook>, Option<User>)> {
+        Ok((
+            self.active_webhooks(user_id).await?,
+            self.user(user_id).await?,
+        ))
+    }
     /// Revokes a webhook; `false` when there was no such active webhook.
     async fn revoke_webhook(&self, id: i64) -> StoreResult<bool>;
 }

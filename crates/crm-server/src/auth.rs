@@ -50,10 +50,13 @@ pub fn new_secret() -> anyhow::Result<String> {
 
 /// Lower-case hex SHA-256 of a secret, as stored.
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(secret.as_bytes()) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// Checks credentials against the store, at the time of the server's clock.
@@ -86,7 +89,7 @@ pub async fn authenticate(services: &Services, creds: &Credentials) -> Result<Ca
         Credentials::Webhook { user, secret } => {
             let user_id: i64 = user.parse().map_err(|_| ApiError::InvalidCredentials)?;
             let presented = hash_secret(secret);
-            let hooks = store.active_webhooks(user_id).await?;
+            let (hooks, owner) = store.webhook_owner(user_id).await?;
             // Compare against every candidate so timing does not reveal which one matched.
             let mut found = None;
             for h in &hooks {
@@ -95,9 +98,7 @@ pub async fn authenticate(services: &Services, creds: &Credentials) -> Result<Ca
                 }
             }
             let hook = found.ok_or(ApiError::InvalidCredentials)?;
-            let user = store
-                .user(user_id)
-                .await?
+            let user = owner
                 .filter(|u| u.active)
                 .ok_or(ApiError::InvalidCredentials)?;
             Ok(Caller {

@@ -11,9 +11,11 @@ use crm_core::query::{Condition, Dir, ListQuery, Op, stage_order};
 use crm_core::smart::SmartType;
 use crm_core::store::{StoreError, StoreResult};
 use crm_core::userfield::{self, EnumItem, UserField};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
 
 /// The SQL dialect a statement is rendered for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Dialect {
     /// SQLite: `?N` placeholders, value lists as a JSON array read with `json_each`.
     Sqlite,
@@ -122,13 +124,35 @@ pub(crate) fn table(entity: EntityType) -> &'static str {
 
 /// `ID` and the stored columns of an entity in field-table order, each prefixed with
 /// `prefix` (`"t."` or `""`): the shape every row mapper reads.
-pub(crate) fn row_columns(entity: EntityType, prefix: &str) -> String {
-    std::iter::once("ID")
-        .chain(entity.columns().map(|f| f.name))
-        .chain(std::iter::once(UF))
-        .map(|c| format!("{prefix}{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+pub(crate) fn row_columns(entity: EntityType, prefix: &'static str) -> Arc<str> {
+    memo(Statement::Columns(entity, prefix), || {
+        std::iter::once("ID")
+            .chain(entity.columns().map(|f| f.name))
+            .chain(std::iter::once(UF))
+            .map(|c| format!("{prefix}{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+/// Statement texts that depend only on their key, built once per process (every read of
+/// an entity needs them; building them per call showed in profiles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Statement {
+    Columns(EntityType, &'static str),
+    SelectById(Dialect, EntityType),
+}
+
+fn memo(key: Statement, make: impl FnOnce() -> String) -> Arc<str> {
+    static TEXTS: LazyLock<RwLock<HashMap<Statement, Arc<str>>>> = LazyLock::new(Default::default);
+    if let Some(text) = TEXTS.read().ok().and_then(|m| m.get(&key).cloned()) {
+        return text;
+    }
+    let text: Arc<str> = make().into();
+    if let Ok(mut m) = TEXTS.write() {
+        m.insert(key, Arc::clone(&text));
+    }
+    text
 }
 
 /// The column of every entity table holding the row's user-field document (JSON text),
@@ -356,13 +380,15 @@ pub(crate) fn any_row() -> String {
 }
 
 /// One entity row by id (argument 1).
-pub(crate) fn select_by_id(dialect: Dialect, entity: EntityType) -> String {
-    format!(
-        "SELECT {} FROM {} WHERE ID = {}",
-        row_columns(entity, ""),
-        table(entity),
-        dialect.placeholder(1)
-    )
+pub(crate) fn select_by_id(dialect: Dialect, entity: EntityType) -> Arc<str> {
+    memo(Statement::SelectById(dialect, entity), || {
+        format!(
+            "SELECT {} FROM {} WHERE ID = {}",
+            row_columns(entity, ""),
+            table(entity),
+            dialect.placeholder(1)
+        )
+    })
 }
 
 /// Scopes from their stored text (unknown codes are skipped).
@@ -893,7 +919,7 @@ mod tests {
         );
         assert!(sqlite.page.sql.starts_with("SELECT t.ID, t.TITLE, "));
         assert_eq!(
-            select_by_id(Dialect::Postgres, EntityType::Contact),
+            select_by_id(Dialect::Postgres, EntityType::Contact).to_string(),
             format!(
                 "SELECT {} FROM crm_contact WHERE ID = $1",
                 row_columns(EntityType::Contact, "")

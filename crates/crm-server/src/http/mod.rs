@@ -63,7 +63,9 @@ async fn healthz() -> Response {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut res = (status, body.to_string()).into_response();
+    // Straight into bytes: `to_string` goes through `fmt::Display` and costs more.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut res = (status, bytes).into_response();
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

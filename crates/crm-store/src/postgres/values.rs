@@ -298,7 +298,7 @@ pub(super) async fn load_row(
     id: i64,
     lock: bool,
 ) -> StoreResult<Option<Row>> {
-    let mut sql = sql::select_by_id(Dialect::Postgres, entity);
+    let mut sql = sql::select_by_id(Dialect::Postgres, entity).to_string();
     if lock {
         sql.push_str(" FOR UPDATE");
     }

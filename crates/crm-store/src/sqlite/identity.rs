@@ -6,7 +6,7 @@ use crate::sql::{self, DEPARTMENT_COLUMNS, Dialect, WEBHOOK_COLUMNS, parse_ids, 
 use async_trait::async_trait;
 use crm_core::identity::{Department, Scope, User, Webhook, scopes_text};
 use crm_core::store::{IdentityStore, StoreError, StoreResult};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// A user from [`sql::select_users`].
 pub(super) fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
@@ -100,6 +100,22 @@ fn insert_webhook(
     Ok(tx.last_insert_rowid())
 }
 
+/// The active webhooks of a user.
+fn active_webhooks(conn: &Connection, user_id: i64) -> StoreResult<Vec<Webhook>> {
+    let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhook WHERE USER_ID = ?1 AND REVOKED = 0");
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| s.query_map([user_id], webhook_row)?.collect())
+        .map_err(db)
+}
+
+/// One user.
+fn user(conn: &Connection, id: i64) -> StoreResult<Option<User>> {
+    let sql = format!("{} WHERE u.ID = ?1", sql::select_users(Dialect::Sqlite));
+    conn.prepare_cached(&sql)
+        .and_then(|mut s| s.query_row([id], user_row).optional())
+        .map_err(db)
+}
+
 #[async_trait]
 impl IdentityStore for SqliteStore {
     async fn bootstrap(
@@ -124,13 +140,7 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn user(&self, id: i64) -> StoreResult<Option<User>> {
-        self.read(move |conn| {
-            let sql = format!("{} WHERE u.ID = ?1", sql::select_users(Dialect::Sqlite));
-            conn.prepare_cached(&sql)
-                .and_then(|mut s| s.query_row([id], user_row).optional())
-                .map_err(db)
-        })
-        .await
+        self.read(move |conn| user(conn, id)).await
     }
 
     async fn users(&self) -> StoreResult<Vec<User>> {
@@ -252,14 +262,13 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn active_webhooks(&self, user_id: i64) -> StoreResult<Vec<Webhook>> {
-        self.read(move |conn| {
-            let sql =
-                format!("SELECT {WEBHOOK_COLUMNS} FROM webhook WHERE USER_ID = ?1 AND REVOKED = 0");
-            conn.prepare_cached(&sql)
-                .and_then(|mut s| s.query_map([user_id], webhook_row)?.collect())
-                .map_err(db)
-        })
-        .await
+        self.read(move |conn| active_webhooks(conn, user_id)).await
+    }
+
+    async fn webhook_owner(&self, user_id: i64) -> StoreResult<(Vec<Webhook>, Option<User>)> {
+        // One trip to a reader thread (and one read transaction) for both.
+        self.read(move |conn| Ok((active_webhooks(conn, user_id)?, user(conn, user_id)?)))
+            .await
     }
 
     async fn revoke_webhook(&self, id: i64) -> StoreResult<bool> {

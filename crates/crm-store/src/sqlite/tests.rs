@@ -162,3 +162,143 @@ fn a_lock_not_obtained_in_time_is_a_conflict() {
     assert!(matches!(e, StoreError::Backend(_)));
     assert!(std::error::Error::source(&e).is_some(), "the cause is kept");
 }
+
+/// Group commit: writes queued behind a slow one share its transaction, yet each keeps its
+/// own outcome — a write that fails or panics leaves nothing, the others are all committed,
+/// and every caller hears only after the commit.
+mod group_commit {
+    use super::super::SqliteStore;
+    use crm_core::store::{Store, StoreError};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    async fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
+        let store = Arc::new(SqliteStore::open(&dir.path().join("crm.sqlite3")).unwrap());
+        store
+            .run(true, |conn| {
+                conn.execute_batch("CREATE TABLE scratch (x INTEGER NOT NULL)")
+                    .map_err(super::super::db)
+            })
+            .await
+            .unwrap();
+        store
+    }
+
+    async fn values(store: &SqliteStore) -> Vec<i64> {
+        store
+            .read(|conn| {
+                let mut st = conn
+                    .prepare("SELECT x FROM scratch ORDER BY x")
+                    .map_err(super::super::db)?;
+                let rows = st.query_map([], |r| r.get(0)).map_err(super::super::db)?;
+                rows.collect::<Result<Vec<i64>, _>>()
+                    .map_err(super::super::db)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_or_panicking_write_in_a_group_leaves_the_others_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        // The first write holds the writer long enough for the others to queue behind it.
+        let slow = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .write(|tx| {
+                        std::thread::sleep(Duration::from_millis(200));
+                        tx.execute("INSERT INTO scratch VALUES (0)", [])
+                            .map_err(super::super::db)?;
+                        Ok(0)
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let before = store.group_commits();
+        let mut queued = Vec::new();
+        for i in 1..=60_i64 {
+            let store = store.clone();
+            queued.push(tokio::spawn(async move {
+                store
+                    .write(move |tx| {
+                        tx.execute("INSERT INTO scratch VALUES (?1)", [i])
+                            .map_err(super::super::db)?;
+                        match i % 10 {
+                            3 => Err(StoreError::NotFound),
+                            7 => panic!("write {i} panics after writing"),
+                            _ => Ok(i),
+                        }
+                    })
+                    .await
+            }));
+        }
+        assert_eq!(slow.await.unwrap().unwrap(), 0);
+        let mut committed = vec![0];
+        for (i, handle) in (1..=60_i64).zip(queued) {
+            let outcome = handle.await.unwrap();
+            match i % 10 {
+                3 => assert!(
+                    matches!(outcome, Err(StoreError::NotFound)),
+                    "{i}: {outcome:?}"
+                ),
+                7 => assert!(
+                    matches!(outcome, Err(StoreError::Backend(_))),
+                    "{i}: {outcome:?}"
+                ),
+                _ => {
+                    assert_eq!(outcome.unwrap(), i);
+                    committed.push(i);
+                }
+            }
+        }
+        assert_eq!(values(&store).await, committed);
+        // The slow write's group and the one after it took all 60: far fewer commits.
+        let commits = store.group_commits() - before;
+        assert!(
+            (1..=3).contains(&commits),
+            "{commits} commits for 61 writes"
+        );
+        store.close().await;
+        // What was answered as written is on disk: a new store on the file sees it all.
+        let reopened = SqliteStore::open(&dir.path().join("crm.sqlite3")).unwrap();
+        assert_eq!(values(&reopened).await, committed);
+        reopened.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_raw_job_between_writes_sees_the_writes_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let mut handles = Vec::new();
+        for i in 1..=20_i64 {
+            let store = store.clone();
+            handles.push(tokio::spawn(async move {
+                store
+                    .write(move |tx| {
+                        tx.execute("INSERT INTO scratch VALUES (?1)", [i])
+                            .map_err(super::super::db)
+                    })
+                    .await
+                    .unwrap();
+                // A raw job on the writer ends any group: it sees this write committed.
+                store
+                    .run(true, move |conn| {
+                        conn.query_row("SELECT count(*) FROM scratch WHERE x = ?1", [i], |r| {
+                            r.get::<_, i64>(0)
+                        })
+                        .map_err(super::super::db)
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+        for h in handles {
+            assert_eq!(h.await.unwrap(), 1);
+        }
+        assert_eq!(values(&store).await, (1..=20).collect::<Vec<_>>());
+        store.close().await;
+    }
+}
