@@ -621,6 +621,19 @@ pub trait Store:
     + Debug
     + 'static
 {
+    /// Runs `work` — the commands of one `batch` — as one unit for the backend's writes:
+    /// on SQLite they join the writer's group transaction and are committed together
+    /// (each still succeeds or fails on its own, as in a portal's batch), and the unit's
+    /// reads see its writes. Returns once everything it wrote is committed, or the commit's
+    /// failure. Backends without such a unit just run it.
+    async fn grouped<'a>(
+        &'a self,
+        work: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>,
+    ) -> StoreResult<()> {
+        work.await;
+        Ok(())
+    }
+
     /// Finishes outstanding work and closes the database cleanly.
     async fn close(&self);
 }

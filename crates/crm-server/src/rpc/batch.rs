@@ -192,24 +192,34 @@ pub async fn batch(ctx: Ctx, p: BatchParams) -> Result<Value, ApiError> {
     let halt = p.halt.as_ref().is_some_and(truthy);
     let commands = p.cmd.and_then(php_array::as_array).unwrap_or_default();
     let mut results = Results::default();
-    for (n, (key, command)) in commands.into_iter().enumerate() {
-        let Value::String(command) = command else {
-            continue;
-        };
-        let outcome = if n >= MAX_COMMANDS {
-            Err(ApiError::BatchLengthExceeded)
-        } else {
-            run_one(&ctx, &command, &results).await
-        };
-        // A fault below the REST layer fails the whole request, as a proxy's would.
-        if let Err(ApiError::Transport(t)) = &outcome {
-            return Err(ApiError::Transport(*t));
+    let mut transport = None;
+    // One unit of work for the store: the commands' writes are committed together (one
+    // commit instead of one per command on SQLite), and the answer waits for that commit.
+    let work = async {
+        for (n, (key, command)) in commands.into_iter().enumerate() {
+            let Value::String(command) = command else {
+                continue;
+            };
+            let outcome = if n >= MAX_COMMANDS {
+                Err(ApiError::BatchLengthExceeded)
+            } else {
+                run_one(&ctx, &command, &results).await
+            };
+            // A fault below the REST layer fails the whole request, as a proxy's would.
+            if let Err(ApiError::Transport(t)) = &outcome {
+                transport = Some(*t);
+                return;
+            }
+            let failed = outcome.is_err();
+            results.record(key, outcome);
+            if failed && halt {
+                break;
+            }
         }
-        let failed = outcome.is_err();
-        results.record(key, outcome);
-        if failed && halt {
-            break;
-        }
+    };
+    ctx.services.store.grouped(Box::pin(work)).await?;
+    if let Some(t) = transport {
+        return Err(ApiError::Transport(t));
     }
     let mut out = Map::new();
     out.insert("result".into(), php_array::encode(results.result));

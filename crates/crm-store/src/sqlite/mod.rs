@@ -39,6 +39,7 @@ use async_trait::async_trait;
 use crm_core::store::{Store, StoreError, StoreResult};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,18 +51,65 @@ enum Job {
     /// Runs on the bare connection: a read, or a write that manages its own transaction
     /// (snapshots). On the writer it ends the group before it.
     Raw(Box<dyn FnOnce(&mut Connection) + Send>),
-    /// A write run inside the group's transaction, under its own savepoint (see the module
-    /// documentation). It gets the transaction, or the error that kept the group from
-    /// beginning one; it answers its caller at once when it failed, and otherwise returns
-    /// the answer to send once the group's commit is known.
+    /// A write (or a read of a unit of work that has written) run inside the group's
+    /// transaction, under its own savepoint (see the module documentation).
     Grouped(GroupedJob),
+    /// A unit of work (a `batch`) begins: while one is open, a group waits a moment for its
+    /// next write instead of committing at once.
+    Open(u64),
+    /// It ends; `reply` hears once everything it wrote is committed.
+    Close(u64, Option<tokio::sync::oneshot::Sender<StoreResult<()>>>),
 }
 
-type GroupedJob = Box<dyn FnOnce(Result<&Transaction<'_>, StoreError>) -> Option<Deliver> + Send>;
+/// A grouped job: it gets the transaction, or the error that kept the group from beginning
+/// one, and says how it went.
+type GroupedJob = Box<dyn FnOnce(Result<&Transaction<'_>, StoreError>) -> Ran + Send>;
+
+/// How a grouped job went.
+enum Ran {
+    /// It failed and has answered: its savepoint is rolled back.
+    Failed,
+    /// It succeeded and has answered already (a job of a unit of work, whose caller hears
+    /// of the commit when the unit closes).
+    Answered,
+    /// It succeeded; its answer is sent once the group's commit is known.
+    Pending(Deliver),
+}
 
 /// The answer of a successful grouped write, sent once its group's commit succeeded (or
 /// replaced by the commit's error).
 type Deliver = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// How long a group with an open unit of work waits for that unit's next job before it
+/// commits what it has (a unit whose commands pause does not hold other writers' answers).
+const UNIT_WAIT: Duration = Duration::from_millis(2);
+
+tokio::task_local! {
+    /// The unit of work the current task runs in, if any.
+    static UNIT: Arc<Unit>;
+}
+
+/// A unit of work: whether it has written (from then on its reads go to the writer,
+/// inside the open transaction, so they see its writes).
+#[derive(Debug)]
+struct Unit {
+    wrote: std::sync::atomic::AtomicBool,
+}
+
+/// Closes a unit whose work ended early (its future was dropped: the client went away).
+struct CloseOnDrop {
+    writer: Sender<Job>,
+    id: u64,
+    armed: bool,
+}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.writer.send(Job::Close(self.id, None));
+        }
+    }
+}
 
 /// Most writes one group commits together: bounds the wait of the first of them.
 const GROUP_MAX: usize = 256;
@@ -150,7 +198,13 @@ fn run_job(job: Job, conn: &mut Connection, commits: &AtomicU64) {
     match job {
         Job::Raw(job) => run_raw(job, conn),
         Job::Grouped(job) => {
-            run_group(conn, commits, job, || None);
+            run_group(conn, commits, job, None, &mut HashSet::new());
+        }
+        Job::Open(_) => {}
+        Job::Close(_, reply) => {
+            if let Some(reply) = reply {
+                let _ = reply.send(Ok(()));
+            }
         }
     }
 }
@@ -171,28 +225,42 @@ fn again(e: &rusqlite::Error) -> StoreError {
     }
 }
 
-/// Runs `first` and, while `more` yields them, further grouped writes in one transaction
-/// (see the module documentation), commits it and delivers the answers. Returns the raw job
-/// `more` handed over, which ended the group and has not run yet.
+/// The next job for the group: one already queued, or, while a unit of work is open, one
+/// that arrives within [`UNIT_WAIT`].
+fn next_job(rx: Option<&Receiver<Job>>, open: &HashSet<u64>) -> Option<Job> {
+    let rx = rx?;
+    match rx.try_recv() {
+        Ok(job) => Some(job),
+        Err(_) if !open.is_empty() => rx.recv_timeout(UNIT_WAIT).ok(),
+        Err(_) => None,
+    }
+}
+
+/// Runs `first` and the grouped jobs that follow it on `rx` in one transaction (see the
+/// module documentation), commits it and delivers the answers. Units of work opening and
+/// closing on the way are tracked in `open`. Returns the raw job that ended the group, which
+/// has not run yet.
 fn run_group(
     conn: &mut Connection,
     commits: &AtomicU64,
     first: GroupedJob,
-    mut more: impl FnMut() -> Option<Job>,
+    rx: Option<&Receiver<Job>>,
+    open: &mut HashSet<u64>,
 ) -> Option<Job> {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
-            if let Some(deliver) = first(Err(db(e))) {
+            if let Ran::Pending(deliver) = first(Err(db(e))) {
                 deliver(Ok(()));
             }
             return None;
         }
     };
     let mut done: Vec<Deliver> = Vec::new();
+    let mut ran = 0;
     let mut next = Some(first);
     let mut held = None;
-    while let Some(job) = next.take() {
+    'group: while let Some(job) = next.take() {
         if cached(&tx, "SAVEPOINT w").is_err() {
             // Without a savepoint the write cannot be isolated: it runs in a group of its
             // own after this one.
@@ -201,11 +269,14 @@ fn run_group(
         }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&tx))));
         match outcome {
-            Ok(Some(deliver)) => {
+            Ok(Ran::Pending(deliver)) => {
                 let _ = cached(&tx, "RELEASE w");
                 done.push(deliver);
             }
-            Ok(None) => {
+            Ok(Ran::Answered) => {
+                let _ = cached(&tx, "RELEASE w");
+            }
+            Ok(Ran::Failed) => {
                 let _ = cached(&tx, "ROLLBACK TO w").and_then(|_| cached(&tx, "RELEASE w"));
             }
             Err(_) => {
@@ -216,19 +287,40 @@ fn run_group(
         if tx.is_autocommit() {
             // SQLite ended the transaction itself (a full disk, an I/O error): every write
             // of the group is lost with it.
-            let e = StoreError::backend("the transaction was rolled back by the database");
             for deliver in done {
-                deliver(Err(StoreError::backend(e.to_string())));
+                deliver(Err(StoreError::backend(
+                    "the transaction was rolled back by the database",
+                )));
             }
             return held;
         }
-        if done.len() >= GROUP_MAX {
+        ran += 1;
+        if ran >= GROUP_MAX {
             break;
         }
-        match more() {
-            Some(Job::Grouped(job)) => next = Some(job),
-            Some(raw) => held = Some(raw),
-            None => {}
+        loop {
+            match next_job(rx, open) {
+                Some(Job::Grouped(job)) => {
+                    next = Some(job);
+                    break;
+                }
+                Some(Job::Open(id)) => {
+                    open.insert(id);
+                }
+                Some(Job::Close(id, reply)) => {
+                    open.remove(&id);
+                    if let Some(reply) = reply {
+                        done.push(Box::new(move |committed| {
+                            let _ = reply.send(committed);
+                        }));
+                    }
+                }
+                Some(raw) => {
+                    held = Some(raw);
+                    break 'group;
+                }
+                None => break 'group,
+            }
         }
     }
     let committed = tx.commit();
@@ -295,6 +387,7 @@ fn spawn_writer(
             let mut dirty = false;
             let mut jobs: u32 = 0;
             let mut held: Option<Job> = None;
+            let mut open = HashSet::new();
             loop {
                 let job = match held.take() {
                     Some(job) => Ok(job),
@@ -305,8 +398,17 @@ fn spawn_writer(
                         run_raw(job, &mut conn);
                         dirty = true;
                     }
+                    Ok(Job::Open(id)) => {
+                        open.insert(id);
+                    }
+                    Ok(Job::Close(id, reply)) => {
+                        open.remove(&id);
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Ok(()));
+                        }
+                    }
                     Ok(Job::Grouped(first)) => {
-                        held = run_group(&mut conn, &commits, first, || rx.try_recv().ok());
+                        held = run_group(&mut conn, &commits, first, Some(&rx), &mut open);
                         dirty = true;
                         jobs = jobs.wrapping_add(1);
                         if jobs.is_multiple_of(64)
@@ -464,31 +566,90 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
     {
+        let unit = UNIT.try_with(Arc::clone).ok();
+        if let Some(unit) = &unit {
+            unit.wrote.store(true, Ordering::Relaxed);
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job = Job::Grouped(Box::new(move |group| match group.and_then(f) {
-            Ok(value) => Some(Box::new(move |committed: StoreResult<()>| {
+            // In a unit of work the answer goes at once: the unit's caller hears of the
+            // commit when the unit closes.
+            Ok(value) if unit.is_some() => {
+                let _ = tx.send(Ok(value));
+                Ran::Answered
+            }
+            Ok(value) => Ran::Pending(Box::new(move |committed: StoreResult<()>| {
                 let _ = tx.send(committed.map(|()| value));
-            }) as Deliver),
+            })),
             Err(e) => {
                 let _ = tx.send(Err(e));
-                None
+                Ran::Failed
             }
         }));
         self.send(true, job, rx).await
     }
 
-    /// Runs `f` on a reader thread.
+    /// Runs `f` on a reader thread — or, in a unit of work that has written, on the writer
+    /// inside the open transaction, so that it sees what the unit wrote.
     pub(super) async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        self.run(false, move |conn| f(conn)).await
+        let wrote = UNIT
+            .try_with(|u| u.wrote.load(Ordering::Relaxed))
+            .unwrap_or(false);
+        if !wrote {
+            return self.run(false, move |conn| f(conn)).await;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = Job::Grouped(Box::new(move |group| {
+            let out = group.and_then(|t| f(t));
+            let ran = if out.is_ok() {
+                Ran::Answered
+            } else {
+                Ran::Failed
+            };
+            let _ = tx.send(out);
+            ran
+        }));
+        self.send(true, job, rx).await
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn grouped<'a>(
+        &'a self,
+        work: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>,
+    ) -> StoreResult<()> {
+        if UNIT.try_with(|_| ()).is_ok() {
+            work.await;
+            return Ok(());
+        }
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        let writer = self.channels()?.writer;
+        writer
+            .send(Job::Open(id))
+            .map_err(|_| stopped("thread stopped"))?;
+        let mut guard = CloseOnDrop {
+            writer: writer.clone(),
+            id,
+            armed: true,
+        };
+        let unit = Arc::new(Unit {
+            wrote: std::sync::atomic::AtomicBool::new(false),
+        });
+        UNIT.scope(unit, work).await;
+        guard.armed = false;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        writer
+            .send(Job::Close(id, Some(tx)))
+            .map_err(|_| stopped("thread stopped"))?;
+        rx.await.map_err(|_| stopped("thread stopped"))?
+    }
+
     async fn close(&self) {
         // Dropping the senders ends the threads' loops once queued work is done.
         if let Ok(mut ch) = self.channels.lock() {

@@ -302,3 +302,74 @@ mod group_commit {
         store.close().await;
     }
 }
+
+/// A unit of work (a `batch`): its writes are committed together, its reads see its own
+/// uncommitted writes, a failed write in it leaves the others, and what it wrote is on
+/// disk when it returns.
+mod unit_of_work {
+    use super::super::{SqliteStore, db};
+    use crm_core::store::{Store, StoreError};
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_units_writes_share_one_commit_and_its_reads_see_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("crm.sqlite3");
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        store
+            .run(true, |conn| {
+                conn.execute_batch("CREATE TABLE scratch (x INTEGER NOT NULL)")
+                    .map_err(db)
+            })
+            .await
+            .unwrap();
+        let before = store.group_commits();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let work = {
+            let store = Arc::clone(&store);
+            let seen = Arc::clone(&seen);
+            async move {
+                for i in 1..=50_i64 {
+                    let outcome = store
+                        .write(move |tx| {
+                            tx.execute("INSERT INTO scratch VALUES (?1)", [i])
+                                .map_err(db)?;
+                            if i % 10 == 0 {
+                                return Err(StoreError::NotFound);
+                            }
+                            Ok(())
+                        })
+                        .await;
+                    assert_eq!(outcome.is_err(), i % 10 == 0, "{i}");
+                    // The unit's own read sees its writes before they are committed.
+                    let count = store
+                        .read(|conn| {
+                            conn.query_row("SELECT count(*) FROM scratch", [], |r| {
+                                r.get::<_, i64>(0)
+                            })
+                            .map_err(db)
+                        })
+                        .await
+                        .unwrap();
+                    seen.lock().unwrap().push(count);
+                }
+            }
+        };
+        store.grouped(Box::pin(work)).await.unwrap();
+        let expected: Vec<i64> = (1..=50).map(|i| i - i / 10).collect();
+        assert_eq!(*seen.lock().unwrap(), expected);
+        let commits = store.group_commits() - before;
+        assert!(commits <= 3, "{commits} commits for one unit of 50 writes");
+        store.close().await;
+        let reopened = SqliteStore::open(&path).unwrap();
+        let rows = reopened
+            .read(|conn| {
+                conn.query_row("SELECT count(*) FROM scratch", [], |r| r.get::<_, i64>(0))
+                    .map_err(db)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, 45);
+        reopened.close().await;
+    }
+}
