@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0006_contact_face_id.sql"),
     include_str!("../../migrations/postgres/0007_user_fields.sql"),
     include_str!("../../migrations/postgres/0008_smart_processes.sql"),
+    include_str!("../../migrations/postgres/0009_list_indexes.sql"),
 ];
 
 /// The advisory lock key that serialises migrations between servers starting at once.

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0006_contact_face_id.sql"),
     include_str!("../../migrations/sqlite/0007_user_fields.sql"),
     include_str!("../../migrations/sqlite/0008_smart_processes.sql"),
+    include_str!("../../migrations/sqlite/0009_list_indexes.sql"),
 ];
 
 pub(super) fn migrate(conn: &mut Connection) -> anyhow::Result<()> {

@@ -108,7 +108,8 @@ pub(super) fn list_rows(
 
 /// An entity row from `SELECT ID, <columns in field-table order> …`.
 pub(super) fn entity_row(entity: EntityType, r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    let mut values = HashMap::new();
+    // Sized once: growing it column by column rehashed it several times per row.
+    let mut values = HashMap::with_capacity(entity.columns().count());
     let mut n = 1;
     for f in entity.columns() {
         values.insert(f.name, stored(r.get_ref(n)?));
