@@ -676,9 +676,15 @@ fn order_clause(dialect: Dialect, order: &[(&'static FieldDef, Dir)]) -> String 
     let mut keys: Vec<String> = order
         .iter()
         .map(|(f, dir)| {
+            // PostgreSQL sorts NULL last ascending; the portal (and SQLite) first, hence the
+            // NULLS clauses. The id is never NULL, and with the clause its primary key could
+            // not serve the order: a `>ID` keyset page sorted every later row (51 ms at
+            // 100,000 leads instead of an index walk).
             let d = match (dialect, *dir) {
                 (Dialect::Sqlite, Dir::Asc) => "ASC",
                 (Dialect::Sqlite, Dir::Desc) => "DESC",
+                (Dialect::Postgres, Dir::Asc) if f.name == "ID" => "ASC",
+                (Dialect::Postgres, Dir::Desc) if f.name == "ID" => "DESC",
                 (Dialect::Postgres, Dir::Asc) => "ASC NULLS FIRST",
                 (Dialect::Postgres, Dir::Desc) => "DESC NULLS LAST",
             };
