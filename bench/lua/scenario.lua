@@ -1,5 +1,7 @@
 -- wrk script for bench/run: one scenario's requests, chosen at random over the prepared data.
--- Arguments after `--`: SCENARIO WEBHOOK_PATH LEADS CONTACTS DEALS.
+-- Arguments after `--`: SCENARIO WEBHOOK_PATH LEADS CONTACTS DEALS [DELAY_MS].
+-- With DELAY_MS each connection waits that long before each request, which paces the load
+-- below the maximum (bench/run uses it to measure latency at 80 % of a scenario's maximum).
 --
 --   S0   server.time                                    (the cost of the HTTP stack)
 --   S1   crm.lead.contact.add                           (a write on the binding engine)
@@ -29,6 +31,10 @@ function init(args)
   leads = tonumber(args[3])
   contacts = tonumber(args[4])
   deals = tonumber(args[5])
+  local pause = tonumber(args[6] or "0")
+  if pause > 0 then
+    delay = function() return pause end
+  end
   ok, other = 0, 0
   math.randomseed(os.time() * 100 + id)
 end
