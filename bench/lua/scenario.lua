@@ -12,6 +12,10 @@
 --   S6   80 % reads (S2, S3, S4b) / 20 % writes (S1, crm.lead.update)
 --   S7a  crm.deal.list with a user field selected and filtered
 --   S7b  crm.item.list (deals) with a user field selected, keyset paged
+--   S9a  crm.lead.list filtered by EMAIL (one lead's address)
+--   S9b  crm.lead.list filtered by PHONE (one lead's number as stored)
+--   S9c  crm.duplicate.findbycomm, PHONE, written differently from the stored number
+--   S9d  crm.lead.list filtered by a substring of TITLE (%TITLE)
 --
 -- Each thread counts answers by status class; `done` prints one JSON line with the totals so
 -- bench/run can refuse a run that answered anything but 200.
@@ -92,6 +96,31 @@ local function item_list()
     math.random(0, math.max(deals - 50, 0))))
 end
 
+-- Lead i's phone is +7 (9dd) ddd-dd-dd of 9000000000 + i, as bench/run generates it.
+local function lead_digits(i) return string.format("%010d", 9000000000 + i) end
+
+local function email_list()
+  return post("crm.lead.list", string.format(
+    '{"filter":{"EMAIL":"l%d@ex.org"},"select":["ID","TITLE"]}', lead()))
+end
+
+local function phone_list()
+  local d = lead_digits(lead())
+  return post("crm.lead.list", string.format(
+    '{"filter":{"PHONE":"+7 (%s) %s-%s-%s"},"select":["ID","TITLE"]}',
+    d:sub(1, 3), d:sub(4, 6), d:sub(7, 8), d:sub(9, 10)))
+end
+
+local function find_by_comm()
+  return post("crm.duplicate.findbycomm", string.format(
+    '{"type":"PHONE","values":["8 %s"]}', lead_digits(lead())))
+end
+
+local function substring_list()
+  return post("crm.lead.list", string.format(
+    '{"filter":{"%%TITLE":"Lead %d"},"select":["ID","TITLE"]}', lead()))
+end
+
 local function mixed()
   local r = math.random(1, 100)
   if r <= 30 then return lead_get()
@@ -111,6 +140,10 @@ local pick = {
   S6 = mixed,
   S7a = deal_list,
   S7b = item_list,
+  S9a = email_list,
+  S9b = phone_list,
+  S9c = find_by_comm,
+  S9d = substring_list,
 }
 
 function request()

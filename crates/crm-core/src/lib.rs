@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`clock`]: the one source of "now" (replaceable for tests and a future virtual clock).
+//! - [`comm`]: phone and e-mail values as list filters and the duplicate search match them.
 //! - [`field`]: field descriptors, stored values and the wire ↔ storage conversions.
 //! - [`entity`]: entity types and their field tables (`crm.lead.fields`, `crm.contact.fields`).
 //! - [`record`]: building a new lead/contact from client input, defaults, output rows.
@@ -20,6 +21,7 @@
 
 pub mod binding;
 pub mod clock;
+pub mod comm;
 pub mod entity;
 pub mod field;
 pub mod identity;

@@ -65,12 +65,21 @@ pub enum Condition {
         /// `!` prefix.
         negate: bool,
     },
-    /// A multi-field value matched with LIKE.
+    /// Rows with a multi-field value of a type that starts with `prefix`, ignoring case
+    /// (`_` in it matches any one character, as in the portal's `LIKE 'prefix%'`).
     Multi {
-        /// `PHONE`, `EMAIL`, …
+        /// `PHONE`, `EMAIL`, `WEB` or `IM`.
         type_id: &'static str,
-        /// The LIKE pattern.
-        pattern: String,
+        /// The value the stored one starts with (trimmed, `%` removed).
+        prefix: String,
+    },
+    /// Rows with a PHONE or EMAIL value of the given match code
+    /// ([`crate::comm::match_code`]): the duplicate search.
+    Comm {
+        /// `PHONE` or `EMAIL`.
+        type_id: &'static str,
+        /// The match code.
+        code: String,
     },
 }
 
@@ -187,12 +196,16 @@ pub fn parse_filter(
                 .next()
                 .and_then(php_string)
                 .unwrap_or_default();
-            let pattern = first.trim().to_string();
-            if pattern.len() > MAX_PATTERN_BYTES {
+            // As on a portal: only the bare key filters (a prefixed one is dropped); the
+            // first value, trimmed; empty is no filter; a `%` in it is removed, and what
+            // is left is a prefix.
+            let value = first.trim();
+            if value.len() > MAX_PATTERN_BYTES {
                 return Err(FilterError::ValueTooLong(type_id));
             }
-            if op.is_empty() && !negate && !pattern.is_empty() {
-                out.push(Condition::Multi { type_id, pattern });
+            if op.is_empty() && !negate && !value.is_empty() {
+                let prefix = value.replace('%', "");
+                out.push(Condition::Multi { type_id, prefix });
             }
             continue;
         }
@@ -354,7 +367,29 @@ mod tests {
             matches!(&got[1], Condition::Field { op: Op::Like, values, .. } if values == &[Stored::Text("%ab%".into())])
         );
         assert!(
-            matches!(&got[3], Condition::Multi { type_id: "PHONE", pattern } if pattern == "555")
+            matches!(&got[3], Condition::Multi { type_id: "PHONE", prefix } if prefix == "555")
+        );
+    }
+
+    #[test]
+    fn multi_field_filters_are_bare_prefixes_without_percent_signs() {
+        let f = json!({"EMAIL": [" a%nn@X.org ", "b@x.org"], "%PHONE": "1", "!WEB": "w", "IM": "  ", "=EMAIL": "e"});
+        let got = parse_filter(&lead(), f.as_object().unwrap(), utc()).unwrap();
+        assert_eq!(
+            got,
+            vec![Condition::Multi {
+                type_id: "EMAIL",
+                prefix: "ann@X.org".into()
+            }]
+        );
+        let f = json!({"PHONE": "%"});
+        let got = parse_filter(&lead(), f.as_object().unwrap(), utc()).unwrap();
+        assert_eq!(
+            got,
+            vec![Condition::Multi {
+                type_id: "PHONE",
+                prefix: String::new()
+            }]
         );
     }
 

@@ -762,7 +762,14 @@ impl UpdateRequest {
                         .clone()
                         .unwrap_or_else(|| existing.value_type.clone());
                     check_value(e.type_id, &vt, &e.value)?;
-                    update.set_multi.push((e.id, vt, e.value.clone()));
+                    update.set_multi.push((
+                        e.id,
+                        NewMultiValue {
+                            type_id: e.type_id.to_string(),
+                            value_type: vt,
+                            value: e.value.clone(),
+                        },
+                    ));
                 }
             } else {
                 let vt = e
@@ -798,7 +805,7 @@ impl UpdateRequest {
         let rewritten: HashMap<i64, (&str, &str)> = update
             .set_multi
             .iter()
-            .map(|(id, vt, v)| (*id, (vt.as_str(), v.as_str())))
+            .map(|(id, m)| (*id, (m.value_type.as_str(), m.value.as_str())))
             .collect();
         let remaining = row
             .multi

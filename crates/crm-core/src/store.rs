@@ -179,8 +179,8 @@ pub struct Update {
     pub uf: Option<Map<String, Value>>,
     /// Multi-field values to add.
     pub add_multi: Vec<NewMultiValue>,
-    /// Multi-field values to rewrite: (row id, value type, value).
-    pub set_multi: Vec<(i64, String, String)>,
+    /// Multi-field values to rewrite: (row id, the value with its unchanged type).
+    pub set_multi: Vec<(i64, NewMultiValue)>,
     /// Multi-field rows to delete.
     pub delete_multi: Vec<i64>,
     /// Binding sets to replace (bound entities must exist).

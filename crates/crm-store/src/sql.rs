@@ -3,6 +3,7 @@
 //! [`Dialect`]. Column names come only from the field tables and codes only from code;
 //! every value from a client is a bound argument, never part of the text.
 
+use crm_core::comm::search_key;
 use crm_core::entity::EntityType;
 use crm_core::field::{FieldDef, FieldType, Storage, Stored};
 use crm_core::identity::Scope;
@@ -185,12 +186,13 @@ pub(crate) fn insert_with_id(dialect: Dialect, entity: EntityType) -> String {
     )
 }
 
-/// Inserts one multi-field value with its id.
+/// Inserts one multi-field value with its id and its lookup keys
+/// ([`crm_core::comm::search_key`], [`crm_core::comm::match_code`]).
 pub(crate) fn insert_multi_with_id(dialect: Dialect) -> String {
-    let marks: Vec<String> = (1..=6).map(|i| dialect.placeholder(i)).collect();
+    let marks: Vec<String> = (1..=8).map(|i| dialect.placeholder(i)).collect();
     format!(
-        "INSERT INTO crm_multifield (ID, ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE) \
-         VALUES ({})",
+        "INSERT INTO crm_multifield (ID, ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE, \
+         VALUE_KEY, COMM_CODE) VALUES ({})",
         marks.join(", ")
     )
 }
@@ -567,14 +569,41 @@ fn condition(b: &mut Binder, entity: EntityType, c: &Condition) -> String {
                 any
             }
         }
-        Condition::Multi { type_id, pattern } => {
-            // The entity type and multi-field type come from code, never from input.
-            let p = b.bind(Arg::Value(Stored::Text(pattern.clone())));
+        // The entity type and multi-field type come from code, never from input. Both
+        // conditions select the owners from the index on the value's key, so a lookup
+        // costs what the matches cost, not what the table holds.
+        Condition::Multi { type_id, prefix } => {
+            // The literal part before the first `_` (which matches any one character)
+            // bounds the search key; LIKE then decides on the value itself.
+            let literal = prefix.split('_').next().unwrap_or_default();
+            let mut tests = Vec::new();
+            if !literal.is_empty() {
+                let lo = search_key(literal);
+                let hi = format!("{lo}{}", char::MAX);
+                tests.push(format!(
+                    "m.VALUE_KEY >= {}",
+                    b.bind(Arg::Value(Stored::Text(lo)))
+                ));
+                tests.push(format!(
+                    "m.VALUE_KEY < {}",
+                    b.bind(Arg::Value(Stored::Text(hi)))
+                ));
+            }
+            let p = b.bind(Arg::Value(Stored::Text(format!("{prefix}%"))));
+            tests.push(b.dialect.like("m.VALUE", &p));
             format!(
-                "EXISTS (SELECT 1 FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = {} \
-                 AND m.ENTITY_ID = t.ID AND m.TYPE_ID = '{type_id}' AND {})",
+                "t.ID IN (SELECT m.ENTITY_ID FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = {} \
+                 AND m.TYPE_ID = '{type_id}' AND {})",
                 entity.type_id(),
-                b.dialect.like("m.VALUE", &p)
+                tests.join(" AND ")
+            )
+        }
+        Condition::Comm { type_id, code } => {
+            let p = b.bind(Arg::Value(Stored::Text(code.clone())));
+            format!(
+                "t.ID IN (SELECT m.ENTITY_ID FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = {} \
+                 AND m.TYPE_ID = '{type_id}' AND m.COMM_CODE = {p})",
+                entity.type_id(),
             )
         }
     }
@@ -805,7 +834,7 @@ mod tests {
         let sqlite = list(Dialect::Sqlite, EntityType::Lead, &q);
         let pg = list(Dialect::Postgres, EntityType::Lead, &q);
         // Five conditions AND-ed as a balanced tree: (1 AND 2) AND (3 AND (4 AND 5)).
-        let wh_sqlite = "(((t.ID IN (SELECT value FROM json_each(?1))) AND NOT COALESCE((t.TITLE LIKE ?2), 0)) AND ((t.OPPORTUNITY > ?3) AND (EXISTS (SELECT 1 FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = 1 AND m.ENTITY_ID = t.ID AND m.TYPE_ID = 'EMAIL' AND m.VALUE LIKE ?4) AND (t.ASSIGNED_BY_ID IS NULL OR t.ASSIGNED_BY_ID = ?5))))";
+        let wh_sqlite = "(((t.ID IN (SELECT value FROM json_each(?1))) AND NOT COALESCE((t.TITLE LIKE ?2), 0)) AND ((t.OPPORTUNITY > ?3) AND (t.ID IN (SELECT m.ENTITY_ID FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = 1 AND m.TYPE_ID = 'EMAIL' AND m.VALUE_KEY >= ?4 AND m.VALUE_KEY < ?5 AND m.VALUE LIKE ?6) AND (t.ASSIGNED_BY_ID IS NULL OR t.ASSIGNED_BY_ID = ?7))))";
         assert_eq!(
             sqlite.count.as_ref().unwrap().sql,
             format!("SELECT COUNT(*) FROM crm_lead t WHERE {wh_sqlite}")
@@ -820,8 +849,8 @@ mod tests {
                 "(t.TITLE COLLATE \"und-x-icu\") ILIKE ?2 ESCAPE ''",
             )
             .replace(
-                "m.VALUE LIKE ?4",
-                "(m.VALUE COLLATE \"und-x-icu\") ILIKE ?4 ESCAPE ''",
+                "m.VALUE LIKE ?6",
+                "(m.VALUE COLLATE \"und-x-icu\") ILIKE ?6 ESCAPE ''",
             )
             .replace(", 0)", ", false)")
             .replace('?', "$");
@@ -833,7 +862,7 @@ mod tests {
             sqlite.page.sql.ends_with(
                 " ORDER BY CASE t.STATUS_ID WHEN 'NEW' THEN 0 WHEN 'IN_PROCESS' THEN 1 \
                  WHEN 'PROCESSED' THEN 2 WHEN 'CONVERTED' THEN 3 WHEN 'JUNK' THEN 4 ELSE 5 END DESC, \
-                 t.ID ASC LIMIT ?6 OFFSET ?7"
+                 t.ID ASC LIMIT ?8 OFFSET ?9"
             ),
             "{}",
             sqlite.page.sql
@@ -841,7 +870,7 @@ mod tests {
         assert!(
             pg.page
                 .sql
-                .ends_with(" ELSE 5 END DESC NULLS LAST, t.ID ASC LIMIT $6 OFFSET $7"),
+                .ends_with(" ELSE 5 END DESC NULLS LAST, t.ID ASC LIMIT $8 OFFSET $9"),
             "{}",
             pg.page.sql
         );
@@ -852,13 +881,15 @@ mod tests {
                 Arg::Value(Stored::Text("%x%".into())),
                 Arg::Value(Stored::Real(5.0)),
                 Arg::Value(Stored::Text("a@b.c".into())),
+                Arg::Value(Stored::Text(format!("a@b.c{}", char::MAX))),
+                Arg::Value(Stored::Text("a@b.c%".into())),
                 Arg::Value(Stored::Int(0)),
                 Arg::Value(Stored::Int(50)),
                 Arg::Value(Stored::Int(50)),
             ]
         );
         assert_eq!(sqlite.page.args, pg.page.args);
-        assert_eq!(sqlite.count.unwrap().args, sqlite.page.args[..5]);
+        assert_eq!(sqlite.count.unwrap().args, sqlite.page.args[..7]);
     }
 
     #[test]

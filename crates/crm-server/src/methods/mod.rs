@@ -17,6 +17,7 @@ pub fn registry() -> Registry {
     crm::status::register(&mut r);
     crm::category::register(&mut r);
     crm::item::register(&mut r);
+    crm::duplicate::register(&mut r);
     crm::userfield::register(&mut r);
     crm::types::register(&mut r);
     crm::userfieldconfig::register(&mut r);

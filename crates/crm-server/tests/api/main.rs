@@ -22,6 +22,7 @@ mod hardening;
 mod hostile;
 mod items;
 mod list;
+mod lookup;
 mod oauth;
 mod permissions;
 mod pipelines;

@@ -7,6 +7,7 @@ use super::{PostgresStore, in_transaction, pg, pool_error};
 use crate::sql::{self, table};
 use async_trait::async_trait;
 use crm_core::binding::{plan_holders_set, plan_remove};
+use crm_core::comm::{match_code, search_key};
 use crm_core::entity::EntityType;
 use crm_core::entity::binding_kinds;
 use crm_core::field::Stored;
@@ -29,18 +30,33 @@ async fn insert_multi(
     }
     let put = c
         .prepare_cached(
-            "INSERT INTO crm_multifield (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE) \
-             SELECT $1, $2, t, vt, v FROM unnest($3::text[], $4::text[], $5::text[]) \
-             WITH ORDINALITY AS u(t, vt, v, n) ORDER BY n",
+            "INSERT INTO crm_multifield \
+             (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE, VALUE_KEY, COMM_CODE) \
+             SELECT $1, $2, t, vt, v, k, c \
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+             WITH ORDINALITY AS u(t, vt, v, k, c, n) ORDER BY n",
         )
         .await
         .map_err(pg)?;
     let types: Vec<&str> = values.iter().map(|m| m.type_id.as_str()).collect();
     let value_types: Vec<&str> = values.iter().map(|m| m.value_type.as_str()).collect();
     let texts: Vec<&str> = values.iter().map(|m| m.value.as_str()).collect();
+    let keys: Vec<String> = values.iter().map(|m| search_key(&m.value)).collect();
+    let codes: Vec<Option<String>> = values
+        .iter()
+        .map(|m| match_code(&m.type_id, &m.value))
+        .collect();
     c.execute(
         &put,
-        &[&entity.type_id(), &id, &types, &value_types, &texts],
+        &[
+            &entity.type_id(),
+            &id,
+            &types,
+            &value_types,
+            &texts,
+            &keys,
+            &codes,
+        ],
     )
     .await
     .map_err(pg)?;
@@ -226,15 +242,27 @@ impl EntityStore for PostgresStore {
             if !update.set_multi.is_empty() {
                 let stmt = tx
                     .prepare_cached(
-                        "UPDATE crm_multifield SET VALUE_TYPE = $1, VALUE = $2 \
-                         WHERE ID = $3 AND ENTITY_TYPE_ID = $4 AND ENTITY_ID = $5",
+                        "UPDATE crm_multifield SET VALUE_TYPE = $1, VALUE = $2, VALUE_KEY = $3, \
+                         COMM_CODE = $4 WHERE ID = $5 AND ENTITY_TYPE_ID = $6 AND ENTITY_ID = $7",
                     )
                     .await
                     .map_err(pg)?;
-                for (mid, value_type, value) in &update.set_multi {
-                    tx.execute(&stmt, &[value_type, value, mid, &entity.type_id(), &id])
-                        .await
-                        .map_err(pg)?;
+                for (mid, m) in &update.set_multi {
+                    let (key, code) = (search_key(&m.value), match_code(&m.type_id, &m.value));
+                    tx.execute(
+                        &stmt,
+                        &[
+                            &m.value_type,
+                            &m.value,
+                            &key,
+                            &code,
+                            mid,
+                            &entity.type_id(),
+                            &id,
+                        ],
+                    )
+                    .await
+                    .map_err(pg)?;
                 }
             }
             insert_multi(&tx, entity, id, &update.add_multi).await?;

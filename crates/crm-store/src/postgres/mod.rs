@@ -116,24 +116,30 @@ impl PostgresStore {
     /// Connects with a pool of at most `pool_size` connections and brings the schema up to
     /// date (servers starting at once take turns through an advisory lock).
     pub async fn connect(url: &str, pool_size: usize) -> anyhow::Result<Self> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL: {e}"))?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
-            .build()
-            .context("building the PostgreSQL connection pool")?;
-        let store = Self { pool };
+        let store = Self {
+            pool: pool(url, pool_size)?,
+        };
         migrate::migrate(&store.pool).await?;
         Ok(store)
     }
+}
+
+/// A pool of at most `size` connections to `url`.
+fn pool(url: &str, size: usize) -> anyhow::Result<Pool> {
+    let config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("invalid PostgreSQL URL: {e}"))?;
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .build()
+        .context("building the PostgreSQL connection pool")
 }
 
 /// Parameters of a statement.
@@ -187,6 +193,50 @@ impl Store for PostgresStore {
 
 #[cfg(test)]
 mod tests {
+    /// Values stored before the lookup keys existed get them when the database is
+    /// migrated.
+    #[tokio::test]
+    async fn migrating_fills_in_the_keys_of_values_stored_before() {
+        let Some(db) = crate::testing::FreshDatabase::create("migration 10").await else {
+            return;
+        };
+        let pool = super::pool(&db.url, 1).unwrap();
+        super::migrate::migrate_to(&pool, 9).await.unwrap();
+        let client = pool.get().await.unwrap();
+        client
+            .batch_execute(
+                "INSERT INTO crm_multifield (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE) \
+                 VALUES (1, 1, 'PHONE', 'WORK', '8 (999) 123-45-67'), \
+                 (3, 2, 'EMAIL', 'HOME', ' Ann@X.org'), (4, 3, 'WEB', 'WORK', 'Example.ORG')",
+            )
+            .await
+            .unwrap();
+        drop(client);
+        super::migrate::migrate(&pool).await.unwrap();
+        let rows = pool
+            .get()
+            .await
+            .unwrap()
+            .query(
+                "SELECT VALUE_KEY, COMM_CODE FROM crm_multifield ORDER BY ID",
+                &[],
+            )
+            .await
+            .unwrap();
+        let got: Vec<(String, Option<String>)> =
+            rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(
+            got,
+            [
+                ("8 (999) 123-45-67".into(), Some("79991234567".into())),
+                (" ann@x.org".into(), Some("ann@x.org".into())),
+                ("example.org".into(), None),
+            ]
+        );
+        pool.close();
+        drop(db);
+    }
+
     #[test]
     fn races_are_conflicts() {
         // The SQLSTATEs the retry loop treats as lost races.

@@ -8,6 +8,7 @@ use super::{PostgresStore, in_transaction, pg, pool_error};
 use crate::sql::{self, Dialect, WEBHOOK_COLUMNS};
 use async_trait::async_trait;
 use crm_core::binding::{Binding, BindingKind};
+use crm_core::comm::{match_code, search_key};
 use crm_core::entity::EntityType;
 use crm_core::field::Stored;
 use crm_core::identity::scopes_text;
@@ -168,6 +169,16 @@ impl TransferStore for PostgresStore {
                 .iter()
                 .map(|(_, _, b)| if b.is_primary { "Y" } else { "N" })
                 .collect();
+            let keys: Vec<Vec<(String, Option<String>)>> = batch
+                .rows
+                .iter()
+                .map(|(_, r)| {
+                    r.multi
+                        .iter()
+                        .map(|m| (search_key(&m.value), match_code(&m.type_id, &m.value)))
+                        .collect()
+                })
+                .collect();
             type Params<'p> = Vec<&'p (dyn ToSql + Sync)>;
             let mut pending = Vec::new();
             for (w, scopes) in batch.webhooks.iter().zip(&scopes) {
@@ -181,17 +192,30 @@ impl TransferStore for PostgresStore {
                 ];
                 pending.push(tx.execute_raw(&webhook, p));
             }
-            for ((((entity, row), values), type_id), uf) in
-                batch.rows.iter().zip(&values).zip(&type_ids).zip(&ufs)
+            for (((((entity, row), values), type_id), uf), keys) in batch
+                .rows
+                .iter()
+                .zip(&values)
+                .zip(&type_ids)
+                .zip(&ufs)
+                .zip(&keys)
             {
                 let stmt = &inserts[entity];
                 let mut p: Params<'_> = vec![&row.id];
                 p.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
                 p.push(uf);
                 pending.push(tx.execute_raw(stmt, p));
-                for m in &row.multi {
-                    let p: Params<'_> =
-                        vec![&m.id, type_id, &row.id, &m.type_id, &m.value_type, &m.value];
+                for (m, (key, code)) in row.multi.iter().zip(keys) {
+                    let p: Params<'_> = vec![
+                        &m.id,
+                        type_id,
+                        &row.id,
+                        &m.type_id,
+                        &m.value_type,
+                        &m.value,
+                        key,
+                        code,
+                    ];
                     pending.push(tx.execute_raw(&multi, p));
                 }
             }

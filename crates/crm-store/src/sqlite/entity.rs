@@ -7,6 +7,7 @@ use super::{SqliteStore, db};
 use crate::sql::{self, table};
 use async_trait::async_trait;
 use crm_core::binding::{BindingKind, plan_holders_set, plan_remove};
+use crm_core::comm::{match_code, search_key};
 use crm_core::entity::EntityType;
 use crm_core::entity::binding_kinds;
 use crm_core::field::Stored;
@@ -25,8 +26,9 @@ fn insert_multi(
 ) -> StoreResult<()> {
     let mut put = tx
         .prepare_cached(
-            "INSERT INTO crm_multifield (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO crm_multifield \
+             (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE, VALUE_KEY, COMM_CODE) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .map_err(db)?;
     for m in values {
@@ -35,7 +37,9 @@ fn insert_multi(
             id,
             m.type_id,
             m.value_type,
-            m.value
+            m.value,
+            search_key(&m.value),
+            match_code(&m.type_id, &m.value)
         ])
         .map_err(db)?;
     }
@@ -150,12 +154,22 @@ impl EntityStore for SqliteStore {
                     .and_then(|mut s| s.execute(params![mid, entity.type_id(), id]))
                     .map_err(db)?;
             }
-            for (mid, value_type, value) in &update.set_multi {
+            for (mid, m) in &update.set_multi {
                 tx.prepare_cached(
-                    "UPDATE crm_multifield SET VALUE_TYPE = ?1, VALUE = ?2 \
-                     WHERE ID = ?3 AND ENTITY_TYPE_ID = ?4 AND ENTITY_ID = ?5",
+                    "UPDATE crm_multifield SET VALUE_TYPE = ?1, VALUE = ?2, VALUE_KEY = ?3, \
+                     COMM_CODE = ?4 WHERE ID = ?5 AND ENTITY_TYPE_ID = ?6 AND ENTITY_ID = ?7",
                 )
-                .and_then(|mut s| s.execute(params![value_type, value, mid, entity.type_id(), id]))
+                .and_then(|mut s| {
+                    s.execute(params![
+                        m.value_type,
+                        m.value,
+                        search_key(&m.value),
+                        match_code(&m.type_id, &m.value),
+                        mid,
+                        entity.type_id(),
+                        id
+                    ])
+                })
                 .map_err(db)?;
             }
             insert_multi(tx, entity, id, &update.add_multi)?;

@@ -111,6 +111,107 @@ fn filtered_ordered_pages_use_an_index_on_a_large_table() {
     }
 }
 
+/// Lookups by phone and e-mail over 100,000 leads with an e-mail each: the list filter
+/// reads a range of the search-key index, the duplicate search the match-code index, and
+/// neither scans the leads.
+#[test]
+fn lookups_by_phone_and_e_mail_read_the_key_indexes() {
+    use crm_core::query::{Condition, ListQuery, parse_filter};
+    let mut conn = Connection::open_in_memory().unwrap();
+    migrate(&mut conn).unwrap();
+    let tx = conn.transaction().unwrap();
+    tx.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+         INSERT INTO crm_lead (TITLE, DATE_CREATE) SELECT 'Lead ' || i, 1700000000 + i FROM n; \
+         INSERT INTO crm_multifield (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE, \
+         VALUE_KEY, COMM_CODE) SELECT 1, ID, 'EMAIL', 'WORK', 'L' || ID || '@ex.org', \
+         'l' || ID || '@ex.org', 'l' || ID || '@ex.org' FROM crm_lead; ANALYZE;",
+    )
+    .unwrap();
+    tx.commit().unwrap();
+    let tz = chrono::FixedOffset::east_opt(0).unwrap();
+    let schema = crm_core::schema::Schema::standard(EntityType::Lead);
+    let by_filter = parse_filter(
+        &schema,
+        serde_json::json!({"EMAIL": "L500@ex"}).as_object().unwrap(),
+        tz,
+    )
+    .unwrap();
+    let by_code = vec![Condition::Comm {
+        type_id: "EMAIL",
+        code: "l500@ex.org".into(),
+    }];
+    for (filter, index) in [
+        (by_filter, "ix_multifield_key"),
+        (by_code, "ix_multifield_code"),
+    ] {
+        let q = ListQuery {
+            filter,
+            order: Vec::new(),
+            offset: 0,
+            limit: 50,
+            count: true,
+            with_multi: false,
+            visible: Reach::Everything,
+        };
+        let built = sql::list(Dialect::Sqlite, EntityType::Lead, &q);
+        for stmt in [&built.page, built.count.as_ref().unwrap()] {
+            let args = rows::params(&stmt.args);
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", stmt.sql))
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let text = plan.join(" | ");
+            assert!(text.contains(index), "{}: {text}", stmt.sql);
+            assert!(
+                !text.contains("SCAN t"),
+                "{}: scans the leads: {text}",
+                stmt.sql
+            );
+            let found: Vec<i64> = conn
+                .prepare(&stmt.sql)
+                .unwrap()
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(found == [500] || found == [1], "{}: {found:?}", stmt.sql);
+        }
+    }
+}
+
+/// Values stored before the lookup keys existed get them when the database is migrated.
+#[test]
+fn migrating_fills_in_the_keys_of_values_stored_before() {
+    let mut conn = Connection::open_in_memory().unwrap();
+    super::migrate::migrate_to(&mut conn, 9).unwrap();
+    conn.execute_batch(
+        "INSERT INTO crm_multifield (ENTITY_TYPE_ID, ENTITY_ID, TYPE_ID, VALUE_TYPE, VALUE) VALUES \
+         (1, 1, 'PHONE', 'WORK', '8 (999) 123-45-67'), (3, 2, 'EMAIL', 'HOME', ' Ann@X.org'), \
+         (4, 3, 'WEB', 'WORK', 'Example.ORG');",
+    )
+    .unwrap();
+    migrate(&mut conn).unwrap();
+    let got: Vec<(String, Option<String>)> = conn
+        .prepare("SELECT VALUE_KEY, COMM_CODE FROM crm_multifield ORDER BY ID")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        got,
+        [
+            ("8 (999) 123-45-67".into(), Some("79991234567".into())),
+            (" ann@x.org".into(), Some("ann@x.org".into())),
+            ("example.org".into(), None),
+        ]
+    );
+}
+
 #[test]
 fn every_stored_field_has_a_column() {
     let conn = Connection::open_in_memory().unwrap();

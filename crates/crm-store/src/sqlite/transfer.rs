@@ -8,6 +8,7 @@ use super::{SqliteStore, db};
 use crate::sql::{self, Dialect, WEBHOOK_COLUMNS};
 use async_trait::async_trait;
 use crm_core::binding::{Binding, BindingKind};
+use crm_core::comm::{match_code, search_key};
 use crm_core::entity::EntityType;
 use crm_core::identity::scopes_text;
 use crm_core::store::{ImportBatch, StoreResult, TransferStore, id_kinds};
@@ -140,7 +141,16 @@ impl TransferStore for SqliteStore {
                 for m in &row.multi {
                     tx.prepare_cached(&insert_multi)
                         .and_then(|mut s| {
-                            s.execute(params![m.id, entity.type_id(), row.id, m.type_id, m.value_type, m.value])
+                            s.execute(params![
+                                m.id,
+                                entity.type_id(),
+                                row.id,
+                                m.type_id,
+                                m.value_type,
+                                m.value,
+                                search_key(&m.value),
+                                match_code(&m.type_id, &m.value)
+                            ])
                         })
                         .map_err(db)?;
                 }

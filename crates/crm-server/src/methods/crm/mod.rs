@@ -2,6 +2,7 @@
 
 pub mod binding;
 pub mod category;
+pub mod duplicate;
 pub mod entity;
 pub mod item;
 pub(crate) mod rows;
