@@ -762,17 +762,27 @@ pub(crate) fn list(dialect: Dialect, entity: EntityType, q: &ListQuery) -> ListS
         sql: format!("SELECT COUNT(*) FROM {} t{wh}", table(entity)),
         args: b.args.clone(),
     });
-    let limit = b.bind(Arg::Value(Stored::Int(q.limit)));
+    // The page size is part of the text: SQLite re-prepares a statement whenever a
+    // parameter its planner looked at is bound again, and it looks at LIMIT's.
+    let limit = q.limit;
     let offset = b.bind(Arg::Value(Stored::Int(q.offset)));
-    let page = Built {
-        sql: format!(
-            "SELECT {} FROM {} t{wh}{} LIMIT {limit} OFFSET {offset}",
-            row_columns(entity, "t."),
-            table(entity),
-            order_clause(dialect, &q.order),
-        ),
-        args: b.args,
+    let (columns, table, order) = (
+        row_columns(entity, "t."),
+        table(entity),
+        order_clause(dialect, &q.order),
+    );
+    let sql = if q.offset > 0 {
+        // A deep page: the skipped rows are walked as ids only (from an index that covers
+        // the filter and the order, where there is one), and only the page's rows are
+        // read whole: a "deferred join".
+        format!(
+            "SELECT {columns} FROM {table} t WHERE t.ID IN (SELECT t.ID FROM {table} t{wh}{order} \
+             LIMIT {limit} OFFSET {offset}){order}"
+        )
+    } else {
+        format!("SELECT {columns} FROM {table} t{wh}{order} LIMIT {limit} OFFSET {offset}")
     };
+    let page = Built { sql, args: b.args };
     ListSql { page, count }
 }
 
@@ -858,19 +868,22 @@ mod tests {
             pg.count.as_ref().unwrap().sql,
             format!("SELECT COUNT(*) FROM crm_lead t WHERE {wh_pg}")
         );
-        assert!(
-            sqlite.page.sql.ends_with(
-                " ORDER BY CASE t.STATUS_ID WHEN 'NEW' THEN 0 WHEN 'IN_PROCESS' THEN 1 \
-                 WHEN 'PROCESSED' THEN 2 WHEN 'CONVERTED' THEN 3 WHEN 'JUNK' THEN 4 ELSE 5 END DESC, \
-                 t.ID ASC LIMIT ?8 OFFSET ?9"
-            ),
-            "{}",
-            sqlite.page.sql
+        // A page past the first walks the skipped rows as ids, then reads the page.
+        let order = " ORDER BY CASE t.STATUS_ID WHEN 'NEW' THEN 0 WHEN 'IN_PROCESS' THEN 1 \
+                     WHEN 'PROCESSED' THEN 2 WHEN 'CONVERTED' THEN 3 WHEN 'JUNK' THEN 4 ELSE 5 \
+                     END DESC, t.ID ASC";
+        assert_eq!(
+            sqlite.page.sql,
+            format!(
+                "SELECT {} FROM crm_lead t WHERE t.ID IN (SELECT t.ID FROM crm_lead t WHERE \
+                 {wh_sqlite}{order} LIMIT 50 OFFSET ?8){order}",
+                row_columns(EntityType::Lead, "t.")
+            )
         );
         assert!(
             pg.page
                 .sql
-                .ends_with(" ELSE 5 END DESC NULLS LAST, t.ID ASC LIMIT $8 OFFSET $9"),
+                .ends_with(" ELSE 5 END DESC NULLS LAST, t.ID ASC LIMIT 50 OFFSET $8) ORDER BY CASE t.STATUS_ID WHEN 'NEW' THEN 0 WHEN 'IN_PROCESS' THEN 1 WHEN 'PROCESSED' THEN 2 WHEN 'CONVERTED' THEN 3 WHEN 'JUNK' THEN 4 ELSE 5 END DESC NULLS LAST, t.ID ASC"),
             "{}",
             pg.page.sql
         );
@@ -884,7 +897,6 @@ mod tests {
                 Arg::Value(Stored::Text(format!("a@b.c{}", char::MAX))),
                 Arg::Value(Stored::Text("a@b.c%".into())),
                 Arg::Value(Stored::Int(0)),
-                Arg::Value(Stored::Int(50)),
                 Arg::Value(Stored::Int(50)),
             ]
         );

@@ -462,3 +462,64 @@ mod unit_of_work {
         reopened.close().await;
     }
 }
+
+/// A list statement taken from the cache runs as prepared with new values: SQLite
+/// re-prepares a statement when a parameter its planner read is bound again (it reads
+/// LIMIT's), which cost more than half of every list call.
+#[test]
+fn list_statements_are_not_re_prepared_for_new_values() {
+    use crm_core::query::{ListQuery, parse_filter};
+    use rusqlite::StatementStatus;
+    let mut conn = Connection::open_in_memory().unwrap();
+    super::like::install(&conn).unwrap();
+    migrate(&mut conn).unwrap();
+    let tz = chrono::FixedOffset::east_opt(0).unwrap();
+    let schema = crm_core::schema::Schema::standard(EntityType::Lead);
+    for f in [
+        serde_json::json!({"EMAIL": "x"}),
+        serde_json::json!({"STATUS_ID": "NEW"}),
+        serde_json::json!({"%TITLE": "x"}),
+    ] {
+        let q = |v: &str| {
+            let mut f = f.clone();
+            for (_, x) in f.as_object_mut().unwrap().iter_mut() {
+                *x = serde_json::json!(v);
+            }
+            ListQuery {
+                filter: parse_filter(&schema, f.as_object().unwrap(), tz).unwrap(),
+                order: Vec::new(),
+                offset: 0,
+                limit: 50,
+                count: true,
+                with_multi: false,
+                visible: Reach::Everything,
+            }
+        };
+        for which in ["page", "count"] {
+            let built = sql::list(Dialect::Sqlite, EntityType::Lead, &q("a"));
+            let stmt_sql = if which == "page" {
+                built.page.sql.clone()
+            } else {
+                built.count.clone().unwrap().sql
+            };
+            let mut s = conn.prepare(&stmt_sql).unwrap();
+            for v in ["a", "b", "c"] {
+                let b = sql::list(Dialect::Sqlite, EntityType::Lead, &q(v));
+                let st = if which == "page" {
+                    b.page
+                } else {
+                    b.count.unwrap()
+                };
+                let mut rows = s
+                    .query(rusqlite::params_from_iter(rows::params(&st.args)))
+                    .unwrap();
+                while rows.next().unwrap().is_some() {}
+            }
+            assert_eq!(
+                s.get_status(StatementStatus::RePrepare),
+                0,
+                "{which} {f}: {stmt_sql}"
+            );
+        }
+    }
+}
