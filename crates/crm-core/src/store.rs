@@ -248,6 +248,18 @@ pub trait EntityStore: Send + Sync {
     /// One page of a list query, and the total number of matches (0 when the query does
     /// not ask for a count).
     async fn list(&self, entity: EntityType, query: ListQuery) -> StoreResult<(Vec<Row>, i64)>;
+    /// Several list queries at once, answered in order (a backend may run them in one trip
+    /// and one read transaction; by default they run one after another).
+    async fn lists(
+        &self,
+        queries: Vec<(EntityType, ListQuery)>,
+    ) -> StoreResult<Vec<(Vec<Row>, i64)>> {
+        let mut out = Vec::with_capacity(queries.len());
+        for (entity, query) in queries {
+            out.push(self.list(entity, query).await?);
+        }
+        Ok(out)
+    }
     /// Deletes an entity, its multi-fields and the sets it owns, and removes it from every
     /// set it is bound in (re-electing those owners' primaries). `false` if it was absent.
     async fn delete(&self, entity: EntityType, id: i64) -> StoreResult<bool>;

@@ -7,7 +7,8 @@
 ALTER TABLE crm_multifield ADD COLUMN VALUE_KEY TEXT COLLATE "C";
 ALTER TABLE crm_multifield ADD COLUMN COMM_CODE TEXT COLLATE "C";
 CREATE INDEX ix_multifield_key ON crm_multifield (ENTITY_TYPE_ID, TYPE_ID, VALUE_KEY, ENTITY_ID);
-CREATE INDEX ix_multifield_code ON crm_multifield (ENTITY_TYPE_ID, TYPE_ID, COMM_CODE, ENTITY_ID)
-    WHERE COMM_CODE IS NOT NULL;
+-- Not a partial index (WHERE COMM_CODE IS NOT NULL): SQLite would then re-prepare every
+-- statement on the table whenever its parameters change, to re-check the index's condition.
+CREATE INDEX ix_multifield_code ON crm_multifield (ENTITY_TYPE_ID, TYPE_ID, COMM_CODE, ENTITY_ID);
 -- No query compares the value itself any more.
 DROP INDEX ix_multifield_value;

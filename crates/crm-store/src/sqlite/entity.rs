@@ -190,6 +190,20 @@ impl EntityStore for SqliteStore {
         self.read(move |conn| list_rows(conn, entity, &query)).await
     }
 
+    async fn lists(
+        &self,
+        queries: Vec<(EntityType, ListQuery)>,
+    ) -> StoreResult<Vec<(Vec<Row>, i64)>> {
+        // One trip to a reader thread for all of them.
+        self.read(move |conn| {
+            queries
+                .iter()
+                .map(|(entity, query)| list_rows(conn, *entity, query))
+                .collect()
+        })
+        .await
+    }
+
     async fn exists(&self, entity: EntityType, id: i64) -> StoreResult<bool> {
         self.read(move |conn| exists(conn, entity, id)).await
     }

@@ -25,7 +25,7 @@ pub struct FindParams {
 const MAX_VALUES: usize = 20;
 
 /// Entities returned per value, over all types together (leads first).
-const MAX_PER_VALUE: i64 = 20;
+const MAX_PER_VALUE: usize = 20;
 
 /// The types searched, in the portal's order (by entity type id).
 const SEARCHED: [EntityType; 3] = [EntityType::Lead, EntityType::Contact, EntityType::Company];
@@ -102,17 +102,18 @@ pub async fn find_by_comm(ctx: Ctx, p: FindParams) -> Result<Value, ApiError> {
         return Err(ApiError::invalid("Communication values is not defined."));
     }
     let wanted = wanted(p.entity_type.as_ref())?;
-    let mut found: Vec<(EntityType, Vec<i64>)> = Vec::new();
+    // The codes searched: at most 20 distinct values, repeats skipped (phones compared
+    // normalised, e-mails as written); only text counts (a JSON number is skipped, as
+    // PHP's `is_string` skips it). A value that reduces to nothing finds nothing.
     let mut seen: Vec<String> = Vec::new();
+    let mut codes: Vec<Option<String>> = Vec::new();
     for value in values {
-        // Only text counts (a JSON number is skipped, as PHP's `is_string` skips it).
         let Value::String(value) = value else {
             continue;
         };
         if value.is_empty() {
             continue;
         }
-        // Repeats are skipped: phones compared normalised, e-mails as written.
         let same = if type_id == "PHONE" {
             normalize_phone(value)
         } else {
@@ -122,38 +123,49 @@ pub async fn find_by_comm(ctx: Ctx, p: FindParams) -> Result<Value, ApiError> {
             continue;
         }
         seen.push(same);
-        if let Some(code) = match_code(type_id, value) {
-            let mut left = MAX_PER_VALUE;
-            for (entity, reach) in SEARCHED.iter().zip(&reaches) {
-                let asked = match wanted {
-                    Wanted::All => true,
-                    Wanted::One(one) => one == *entity,
-                    Wanted::Nothing => false,
-                };
-                let Some(reach) = reach.clone().filter(|_| asked && left > 0) else {
-                    continue;
-                };
-                let ids = matching(&ctx, *entity, type_id, &code, reach, left).await?;
-                left -= i64::try_from(ids.len()).unwrap_or(left);
-                if ids.is_empty() {
-                    continue;
-                }
-                let at = match found.iter().position(|(e, _)| e == entity) {
-                    Some(at) => at,
-                    None => {
-                        found.push((*entity, Vec::new()));
-                        found.len() - 1
-                    }
-                };
-                for id in ids {
-                    if !found[at].1.contains(&id) {
-                        found[at].1.push(id);
-                    }
-                }
-            }
-        }
+        codes.push(match_code(type_id, value));
         if seen.len() >= MAX_VALUES {
             break;
+        }
+    }
+    // Every (code, type) pair at once, 20 each; each code then keeps its first 20 over
+    // the types in order, which is what one query of 20 ordered by type would give.
+    let types: Vec<(EntityType, Reach)> = SEARCHED
+        .iter()
+        .zip(&reaches)
+        .filter(|(entity, _)| match wanted {
+            Wanted::All => true,
+            Wanted::One(one) => one == **entity,
+            Wanted::Nothing => false,
+        })
+        .filter_map(|(entity, reach)| Some((*entity, reach.clone()?)))
+        .collect();
+    let mut queries = Vec::new();
+    for code in codes.iter().flatten() {
+        for (entity, reach) in &types {
+            queries.push((*entity, matching(type_id, code, reach.clone())));
+        }
+    }
+    let mut answers = ctx.store().lists(queries).await?.into_iter();
+    let mut found: Vec<(EntityType, Vec<i64>)> = Vec::new();
+    for _ in codes.iter().flatten() {
+        let mut left = MAX_PER_VALUE;
+        for (entity, _) in &types {
+            let (rows, _) = answers.next().unwrap_or_default();
+            let at = match found.iter().position(|(e, _)| e == entity) {
+                Some(at) => at,
+                None if !rows.is_empty() && left > 0 => {
+                    found.push((*entity, Vec::new()));
+                    found.len() - 1
+                }
+                None => continue,
+            };
+            for row in rows.iter().take(left) {
+                if !found[at].1.contains(&row.id) {
+                    found[at].1.push(row.id);
+                }
+            }
+            left = left.saturating_sub(rows.len());
         }
     }
     if found.is_empty() {
@@ -166,30 +178,21 @@ pub async fn find_by_comm(ctx: Ctx, p: FindParams) -> Result<Value, ApiError> {
     Ok(Value::Object(out))
 }
 
-/// The ids of the first `limit` entities of one type the caller may read whose value of
-/// `type_id` has match code `code`.
-async fn matching(
-    ctx: &Ctx,
-    entity: EntityType,
-    type_id: &'static str,
-    code: &str,
-    visible: Reach,
-    limit: i64,
-) -> Result<Vec<i64>, ApiError> {
-    let query = ListQuery {
+/// The query for the first 20 entities of a type the caller may read whose value of
+/// `type_id` has match code `code`, in id order.
+fn matching(type_id: &'static str, code: &str, visible: Reach) -> ListQuery {
+    ListQuery {
         filter: vec![Condition::Comm {
             type_id,
             code: code.to_string(),
         }],
         order: Vec::new(),
         offset: 0,
-        limit,
+        limit: MAX_PER_VALUE as i64,
         count: false,
         with_multi: false,
         visible,
-    };
-    let (rows, _) = ctx.store().list(entity, query).await?;
-    Ok(rows.iter().map(|r| r.id).collect())
+    }
 }
 
 /// Registers `crm.duplicate.findbycomm`.
