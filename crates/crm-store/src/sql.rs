@@ -186,6 +186,26 @@ pub(crate) fn insert_with_id(dialect: Dialect, entity: EntityType) -> String {
     )
 }
 
+/// Inserts a new row of `entity` with the named columns (argument n is the n-th name), or
+/// with every column's default when there are none; on PostgreSQL the statement returns the
+/// row's id.
+pub(crate) fn insert_new(dialect: Dialect, entity: EntityType, names: &[&str]) -> String {
+    let returning = match dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " RETURNING ID",
+    };
+    if names.is_empty() {
+        return format!("INSERT INTO {} DEFAULT VALUES{returning}", table(entity));
+    }
+    let marks: Vec<String> = (1..=names.len()).map(|i| dialect.placeholder(i)).collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES ({}){returning}",
+        table(entity),
+        names.join(", "),
+        marks.join(", ")
+    )
+}
+
 /// Inserts one multi-field value with its id and its lookup keys
 /// ([`crm_core::comm::search_key`], [`crm_core::comm::match_code`]).
 pub(crate) fn insert_multi_with_id(dialect: Dialect) -> String {
@@ -591,22 +611,22 @@ fn condition(b: &mut Binder, entity: EntityType, c: &Condition) -> String {
             }
             let p = b.bind(Arg::Value(Stored::Text(format!("{prefix}%"))));
             tests.push(b.dialect.like("m.VALUE", &p));
-            format!(
-                "t.ID IN (SELECT m.ENTITY_ID FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = {} \
-                 AND m.TYPE_ID = '{type_id}' AND {})",
-                entity.type_id(),
-                tests.join(" AND ")
-            )
+            owners_of_values(entity, type_id, &tests.join(" AND "))
         }
         Condition::Comm { type_id, code } => {
             let p = b.bind(Arg::Value(Stored::Text(code.clone())));
-            format!(
-                "t.ID IN (SELECT m.ENTITY_ID FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = {} \
-                 AND m.TYPE_ID = '{type_id}' AND m.COMM_CODE = {p})",
-                entity.type_id(),
-            )
+            owners_of_values(entity, type_id, &format!("m.COMM_CODE = {p}"))
         }
     }
+}
+
+/// The rows of `entity` owning a multi-field value (`m`) of `type_id` that passes `test`.
+fn owners_of_values(entity: EntityType, type_id: &str, test: &str) -> String {
+    format!(
+        "t.ID IN (SELECT m.ENTITY_ID FROM crm_multifield m WHERE m.ENTITY_TYPE_ID = {} \
+         AND m.TYPE_ID = '{type_id}' AND {test})",
+        entity.type_id()
+    )
 }
 
 /// `a AND b AND …` as a balanced tree, so a thousand conditions nest only a few levels

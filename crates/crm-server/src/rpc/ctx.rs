@@ -46,6 +46,27 @@ pub struct Caller {
     pub auth: AuthKind,
 }
 
+#[cfg(test)]
+impl Caller {
+    /// User 1, an administrator, calling with `auth` (unit tests of the call gates).
+    pub(crate) fn test_admin(auth: AuthKind) -> Self {
+        Self {
+            user: User {
+                id: 1,
+                name: String::new(),
+                last_name: String::new(),
+                email: String::new(),
+                admin: true,
+                active: true,
+                departments: vec![1],
+                registered_at: 0,
+            },
+            scopes: Vec::new(),
+            auth,
+        }
+    }
+}
+
 /// Shared services, built once at start-up.
 #[derive(Debug)]
 pub struct Services {

@@ -265,30 +265,16 @@ impl Faults {
 mod tests {
     use super::*;
     use crate::rpc::ctx::AuthKind;
-    use crm_core::identity::User;
 
     fn caller(token: bool) -> Caller {
-        Caller {
-            user: User {
-                id: 1,
-                name: String::new(),
-                last_name: String::new(),
-                email: String::new(),
-                admin: true,
-                active: true,
-                departments: vec![1],
-                registered_at: 0,
-            },
-            scopes: Vec::new(),
-            auth: if token {
-                AuthKind::OAuth {
-                    app_id: 1,
-                    expires: i64::MAX,
-                }
-            } else {
-                AuthKind::Webhook(1)
-            },
-        }
+        Caller::test_admin(if token {
+            AuthKind::OAuth {
+                app_id: 1,
+                expires: i64::MAX,
+            }
+        } else {
+            AuthKind::Webhook(1)
+        })
     }
 
     #[test]

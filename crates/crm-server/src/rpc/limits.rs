@@ -215,23 +215,9 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crm_core::identity::User;
 
     fn caller() -> Caller {
-        Caller {
-            user: User {
-                id: 1,
-                name: String::new(),
-                last_name: String::new(),
-                email: String::new(),
-                admin: true,
-                active: true,
-                departments: vec![1],
-                registered_at: 0,
-            },
-            scopes: Vec::new(),
-            auth: AuthKind::Webhook(1),
-        }
+        Caller::test_admin(AuthKind::Webhook(1))
     }
 
     fn at(seconds: i64) -> DateTime<Utc> {

@@ -4,7 +4,7 @@
 use super::binding::{edit_holders_in, load_bindings, lock_bound, lock_row, write_bindings};
 use super::values::{PgValue, exists, list_rows, load_row};
 use super::{PostgresStore, in_transaction, pg, pool_error};
-use crate::sql::{self, table};
+use crate::sql::{self, Dialect, table};
 use async_trait::async_trait;
 use crm_core::binding::{plan_holders_set, plan_remove};
 use crm_core::comm::{match_code, search_key};
@@ -159,17 +159,7 @@ impl EntityStore for PostgresStore {
                 values.push((sql::UF, Stored::Text(sql::uf_text(&new.uf))));
             }
             let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
-            let marks: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
-            let sql = if names.is_empty() {
-                format!("INSERT INTO {} DEFAULT VALUES RETURNING ID", table(entity))
-            } else {
-                format!(
-                    "INSERT INTO {} ({}) VALUES ({}) RETURNING ID",
-                    table(entity),
-                    names.join(", "),
-                    marks.join(", ")
-                )
-            };
+            let sql = sql::insert_new(Dialect::Postgres, entity, &names);
             let args: Vec<PgValue<'_>> = values.iter().map(|(_, v)| PgValue(v)).collect();
             let refs: Vec<&(dyn ToSql + Sync)> =
                 args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();

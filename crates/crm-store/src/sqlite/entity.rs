@@ -4,7 +4,7 @@
 use super::binding::{check_bound, edit_holders_in, load_bindings, write_bindings};
 use super::rows::{Sql, exists, list_rows, load_row};
 use super::{SqliteStore, db};
-use crate::sql::{self, table};
+use crate::sql::{self, Dialect, table};
 use async_trait::async_trait;
 use crm_core::binding::{BindingKind, plan_holders_set, plan_remove};
 use crm_core::comm::{match_code, search_key};
@@ -86,17 +86,7 @@ impl EntityStore for SqliteStore {
                 values.push((sql::UF, Stored::Text(sql::uf_text(&new.uf))));
             }
             let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
-            let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-            let sql = if names.is_empty() {
-                format!("INSERT INTO {} DEFAULT VALUES", table(entity))
-            } else {
-                format!(
-                    "INSERT INTO {} ({}) VALUES ({})",
-                    table(entity),
-                    names.join(", "),
-                    marks.join(", ")
-                )
-            };
+            let sql = sql::insert_new(Dialect::Sqlite, entity, &names);
             let args: Vec<Sql<'_>> = values.iter().map(|(_, v)| Sql(v)).collect();
             let refs: Vec<&dyn ToSql> = args.iter().map(|a| a as &dyn ToSql).collect();
             tx.prepare_cached(&sql)
