@@ -580,6 +580,9 @@ fn condition(b: &mut Binder, entity: EntityType, c: &Condition) -> String {
             };
             let any = if *op == Op::Eq && values.iter().any(is_empty_value) {
                 format!("({col} IS NULL OR {test})")
+            } else if let Some(candidates) = text_candidates(b, entity, field, *op, values, *negate)
+            {
+                format!("({candidates} AND {test})")
             } else {
                 format!("({test})")
             };
@@ -618,6 +621,51 @@ fn condition(b: &mut Binder, entity: EntityType, c: &Condition) -> String {
             owners_of_values(entity, type_id, &format!("m.COMM_CODE = {p}"))
         }
     }
+}
+
+/// The text columns of each built-in entity that substring filters find from a trigram
+/// index (migration 0011 builds it for exactly these).
+pub(crate) fn text_indexed(entity: EntityType) -> &'static [&'static str] {
+    match entity {
+        EntityType::Lead => &["TITLE", "NAME", "SECOND_NAME", "LAST_NAME", "COMPANY_TITLE"],
+        EntityType::Contact => &["NAME", "SECOND_NAME", "LAST_NAME"],
+        EntityType::Deal | EntityType::Company => &["TITLE"],
+        EntityType::Dynamic(_) => &[],
+    }
+}
+
+/// On SQLite, for a LIKE filter on an indexed text column: the rows whose column holds the
+/// pattern's longest literal run, from the FTS5 trigram table (`t.ID IN (…)`); the LIKE
+/// itself still decides. `None` where the index cannot help: another operator, a
+/// negation, several values, or no run of three characters between the wildcards. On
+/// PostgreSQL the LIKE expression reads its pg_trgm index as it stands.
+fn text_candidates(
+    b: &mut Binder,
+    entity: EntityType,
+    field: &FieldDef,
+    op: Op,
+    values: &[Stored],
+    negate: bool,
+) -> Option<String> {
+    if b.dialect != Dialect::Sqlite || op != Op::Like || negate {
+        return None;
+    }
+    let [Stored::Text(pattern)] = values else {
+        return None;
+    };
+    if field.storage != Storage::Column || !text_indexed(entity).contains(&field.name) {
+        return None;
+    }
+    let run = pattern
+        .split(['%', '_'])
+        .max_by_key(|run| run.chars().count())
+        .filter(|run| run.chars().count() >= 3)?;
+    let fts = format!("{}_text", table(entity));
+    let query = format!("{} : \"{}\"", field.name, run.replace('"', "\"\""));
+    let p = b.bind(Arg::Value(Stored::Text(query)));
+    Some(format!(
+        "t.ID IN (SELECT rowid FROM {fts} WHERE {fts} MATCH {p})"
+    ))
 }
 
 /// The rows of `entity` owning a multi-field value (`m`) of `type_id` that passes `test`.

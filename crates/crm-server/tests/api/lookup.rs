@@ -467,3 +467,119 @@ async fn a_caller_sees_only_what_they_may_read() {
     );
     assert_ne!(lead, mine);
 }
+
+async fn ids_where(app: &TestApp, method: &str, filter: Value) -> Vec<i64> {
+    let result = app
+        .ok(
+            method,
+            json!({"filter": filter, "select": ["ID"], "order": {"ID": "ASC"}}),
+        )
+        .await;
+    list_ids(&result)
+}
+
+/// Substring filters read a trigram index on the columns people search by; the answers
+/// are those of a plain LIKE: any case, `_` and `%` as wildcards, short patterns, negation,
+/// and the index follows adds, updates, deletes and a snapshot's restore.
+#[tokio::test]
+async fn substring_filters_answer_as_like_through_the_text_index() {
+    let app = TestApp::spawn_with(&["--control"]).await;
+    let mut leads = Vec::new();
+    for (title, name) in [
+        ("Иван Petrov deal", "Иван"),
+        ("Big Order 2024", "Ann"),
+        ("big_order", "Bob"),
+        ("Lead 123", "Анна"),
+        ("Lead 1234", "Joanna"),
+    ] {
+        let fields = json!({"TITLE": title, "NAME": name, "LAST_NAME": format!("{name}son")});
+        leads.push(id_of(
+            app.ok("crm.lead.add", json!({"fields": fields})).await,
+        ));
+    }
+    let [ivan, big, big_, l123, l1234] = leads[..] else {
+        unreachable!()
+    };
+    let lead = |filter: Value| ids_where(&app, "crm.lead.list", filter);
+    assert_eq!(lead(json!({"%TITLE": "иван"})).await, [ivan]);
+    assert_eq!(lead(json!({"%TITLE": "ORDER"})).await, [big, big_]);
+    assert_eq!(lead(json!({"%TITLE": "g_or"})).await, [big, big_]);
+    assert_eq!(lead(json!({"%TITLE": "ead%234"})).await, [l1234]);
+    assert_eq!(lead(json!({"%TITLE": "Lead 12"})).await, [l123, l1234]);
+    assert_eq!(lead(json!({"%TITLE": "12"})).await, [l123, l1234]);
+    assert_eq!(lead(json!({"=%TITLE": "lead 1%"})).await, [l123, l1234]);
+    assert_eq!(lead(json!({"%=TITLE": "%order"})).await, [big_]);
+    assert_eq!(lead(json!({"!%TITLE": "order"})).await, [ivan, l123, l1234]);
+    assert_eq!(lead(json!({"%NAME": "анн"})).await, [l123]);
+    assert_eq!(lead(json!({"%NAME": "ann"})).await, [big, l1234]);
+    assert_eq!(lead(json!({"%LAST_NAME": "NNASON"})).await, [l1234]);
+    assert_eq!(
+        lead(json!({"%TITLE": "order", "%NAME": "bo"})).await,
+        [big_]
+    );
+    assert_eq!(lead(json!({"%TITLE": "nowhere"})).await, Vec::<i64>::new());
+
+    // The other entities' text columns.
+    let contact = add(&app, "crm.contact.add", "Valentina", &[], &[]).await;
+    let company = add(&app, "crm.company.add", "Acme Holding", &[], &[]).await;
+    let deal = id_of(
+        app.ok("crm.deal.add", json!({"fields": {"TITLE": "Acme renewal"}}))
+            .await,
+    );
+    assert_eq!(
+        ids_where(&app, "crm.contact.list", json!({"%NAME": "LENT"})).await,
+        [contact]
+    );
+    assert_eq!(
+        ids_where(&app, "crm.contact.list", json!({"%LAST_NAME": "tina"})).await,
+        [contact]
+    );
+    assert_eq!(
+        ids_where(&app, "crm.company.list", json!({"%TITLE": "hold"})).await,
+        [company]
+    );
+    assert_eq!(
+        ids_where(&app, "crm.deal.list", json!({"%TITLE": "acme"})).await,
+        [deal]
+    );
+
+    // Writes keep the index current.
+    app.ok(
+        "crm.lead.update",
+        json!({"id": l123, "fields": {"TITLE": "Renamed"}}),
+    )
+    .await;
+    assert_eq!(lead(json!({"%TITLE": "Lead 12"})).await, [l1234]);
+    assert_eq!(lead(json!({"%TITLE": "renamed"})).await, [l123]);
+    app.ok("crm.lead.delete", json!({"id": big})).await;
+    assert_eq!(lead(json!({"%TITLE": "order"})).await, [big_]);
+
+    // A restored snapshot brings its index back with its rows.
+    let snapshot = |path: &str| {
+        let url = format!("{}/_crm/{path}", app.base);
+        let client = app.client.clone();
+        async move { client.post(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(snapshot("snapshots/text").await, 200);
+    let zebra = id_of(
+        app.ok("crm.lead.add", json!({"fields": {"TITLE": "Zebra"}}))
+            .await,
+    );
+    app.ok(
+        "crm.lead.update",
+        json!({"id": l1234, "fields": {"TITLE": "Gone"}}),
+    )
+    .await;
+    assert_eq!(lead(json!({"%TITLE": "zebra"})).await, [zebra]);
+    assert_eq!(snapshot("snapshots/text/restore").await, 200);
+    assert_eq!(lead(json!({"%TITLE": "zebra"})).await, Vec::<i64>::new());
+    assert_eq!(lead(json!({"%TITLE": "Lead 12"})).await, [l1234]);
+    assert_eq!(lead(json!({"%TITLE": "gone"})).await, Vec::<i64>::new());
+    // …and keeps following writes afterwards.
+    app.ok(
+        "crm.lead.update",
+        json!({"id": l1234, "fields": {"TITLE": "After"}}),
+    )
+    .await;
+    assert_eq!(lead(json!({"%TITLE": "after"})).await, [l1234]);
+}

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0008_smart_processes.sql"),
     include_str!("../../migrations/postgres/0009_list_indexes.sql"),
     include_str!("../../migrations/postgres/0010_comm_keys.sql"),
+    include_str!("../../migrations/postgres/0011_text_index.sql"),
 ];
 
 /// The advisory lock key that serialises migrations between servers starting at once.

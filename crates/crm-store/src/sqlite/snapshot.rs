@@ -18,11 +18,14 @@ fn checked(name: &str) -> StoreResult<()> {
     }
 }
 
-/// The tables of a schema (`main` or `snap`) with their SQL, ours only.
+/// The tables of a schema (`main` or `snap`) with their SQL, ours only. A full-text
+/// index's virtual table is left out: its shadow tables (`…_data`, `…_idx`, …) are
+/// ordinary tables and are copied like the others, after the entity table whose triggers
+/// touch them.
 fn tables(conn: &Connection, schema: &str) -> rusqlite::Result<Vec<(String, String)>> {
     conn.prepare(&format!(
         "SELECT name, sql FROM {schema}.sqlite_master WHERE type = 'table' \
-         AND name NOT LIKE 'sqlite_%' ORDER BY name"
+         AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' ORDER BY name"
     ))?
     .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
     .collect()

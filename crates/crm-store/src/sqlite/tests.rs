@@ -183,6 +183,52 @@ fn lookups_by_phone_and_e_mail_read_the_key_indexes() {
     }
 }
 
+/// A substring filter over 100,000 leads reads the trigram index and fetches only the
+/// leads it names; a pattern without three literal characters in a row cannot use it.
+#[test]
+fn substring_filters_read_the_trigram_index() {
+    use crm_core::query::{ListQuery, parse_filter};
+    let mut conn = Connection::open_in_memory().unwrap();
+    super::like::install(&conn).unwrap();
+    migrate(&mut conn).unwrap();
+    conn.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) \
+         INSERT INTO crm_lead (TITLE, DATE_CREATE) SELECT 'Lead ' || i, 1700000000 + i FROM n;",
+    )
+    .unwrap();
+    let tz = chrono::FixedOffset::east_opt(0).unwrap();
+    let schema = crm_core::schema::Schema::standard(EntityType::Lead);
+    for (pattern, indexed, found) in [("lead 9999", true, 11), ("d_5", false, 11_111)] {
+        let filter = serde_json::json!({"%TITLE": pattern});
+        let q = ListQuery {
+            filter: parse_filter(&schema, filter.as_object().unwrap(), tz).unwrap(),
+            order: Vec::new(),
+            offset: 0,
+            limit: 50,
+            count: true,
+            with_multi: false,
+            visible: Reach::Everything,
+        };
+        let count = sql::list(Dialect::Sqlite, EntityType::Lead, &q).count.unwrap();
+        let args = rows::params(&count.args);
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", count.sql))
+            .unwrap()
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let text = plan.join(" | ");
+        assert_eq!(text.contains("VIRTUAL TABLE INDEX"), indexed, "{pattern}: {text}");
+        assert_eq!(text.contains("SCAN t"), !indexed, "{pattern}: {text}");
+        let n: i64 = conn
+            .query_row(&count.sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+            .unwrap();
+        // "Lead 9999" and "Lead 99990" to "Lead 99999"; every "Lead 5…" for "d_5".
+        assert_eq!(n, found, "{pattern}");
+    }
+}
+
 /// Values stored before the lookup keys existed get them when the database is migrated.
 #[test]
 fn migrating_fills_in_the_keys_of_values_stored_before() {
