@@ -300,8 +300,14 @@ pub(crate) fn create_item_table(dialect: Dialect, entity: EntityType) -> Vec<Str
         "COMPANY_ID",
     ] {
         if entity.field(column).is_some() {
+            // NULLS FIRST on PostgreSQL, so the index serves both directions of a list's
+            // order (see migration 0012); SQLite orders NULL first already.
+            let nulls = match dialect {
+                Dialect::Sqlite => "",
+                Dialect::Postgres => " NULLS FIRST",
+            };
             out.push(format!(
-                "CREATE INDEX ix_{t}_{} ON {t} ({column}, ID)",
+                "CREATE INDEX ix_{t}_{} ON {t} ({column}{nulls}, ID)",
                 column.to_ascii_lowercase()
             ));
         }

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0009_list_indexes.sql"),
     include_str!("../../migrations/postgres/0010_comm_keys.sql"),
     include_str!("../../migrations/postgres/0011_text_index.sql"),
+    include_str!("../../migrations/postgres/0012_null_order_indexes.sql"),
 ];
 
 /// The advisory lock key that serialises migrations between servers starting at once.

@@ -193,6 +193,88 @@ impl Store for PostgresStore {
 
 #[cfg(test)]
 mod tests {
+    /// Newest-first and oldest-first pages of 20,000 leads, also a deep one, walk an index
+    /// in either direction: no page sorts every matching row.
+    #[tokio::test]
+    async fn list_orders_walk_an_index_in_both_directions() {
+        use crate::sql::{self, Dialect};
+        use crm_core::entity::EntityType;
+        use crm_core::permission::Reach;
+        use crm_core::query::{ListQuery, parse_filter, parse_order};
+        let Some(db) = crate::testing::FreshDatabase::create("list orders").await else {
+            return;
+        };
+        let pool = super::pool(&db.url, 1).unwrap();
+        super::migrate::migrate(&pool).await.unwrap();
+        let client = pool.get().await.unwrap();
+        client
+            .batch_execute(
+                "INSERT INTO crm_lead (TITLE, STATUS_ID, DATE_CREATE, DATE_MODIFY) \
+                 SELECT 'Lead ' || i, CASE i % 4 WHEN 0 THEN 'JUNK' ELSE 'NEW' END, \
+                 1700000000 + i, 1700000000 + i FROM generate_series(1, 20000) AS i",
+            )
+            .await
+            .unwrap();
+        client
+            .batch_execute("VACUUM ANALYZE crm_lead")
+            .await
+            .unwrap();
+        let tz = chrono::FixedOffset::east_opt(0).unwrap();
+        let schema = crm_core::schema::Schema::standard(EntityType::Lead);
+        for (filter, order, offset) in [
+            (
+                serde_json::json!({"STATUS_ID": "NEW"}),
+                serde_json::json!({"DATE_CREATE": "DESC"}),
+                5000,
+            ),
+            (
+                serde_json::json!({"STATUS_ID": "NEW"}),
+                serde_json::json!({"DATE_CREATE": "ASC"}),
+                5000,
+            ),
+            (
+                serde_json::json!({}),
+                serde_json::json!({"DATE_MODIFY": "DESC"}),
+                0,
+            ),
+            (
+                serde_json::json!({}),
+                serde_json::json!({"DATE_MODIFY": "ASC"}),
+                0,
+            ),
+        ] {
+            let q = ListQuery {
+                filter: parse_filter(&schema, filter.as_object().unwrap(), tz).unwrap(),
+                order: parse_order(&schema, order.as_object().unwrap()),
+                offset,
+                limit: 50,
+                count: false,
+                with_multi: false,
+                visible: Reach::Everything,
+            };
+            let page = sql::list(Dialect::Postgres, EntityType::Lead, &q).page;
+            let args = super::values::params(&page.args);
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                args.iter().map(|a| a.as_ref() as _).collect();
+            let plan: Vec<String> = client
+                .query(&format!("EXPLAIN {}", page.sql), &refs)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let text = plan.join("\n");
+            assert!(!text.contains("Seq Scan"), "{order}: {text}");
+            assert!(
+                !text.lines().any(|l| l.trim_start().starts_with("->  Sort")),
+                "{order}: sorts every match: {text}"
+            );
+        }
+        drop(client);
+        pool.close();
+        drop(db);
+    }
+
     /// Values stored before the lookup keys existed get them when the database is
     /// migrated.
     #[tokio::test]

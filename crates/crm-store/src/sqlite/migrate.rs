@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0009_list_indexes.sql"),
     include_str!("../../migrations/sqlite/0010_comm_keys.sql"),
     include_str!("../../migrations/sqlite/0011_text_index.sql"),
+    include_str!("../../migrations/sqlite/0012_null_order_indexes.sql"),
 ];
 
 /// The migration that added the lookup keys of multi-field values (1-based).

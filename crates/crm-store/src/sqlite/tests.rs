@@ -209,7 +209,9 @@ fn substring_filters_read_the_trigram_index() {
             with_multi: false,
             visible: Reach::Everything,
         };
-        let count = sql::list(Dialect::Sqlite, EntityType::Lead, &q).count.unwrap();
+        let count = sql::list(Dialect::Sqlite, EntityType::Lead, &q)
+            .count
+            .unwrap();
         let args = rows::params(&count.args);
         let plan: Vec<String> = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {}", count.sql))
@@ -219,10 +221,16 @@ fn substring_filters_read_the_trigram_index() {
             .collect::<Result<_, _>>()
             .unwrap();
         let text = plan.join(" | ");
-        assert_eq!(text.contains("VIRTUAL TABLE INDEX"), indexed, "{pattern}: {text}");
+        assert_eq!(
+            text.contains("VIRTUAL TABLE INDEX"),
+            indexed,
+            "{pattern}: {text}"
+        );
         assert_eq!(text.contains("SCAN t"), !indexed, "{pattern}: {text}");
         let n: i64 = conn
-            .query_row(&count.sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+            .query_row(&count.sql, rusqlite::params_from_iter(args.iter()), |r| {
+                r.get(0)
+            })
             .unwrap();
         // "Lead 9999" and "Lead 99990" to "Lead 99999"; every "Lead 5…" for "d_5".
         assert_eq!(n, found, "{pattern}");

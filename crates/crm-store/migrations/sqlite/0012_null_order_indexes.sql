@@ -1,0 +1,4 @@
+-- Nothing to do on SQLite: PostgreSQL rebuilds its sort indexes NULLS FIRST in this
+-- migration, and SQLite already orders NULL first ascending and last descending, so its
+-- indexes serve both directions of a list's order. The file keeps the two backends'
+-- migrations numbered alike.
