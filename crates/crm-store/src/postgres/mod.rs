@@ -194,7 +194,8 @@ impl Store for PostgresStore {
 #[cfg(test)]
 mod tests {
     /// Newest-first and oldest-first pages of 20,000 leads, also a deep one, walk an index
-    /// in either direction: no page sorts every matching row.
+    /// in either direction: no page sorts every matching row. (The same database shows
+    /// the trigram indexes in place.)
     #[tokio::test]
     async fn list_orders_walk_an_index_in_both_directions() {
         use crate::sql::{self, Dialect};
@@ -207,6 +208,17 @@ mod tests {
         let pool = super::pool(&db.url, 1).unwrap();
         super::migrate::migrate(&pool).await.unwrap();
         let client = pool.get().await.unwrap();
+        // The substring filters' trigram indexes cover the columns `text_indexed` names.
+        for entity in EntityType::ALL {
+            for column in sql::text_indexed(entity) {
+                let name = format!("ix_{}_{}_trgm", sql::table(entity), column.to_lowercase());
+                let found = client
+                    .query_opt("SELECT 1 FROM pg_indexes WHERE indexname = $1", &[&name])
+                    .await
+                    .unwrap();
+                assert!(found.is_some(), "{name} is missing");
+            }
+        }
         client
             .batch_execute(
                 "INSERT INTO crm_lead (TITLE, STATUS_ID, DATE_CREATE, DATE_MODIFY) \

@@ -237,6 +237,27 @@ fn substring_filters_read_the_trigram_index() {
     }
 }
 
+/// The trigram tables index exactly the columns `sql::text_indexed` names, which the
+/// filters rely on.
+#[test]
+fn trigram_tables_hold_the_text_indexed_columns() {
+    let mut conn = Connection::open_in_memory().unwrap();
+    migrate(&mut conn).unwrap();
+    for entity in EntityType::ALL {
+        let columns: Vec<String> = conn
+            .prepare(&format!(
+                "SELECT name FROM pragma_table_info('{}_text')",
+                table(entity)
+            ))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(columns, sql::text_indexed(entity), "{entity:?}");
+    }
+}
+
 /// Values stored before the lookup keys existed get them when the database is migrated.
 #[test]
 fn migrating_fills_in_the_keys_of_values_stored_before() {
