@@ -7,6 +7,30 @@ use crm_core::entity::EntityType;
 use crm_core::permission::Reach;
 use rusqlite::Connection;
 
+/// The query plan of a built statement, its steps joined by " | ".
+fn plan_of(conn: &Connection, stmt: &sql::Built) -> String {
+    let steps: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", stmt.sql))
+        .unwrap()
+        .query_map(rusqlite::params_from_iter(rows::params(&stmt.args)), |r| {
+            r.get(3)
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    steps.join(" | ")
+}
+
+/// The names of a table's columns.
+fn column_names(conn: &Connection, table: &str) -> Vec<String> {
+    conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 /// The query plan of a list page over 100,000 leads: filtered and ordered pages are
 /// served from an index, never by scanning the table or sorting all matches.
 #[test]
@@ -77,17 +101,7 @@ fn filtered_ordered_pages_use_an_index_on_a_large_table() {
             visible: Reach::Everything,
         };
         let built = sql::list(Dialect::Sqlite, EntityType::Lead, &q);
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", built.page.sql))
-            .unwrap()
-            .query_map(
-                rusqlite::params_from_iter(rows::params(&built.page.args)),
-                |r| r.get::<_, String>(3),
-            )
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let text = plan.join(" | ");
+        let text = plan_of(&conn, &built.page);
         if control {
             assert!(
                 text.contains("USE TEMP B-TREE FOR ORDER BY"),
@@ -157,14 +171,7 @@ fn lookups_by_phone_and_e_mail_read_the_key_indexes() {
         let built = sql::list(Dialect::Sqlite, EntityType::Lead, &q);
         for stmt in [&built.page, built.count.as_ref().unwrap()] {
             let args = rows::params(&stmt.args);
-            let plan: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {}", stmt.sql))
-                .unwrap()
-                .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(3))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let text = plan.join(" | ");
+            let text = plan_of(&conn, stmt);
             assert!(text.contains(index), "{}: {text}", stmt.sql);
             assert!(
                 !text.contains("SCAN t"),
@@ -213,14 +220,7 @@ fn substring_filters_read_the_trigram_index() {
             .count
             .unwrap();
         let args = rows::params(&count.args);
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", count.sql))
-            .unwrap()
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let text = plan.join(" | ");
+        let text = plan_of(&conn, &count);
         assert_eq!(
             text.contains("VIRTUAL TABLE INDEX"),
             indexed,
@@ -244,16 +244,7 @@ fn trigram_tables_hold_the_text_indexed_columns() {
     let mut conn = Connection::open_in_memory().unwrap();
     migrate(&mut conn).unwrap();
     for entity in EntityType::ALL {
-        let columns: Vec<String> = conn
-            .prepare(&format!(
-                "SELECT name FROM pragma_table_info('{}_text')",
-                table(entity)
-            ))
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let columns = column_names(&conn, &format!("{}_text", table(entity)));
         assert_eq!(columns, sql::text_indexed(entity), "{entity:?}");
     }
 }
@@ -293,16 +284,7 @@ fn every_stored_field_has_a_column() {
     let mut conn = conn;
     migrate(&mut conn).unwrap();
     for entity in EntityType::ALL {
-        let cols: Vec<String> = conn
-            .prepare(&format!(
-                "SELECT name FROM pragma_table_info('{}')",
-                table(entity)
-            ))
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let cols = column_names(&conn, table(entity));
         for f in entity.columns() {
             assert!(
                 cols.iter().any(|c| c == f.name),
